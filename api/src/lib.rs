@@ -1,0 +1,105 @@
+//! dropforge-api: HTTP only — authenticate, read the cache, enqueue, read jobs. Never calls upstreams.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod http_metrics;
+pub mod routes;
+pub mod state;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware,
+    routing::{get, post},
+};
+use dropforge_common::{
+    cache::Cache, config::Config, db, events::Waiters, queue, queue::Queue, shutdown::Shutdown, telemetry,
+};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::{TcpListener, TcpSocket};
+
+use crate::{auth::KeyCache, error::ApiError, state::AppState, state::ResultMemo};
+
+/// Request bodies above this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Builds the shared state: pool, Redis handles, caches.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let pool = db::connect(config.database_url.expose(), config.db_max_connections).await?;
+    let queue_conn = queue::connect(config.redis_url.expose()).await?;
+    let cache_conn = queue::connect(config.cache_redis_url.expose()).await?;
+    Ok(AppState {
+        queue: Queue::new(queue_conn, &config.redis_prefix),
+        cache: Cache::new(cache_conn),
+        config: Arc::new(config),
+        pool,
+        waiters: Waiters::default(),
+        keys: KeyCache::default(),
+        memo: ResultMemo::default(),
+    })
+}
+
+/// The application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .route("/ready", get(routes::health::ready))
+        .route("/v1/validations", post(routes::validations::create_validation))
+        .route("/v1/jobs/{id}", get(routes::jobs::get_job))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(http_metrics::track))
+        .with_state(state)
+}
+
+/// Binds with an explicit listen backlog (tokio's default of 128 drops connection bursts).
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Starts the background tasks of an API process (event subscriber, key usage flusher, pool gauges).
+pub fn spawn_background(state: &AppState, shutdown: &Shutdown) {
+    let waiters = state.waiters.clone();
+    tokio::spawn(waiters.run_subscriber(
+        state.config.redis_url.expose().to_owned(),
+        state.config.redis_prefix.clone(),
+        shutdown.clone(),
+    ));
+    let (keys, pool, stop) = (state.keys.clone(), state.pool.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.wait() => break,
+            }
+            telemetry::record_pool(&pool);
+            let used = keys.drain_used();
+            if let Err(e) = db::api_keys::touch(&pool, &used).await {
+                tracing::warn!(error = %e, "could not record key usage");
+            }
+        }
+    });
+}
+
+/// Serves the router until `shutdown`, then drains in-flight requests.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await
+}
+
+/// Serves Prometheus metrics on the private metrics listener.
+pub async fn serve_metrics(listener: TcpListener, handle: PrometheusHandle, shutdown: Shutdown) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(move || std::future::ready(handle.render())))
+        .route("/health", get(|| async { "ok" }));
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await
+}

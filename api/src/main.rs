@@ -1,0 +1,117 @@
+//! dropforge-api binary: `serve` (default), `migrate`, and `keys create|list|revoke`.
+
+use clap::{Parser, Subcommand};
+use dropforge_common::{config::Config, db, shutdown, shutdown::Shutdown, telemetry};
+
+#[derive(Parser)]
+#[command(name = "dropforge-api", about = "DropForge HTTP API and admin commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (default).
+    Serve,
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key (and the tenant when new); prints the key once.
+    Create {
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Only this tenant's keys.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a key by its id (the part after `dfk_`, before the second `_`) or the whole key.
+    Revoke {
+        /// Key id or full key.
+        key: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    telemetry::init_tracing(config.log_json);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            db::ensure_database(config.database_url.expose()).await?;
+            let pool = db::connect(config.database_url.expose(), 2).await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Keys { action } => keys(config, action).await,
+    }
+}
+
+async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
+    let pool = db::connect(config.database_url.expose(), 2).await?;
+    match action {
+        KeysAction::Create { tenant } => {
+            let created = db::tenants::create_key(&pool, &tenant).await?;
+            println!("tenant: {tenant}");
+            println!("api_key: {}", created.key.plaintext);
+            match created.webhook_secret {
+                Some(secret) => println!("webhook_secret: {secret}"),
+                None => println!("webhook_secret: (unchanged; it was shown when the tenant was created)"),
+            }
+            eprintln!("Store the key now: only its hash is kept.");
+        }
+        KeysAction::List { tenant } => {
+            for k in db::api_keys::list(&pool, tenant.as_deref()).await? {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                let used = k.last_used_at.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+                println!("{}\t{}\t{}\tcreated {}\tlast used {}", k.id, k.tenant, state, k.created_at.to_rfc3339(), used);
+            }
+        }
+        KeysAction::Revoke { key } => {
+            let id = dropforge_common::apikey::parse(&key).map_or(key.as_str(), |k| k.id).to_owned();
+            if db::api_keys::revoke(&pool, &id).await? {
+                println!("revoked {id}");
+            } else {
+                anyhow::bail!("no active key with id {id}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let metrics = telemetry::install_metrics()?;
+    let listener = dropforge_api::bind(config.api.listen, config.api.backlog)?;
+    let metrics_listener = dropforge_api::bind(config.api.metrics_listen, 128)?;
+    let state = dropforge_api::build_state(config).await?;
+    let stop = Shutdown::new();
+    dropforge_api::spawn_background(&state, &stop);
+    tokio::spawn(dropforge_api::serve_metrics(metrics_listener, metrics, stop.clone()));
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            shutdown::signal().await;
+            tracing::info!("shutdown signal received; draining");
+            stop.trigger();
+        });
+    }
+    tracing::info!(addr = %listener.local_addr()?, "dropforge-api listening");
+    dropforge_api::serve(listener, state, stop).await?;
+    tracing::info!("dropforge-api stopped");
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! `GET /v1/jobs/{id}`: a tenant's job with its result, an `ETag`, and `304` on `If-None-Match`.
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use dropforge_common::{db, db::jobs::JobRecord, domain::JobId};
+use serde_json::{Value, json};
+
+use crate::{auth::Tenant, error::ApiError, extract::JobIdPath, state::AppState};
+
+/// The path of a job.
+pub fn job_location(id: JobId) -> String {
+    format!("/v1/jobs/{id}")
+}
+
+/// The client representation of a job.
+pub fn job_document(job: &JobRecord) -> Value {
+    let id = JobId(job.id);
+    let mut input = job.input.clone();
+    if let Some(obj) = input.as_object_mut() {
+        obj.remove("cache_key");
+    }
+    json!({
+        "id": id,
+        "kind": job.kind,
+        "status": job.status,
+        "attempts": job.attempts,
+        "input": input,
+        "result": job.result,
+        "error": job.error,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "updated_at": job.updated_at,
+        "links": {"self": job_location(id)},
+    })
+}
+
+/// Handler of `GET /v1/jobs/{id}`; another tenant's job answers 404 like a missing one.
+pub async fn get_job(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    JobIdPath(id): JobIdPath,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let job = db::jobs::get(&state.pool, tenant, id).await?.ok_or(ApiError::JobNotFound)?;
+    let etag = format!("\"{}-{}\"", id, job.state_version);
+    let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let matches = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag);
+    let mut response =
+        if matches { StatusCode::NOT_MODIFIED.into_response() } else { axum::Json(job_document(&job)).into_response() };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, etag_value);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    if !job.status().is_terminal() {
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    Ok(response)
+}

@@ -1,0 +1,281 @@
+//! `POST /v1/validations`: answer from the cache at once, otherwise create (or join) a job.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use dropforge_common::{
+    cache::{self, ValidationOptions},
+    db::{self, jobs::NewJob},
+    domain::{JobId, JobKind, JobStatus, TenantId},
+    metric_names as m,
+    product::{FieldError, ProductRef, parse_product},
+    scoring::MODEL,
+};
+use serde_json::{Value, json};
+use ulid::Ulid;
+
+use crate::{
+    auth::Tenant,
+    error::ApiError,
+    extract::JsonBody,
+    routes::jobs::{job_document, job_location},
+    state::AppState,
+};
+
+/// A validated `POST /v1/validations` body.
+#[derive(Debug, Clone)]
+pub struct ValidationRequest {
+    /// The product.
+    pub product: ProductRef,
+    /// Options that shape the result.
+    pub options: ValidationOptions,
+}
+
+const MEMBERS: &[&str] = &["product", "country", "target_price", "webhook_url"];
+
+/// Parses and validates the body, collecting every problem with its JSON pointer.
+pub fn parse_request(body: &Value, default_country: &str) -> Result<ValidationRequest, ApiError> {
+    let Some(obj) = body.as_object() else {
+        return Err(ApiError::Validation(vec![FieldError::new("", "the body must be a JSON object")]));
+    };
+    let mut errors = Vec::new();
+    for key in obj.keys().filter(|k| !MEMBERS.contains(&k.as_str())) {
+        errors.push(FieldError::new(format!("/{key}"), "is not a known member"));
+    }
+    let product = match obj.get("product") {
+        None => {
+            errors.push(FieldError::new("/product", "is required"));
+            None
+        }
+        Some(v) => parse_product(v, "/product").map_err(|e| errors.push(e)).ok(),
+    };
+    let country = match obj.get("country") {
+        None | Some(Value::Null) => Some(default_country.to_owned()),
+        Some(Value::String(c)) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
+        Some(_) => {
+            errors.push(FieldError::new("/country", "must be a two-letter ISO 3166-1 country code"));
+            None
+        }
+    };
+    let target_price = match obj.get("target_price") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(p) if p.is_finite() && p > 0.0 && p <= 100_000.0 => Some(Some((p * 100.0).round() / 100.0)),
+            _ => {
+                errors.push(FieldError::new("/target_price", "must be a price between 0.01 and 100000"));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("/target_price", "must be a number"));
+            None
+        }
+    };
+    if obj.get("webhook_url").is_some_and(|v| !v.is_null()) {
+        errors.push(FieldError::new("/webhook_url", "webhooks are not available yet on this deployment"));
+    }
+    match (product, country, target_price) {
+        (Some(product), Some(country), Some(target_price)) if errors.is_empty() => {
+            Ok(ValidationRequest { product, options: ValidationOptions { country, target_price } })
+        }
+        _ => Err(ApiError::Validation(errors)),
+    }
+}
+
+/// `Prefer: wait=N` (RFC 7240), clamped to `max`; invalid preferences are ignored.
+pub fn preferred_wait(headers: &HeaderMap, max: Duration) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .filter_map(|pref| {
+            let (name, value) = pref.split_once('=')?;
+            (name.trim().eq_ignore_ascii_case("wait")).then(|| value.trim().trim_matches('"').parse::<u64>().ok())?
+        })
+        .next()
+        .map(|secs| Duration::from_secs(secs).min(max))
+}
+
+fn cached_response(result: &[u8], detail: &'static str) -> Response {
+    let mut body = Vec::with_capacity(result.len() + 48);
+    body.extend_from_slice(br#"{"status":"succeeded","cache":"hit","result":"#);
+    body.extend_from_slice(result);
+    body.push(b'}');
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("cache-status", HeaderValue::from_static(detail));
+    response
+}
+
+fn count_cache(result: &'static str) {
+    metrics::counter!(m::CACHE_REQUESTS_TOTAL, "kind" => "validation", "result" => result).increment(1);
+}
+
+/// Handler of `POST /v1/validations`.
+pub async fn create_validation(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let cfg = &state.config;
+    let request = parse_request(&body, &cfg.upstreams.aliexpress.ship_to_country)?;
+    let key = cache::validation_key(&cfg.redis_prefix, MODEL, &request.product, &request.options);
+
+    if let Some(hit) = state.memo.get(&key) {
+        count_cache("hit");
+        return Ok(cached_response(&hit, "dropforge; hit; detail=memory"));
+    }
+    match state.cache.get(&key).await {
+        Ok(Some(hit)) => {
+            count_cache("hit");
+            let hit = Bytes::from(hit);
+            state.memo.put(&key, hit.clone(), cfg.api.result_memo_ttl);
+            return Ok(cached_response(&hit, "dropforge; hit"));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
+    }
+    let (full_ttl, partial_ttl) = (cfg.cache.validation_ttl.as_secs_f64(), cfg.cache.partial_ttl.as_secs_f64());
+    if let Some((doc, ttl_left)) = db::results::fresh_for_key(&state.pool, &key, full_ttl, partial_ttl).await? {
+        // Redis lost the entry but PostgreSQL, the truth, has a fresh result: serve and re-cache it.
+        count_cache("hit");
+        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Err(e) = state.cache.set(&key, &bytes, Duration::from_secs(ttl_left)).await {
+            tracing::warn!(error = %e, "could not re-populate the cache");
+        }
+        return Ok(cached_response(&bytes, "dropforge; hit; detail=postgres"));
+    }
+    count_cache("miss");
+
+    let wait = preferred_wait(&headers, cfg.api.max_wait);
+    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let input = json!({
+        "product": request.product,
+        "country": request.options.country,
+        "target_price": request.options.target_price,
+        "cache_key": key,
+    });
+    let id = submit(&state, tenant, JobKind::Validation, format!("validation:{key}"), input, request_id).await?;
+
+    let finished = match wait {
+        Some(wait) if !wait.is_zero() => wait_until_finished(&state, id, wait).await?,
+        _ => false,
+    };
+    let job = db::jobs::get(&state.pool, tenant, id).await?.ok_or(ApiError::JobNotFound)?;
+    let mut response = if finished {
+        (StatusCode::OK, axum::Json(job_document(&job))).into_response()
+    } else {
+        let mut r = (StatusCode::ACCEPTED, axum::Json(job_document(&job))).into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
+    };
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&job_location(id)) {
+        headers.insert(if finished { header::CONTENT_LOCATION } else { header::LOCATION }, location);
+    }
+    headers.insert("cache-status", HeaderValue::from_static("dropforge; fwd=miss"));
+    if let Some(wait) = wait {
+        if let Ok(v) = HeaderValue::from_str(&format!("wait={}", wait.as_secs())) {
+            headers.insert("preference-applied", v);
+        }
+    }
+    Ok(response)
+}
+
+/// Creates or joins a job and, when the queue has room, pushes it at once (otherwise the
+/// worker's dispatcher feeds it from PostgreSQL under the queue cap).
+pub async fn submit(
+    state: &AppState,
+    tenant: TenantId,
+    kind: JobKind,
+    dedupe_key: String,
+    input: Value,
+    request_id: Option<String>,
+) -> Result<JobId, ApiError> {
+    let room = match state.queue.depth(kind).await {
+        Ok(depth) => depth < state.config.worker.queue_cap,
+        Err(e) => {
+            tracing::warn!(error = %e, "queue depth unknown; leaving the job to the dispatcher");
+            false
+        }
+    };
+    let dispatch_as = room.then(Ulid::generate);
+    let job = NewJob {
+        tenant_id: tenant,
+        kind,
+        dedupe_key: Some(dedupe_key),
+        input,
+        webhook_url: None,
+        request_id,
+        dispatch_as,
+    };
+    let created = db::jobs::create_or_join(&state.pool, &job).await?;
+    if let (db::jobs::Created::New(id), Some(task_id)) = (created, dispatch_as) {
+        metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "pushed").increment(1);
+        if let Err(e) = state.queue.push(kind, &[(id, task_id)]).await {
+            tracing::warn!(job.id = %id, error = %e, "push failed; the dispatcher will retry");
+            db::jobs::undo_dispatch(&state.pool, id, task_id).await?;
+        }
+    } else if let db::jobs::Created::New(_) = created {
+        metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "deferred").increment(1);
+    } else {
+        metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "joined").increment(1);
+    }
+    Ok(created.id())
+}
+
+/// Waits up to `max` for a job to finish; true when it did. Completion events wake the wait;
+/// PostgreSQL is re-read every 2 s in case an event was lost.
+pub async fn wait_until_finished(state: &AppState, id: JobId, max: Duration) -> Result<bool, ApiError> {
+    let waiter = state.waiters.register(id);
+    let deadline = Instant::now() + max;
+    loop {
+        let notified = waiter.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let status = db::jobs::status_of(&state.pool, id).await?;
+        if status.is_some_and(JobStatus::is_terminal) {
+            return Ok(true);
+        }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(false);
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(remaining.min(Duration::from_secs(2))) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefer_wait_is_parsed_and_clamped() {
+        let mut h = HeaderMap::new();
+        h.insert("prefer", HeaderValue::from_static("respond-async, wait=10"));
+        assert_eq!(preferred_wait(&h, Duration::from_secs(30)), Some(Duration::from_secs(10)));
+        h.insert("prefer", HeaderValue::from_static("wait=100"));
+        assert_eq!(preferred_wait(&h, Duration::from_secs(30)), Some(Duration::from_secs(30)));
+        h.insert("prefer", HeaderValue::from_static("wait=abc"));
+        assert_eq!(preferred_wait(&h, Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn every_invalid_member_is_reported() {
+        let body = json!({"product": {"id": "x"}, "country": "USA", "target_price": -1, "extra": 1});
+        let Err(ApiError::Validation(errors)) = parse_request(&body, "US") else { panic!("must fail") };
+        let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/extra", "/product/id", "/country", "/target_price"]);
+    }
+}

@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""DropForge load generator for the job scenarios (python3 stdlib only: asyncio + raw HTTP/1.1).
+
+    loadgen.py uncached --key KEY [--url http://127.0.0.1:8080] [-n 10000] [-c 1000] [--wait 30]
+    loadgen.py pickup   --key KEY --database-url URL [-m 200] [--gap-ms 200-400]
+
+uncached  submits N distinct products (16-digit ids: 1005 + 6-digit run nonce + 6-digit counter)
+          over C keep-alive connections with `Prefer: wait=W`. A 200 completes the validation; a
+          202 is polled on GET /v1/jobs/{id} until `succeeded` (its latency includes the polling).
+          Reports validations completed per second (completed / wall time from the first submit
+          to the last result), submit->result p50/p95/p99/max, and the 200/202/error counts.
+          With --wait 0 nothing waits on the server: every job is accepted (202) and polled, so
+          the connection count no longer caps throughput (Little's law: with waiting requests,
+          completed/s <= C / mean latency).
+pickup    submits M jobs one at a time, one every 200-400 ms (random), without waiting, so the
+          worker is idle when each arrives; then waits for them to finish and reads
+          `started_at - created_at` of those jobs from PostgreSQL (psql) and reports the
+          p50/p95/p99/max pickup latency in ms.
+
+Each run appends one JSON line to --out (bench/results/results.jsonl) and prints a summary.
+Every run is bounded: --deadline seconds overall (default 300) and a fixed request count.
+Targets must be loopback (127.0.0.1, localhost, [::1]).
+"""
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import time
+import urllib.parse
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+JOB_PATH_RE = re.compile(r"/v1/jobs/([^/?#\s]+)")
+
+
+# --------------------------------------------------------------------------- HTTP/1.1 client
+class HttpError(Exception):
+    pass
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection (reconnects when the server closes it)."""
+
+    def __init__(self, host, port, io_timeout):
+        self.host, self.port, self.io_timeout = host, port, io_timeout
+        self.reader = self.writer = None
+
+    async def _connect(self):
+        self.reader, self.writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, limit=1 << 20), self.io_timeout)
+
+    def close(self):
+        if self.writer is not None:
+            try:
+                self.writer.close()
+            except Exception:  # noqa: BLE001 - closing a broken socket
+                pass
+        self.reader = self.writer = None
+
+    async def request(self, method, path, headers, body=b"", timeout=None):
+        """Returns (status, headers{lower: value}, body bytes). One retry on a stale keep-alive."""
+        for attempt in (0, 1):
+            fresh = self.writer is None
+            if fresh:
+                await self._connect()
+            try:
+                return await asyncio.wait_for(self._roundtrip(method, path, headers, body),
+                                              timeout or self.io_timeout)
+            except (ConnectionError, asyncio.IncompleteReadError, HttpError) as e:
+                self.close()
+                if fresh or attempt == 1:
+                    raise HttpError(f"{type(e).__name__}: {e}") from e
+            except BaseException:
+                self.close()
+                raise
+        raise HttpError("unreachable")
+
+    async def _roundtrip(self, method, path, headers, body):
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if body or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        await self.writer.drain()
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("connection closed before the response")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise HttpError(f"bad status line {status_line[:80]!r}")
+        status = int(parts[1])
+        hdrs = {}
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b"\n"):
+                break
+            if not line:
+                raise ConnectionError("connection closed in the headers")
+            k, _, v = line.decode("latin-1").partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        data = b""
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            pass
+        elif hdrs.get("transfer-encoding", "").lower().endswith("chunked"):
+            chunks = []
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while (await self.reader.readline()) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(await self.reader.readexactly(size))
+                await self.reader.readexactly(2)
+            data = b"".join(chunks)
+        elif "content-length" in hdrs:
+            data = await self.reader.readexactly(int(hdrs["content-length"]))
+        else:
+            data = await self.reader.read()
+            self.close()
+            return status, hdrs, data
+        if hdrs.get("connection", "").lower() == "close":
+            self.close()
+        return status, hdrs, data
+
+
+class Pool:
+    """Up to `size` connections, each used by one request at a time."""
+
+    def __init__(self, host, port, size, io_timeout):
+        self.free = asyncio.Queue()
+        for _ in range(size):
+            self.free.put_nowait(Conn(host, port, io_timeout))
+        self.conns_total = size
+
+    async def request(self, *args, **kw):
+        conn = await self.free.get()
+        try:
+            return await conn.request(*args, **kw)
+        finally:
+            self.free.put_nowait(conn)
+
+    def close(self):
+        while not self.free.empty():
+            self.free.get_nowait().close()
+
+
+# --------------------------------------------------------------------------- helpers
+def parse_target(url):
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "http" or u.hostname not in LOOPBACK:
+        sys.exit(f"loadgen: refusing non-loopback or non-http target {url!r}")
+    return u.hostname, u.port or 80, u.path.rstrip("/")
+
+
+def pct(sorted_vals, p):
+    """Nearest-rank percentile of an ascending list (None when empty)."""
+    if not sorted_vals:
+        return None
+    k = max(0, min(len(sorted_vals) - 1, int(-(-p * len(sorted_vals) // 100)) - 1))
+    return sorted_vals[k]
+
+
+def r1(x):
+    return None if x is None else round(x, 1)
+
+
+def raise_nofile(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, need))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < need:
+        print(f"loadgen: warning: open-file limit {want} < {need} connections", file=sys.stderr)
+
+
+def product_ids(n, nonce=None):
+    """n distinct 16-digit numeric ids: 1005 + 6-digit run nonce + 6-digit counter."""
+    if n > 1_000_000:
+        sys.exit("loadgen: at most 1,000,000 products per run")
+    nonce = random.SystemRandom().randrange(10**6) if nonce is None else nonce
+    return [f"1005{nonce:06d}{i:06d}" for i in range(n)], nonce
+
+
+def job_id_of(hdrs, body):
+    loc = hdrs.get("location", "")
+    m = JOB_PATH_RE.search(loc)
+    if m:
+        return m.group(1)
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    for obj in (doc, doc.get("job") if isinstance(doc, dict) else None):
+        if isinstance(obj, dict):
+            for k in ("id", "job_id", "jobId"):
+                if isinstance(obj.get(k), str):
+                    return obj[k]
+    return None
+
+
+def job_status(body):
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    if isinstance(doc, dict):
+        st = doc.get("status")
+        if st is None and isinstance(doc.get("job"), dict):
+            st = doc["job"].get("status")
+        return st
+    return None
+
+
+def emit(args, record):
+    record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **record}
+    if args.label:
+        record["label"] = args.label
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "a") as f:
+            f.write(json.dumps(record, sort_keys=False) + "\n")
+    return record
+
+
+# --------------------------------------------------------------------------- uncached
+async def run_uncached(args):
+    host, port, base = parse_target(args.url)
+    raise_nofile(args.concurrency + 256)
+    ids, nonce = product_ids(args.n)
+    pool = Pool(host, port, args.concurrency, io_timeout=args.wait + 30)
+    auth = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json",
+            "Accept": "application/json"}
+    post_hdrs = dict(auth)
+    if args.wait > 0:
+        post_hdrs["Prefer"] = f"wait={args.wait}"
+    get_hdrs = {"Authorization": auth["Authorization"], "Accept": "application/json"}
+    counts = {"http_200": 0, "http_202": 0, "cache_hits": 0, "polled": 0, "polls": 0,
+              "failed_jobs": 0, "errors": 0, "timeouts": 0}
+    errors = {}
+    lat = []
+    first_submit = [None]
+    last_result = [None]
+    deadline = time.monotonic() + args.deadline
+    # jobs in flight: with waiting requests one per connection; without, several per connection
+    # (each request still takes a pooled connection). Latency starts when a job enters flight.
+    inflight = asyncio.Semaphore(args.inflight or (args.concurrency if args.wait > 0 else 4 * args.concurrency))
+
+    samples = []
+
+    def err(kind, detail=None):
+        counts["errors"] += 1
+        errors[kind] = errors.get(kind, 0) + 1
+        if detail is not None and len(samples) < 5:
+            samples.append(f"{kind}: {detail}"[:300])
+
+    async def one(pid):
+        async with inflight:
+            body = json.dumps({"product": {"source": "aliexpress", "id": pid}}).encode()
+            t0 = time.monotonic()
+            if first_submit[0] is None:
+                first_submit[0] = t0
+            try:
+                st, h, b = await pool.request("POST", base + "/v1/validations", post_hdrs, body)
+            except (HttpError, OSError, asyncio.TimeoutError) as e:
+                err(f"submit: {type(e).__name__}", e)
+                return
+            if st == 200:
+                counts["http_200"] += 1
+                if "hit" in h.get("cache-status", "").lower():
+                    counts["cache_hits"] += 1
+            elif st == 202:
+                counts["http_202"] += 1
+                jid = job_id_of(h, b)
+                if not jid:
+                    err("202 without job id")
+                    return
+                counts["polled"] += 1
+                delay = args.poll_ms / 1000.0
+                while True:
+                    if time.monotonic() > deadline:
+                        counts["timeouts"] += 1
+                        return
+                    tp = time.monotonic()
+                    try:
+                        gh = dict(get_hdrs)
+                        if args.wait > 0:
+                            gh["Prefer"] = f"wait={min(args.wait, 5)}"
+                        gst, _, gb = await pool.request("GET", f"{base}/v1/jobs/{jid}", gh)
+                    except (HttpError, OSError, asyncio.TimeoutError) as e:
+                        err(f"poll: {type(e).__name__}", e)
+                        return
+                    counts["polls"] += 1
+                    if gst != 200:
+                        err(f"poll HTTP {gst}", gb[:200])
+                        return
+                    status = job_status(gb)
+                    if status == "succeeded":
+                        break
+                    if status in ("failed", "canceled"):
+                        counts["failed_jobs"] += 1
+                        err(f"job {status}")
+                        return
+                    spent = time.monotonic() - tp
+                    if spent < delay:
+                        await asyncio.sleep(delay - spent)
+                    delay = min(delay * 1.5, args.poll_max_ms / 1000.0)
+            else:
+                err(f"submit HTTP {st}", b[:200])
+                return
+            t1 = time.monotonic()
+            lat.append((t1 - t0) * 1000.0)
+            if last_result[0] is None or t1 > last_result[0]:
+                last_result[0] = t1
+
+    tasks = [asyncio.create_task(one(pid)) for pid in ids]
+    done, pending = await asyncio.wait(tasks, timeout=args.deadline + 5)
+    for t in pending:
+        t.cancel()
+    counts["timeouts"] += len(pending)
+    pool.close()
+    lat.sort()
+    completed = len(lat)
+    wall = (last_result[0] - first_submit[0]) if completed and first_submit[0] else 0.0
+    rec = {
+        "scenario": "uncached", "url": args.url, "n": args.n, "concurrency": args.concurrency,
+        "prefer_wait_s": args.wait, "inflight": args.inflight or None, "nonce": f"{nonce:06d}", "completed": completed,
+        "lost": args.n - completed, **counts, "error_kinds": errors, "error_samples": samples, "wall_s": round(wall, 3),
+        "completed_per_s": round(completed / wall, 1) if wall > 0 else None,
+        "p50_ms": r1(pct(lat, 50)), "p95_ms": r1(pct(lat, 95)), "p99_ms": r1(pct(lat, 99)),
+        "max_ms": r1(lat[-1] if lat else None),
+        "mean_ms": r1(sum(lat) / completed if completed else None),
+    }
+    rec = emit(args, rec)
+    print(f"uncached: {completed}/{args.n} completed in {rec['wall_s']} s = {rec['completed_per_s']} validations/s | "
+          f"submit->result p50 {rec['p50_ms']} p95 {rec['p95_ms']} p99 {rec['p99_ms']} max {rec['max_ms']} ms | "
+          f"200: {counts['http_200']} (cache hits {counts['cache_hits']}) 202: {counts['http_202']} "
+          f"polls: {counts['polls']} errors: {counts['errors']} {errors if errors else ''} timeouts: {counts['timeouts']}")
+    for line in samples:
+        print(f"  e.g. {line}")
+    return 0 if completed == args.n else 1
+
+
+# --------------------------------------------------------------------------- pickup
+def psql_pickup(database_url, job_ids):
+    ids = [j for j in job_ids if UUID_RE.match(j)]
+    if not ids:
+        return {}
+    arr = "{" + ",".join(ids) + "}"
+    sql = (f"select id, extract(epoch from started_at - created_at) from jobs "
+           f"where id = any('{arr}'::uuid[])")
+    out = subprocess.run(["psql", database_url, "-XAt", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"psql failed: {out.stderr.strip()}")
+    res = {}
+    for line in out.stdout.splitlines():
+        jid, _, secs = line.partition("\t")
+        res[jid] = float(secs) * 1000.0 if secs else None
+    return res
+
+
+async def run_pickup(args):
+    host, port, base = parse_target(args.url)
+    lo, _, hi = args.gap_ms.partition("-")
+    lo, hi = float(lo), float(hi or lo)
+    ids, nonce = product_ids(args.m)
+    conn = Conn(host, port, io_timeout=30)
+    hdrs = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json",
+            "Accept": "application/json"}
+    job_ids, errors, cached, samples = [], {}, 0, []
+    rnd = random.Random()
+    deadline = time.monotonic() + args.deadline
+    for pid in ids:
+        if time.monotonic() > deadline:
+            errors["deadline"] = errors.get("deadline", 0) + 1
+            break
+        body = json.dumps({"product": {"source": "aliexpress", "id": pid}}).encode()
+        try:
+            st, h, b = await conn.request("POST", base + "/v1/validations", hdrs, body)
+        except (HttpError, OSError, asyncio.TimeoutError) as e:
+            k = f"submit: {type(e).__name__}"
+            errors[k] = errors.get(k, 0) + 1
+            if len(samples) < 5:
+                samples.append(f"{k}: {e}"[:300])
+            continue
+        if st == 202:
+            jid = job_id_of(h, b)
+            if jid:
+                job_ids.append(jid)
+            else:
+                errors["202 without job id"] = errors.get("202 without job id", 0) + 1
+        elif st == 200:
+            cached += 1
+        else:
+            errors[f"HTTP {st}"] = errors.get(f"HTTP {st}", 0) + 1
+            if len(samples) < 5:
+                samples.append(f"HTTP {st}: {b[:200]!r}")
+        await asyncio.sleep(rnd.uniform(lo, hi) / 1000.0)
+    # let the last jobs start (and finish), bounded
+    settle_until = time.monotonic() + args.settle
+    res = {}
+    while True:
+        res = psql_pickup(args.database_url, job_ids)
+        started = [v for v in res.values() if v is not None]
+        if len(started) >= len(job_ids) or time.monotonic() > settle_until:
+            break
+        await asyncio.sleep(0.5)
+    conn.close()
+    vals = sorted(v for v in res.values() if v is not None)
+    not_started = len(job_ids) - len(vals)
+    rec = {
+        "scenario": "pickup", "url": args.url, "m": args.m, "gap_ms": args.gap_ms, "nonce": f"{nonce:06d}",
+        "submitted": len(job_ids), "cached_200": cached, "started": len(vals), "not_started": not_started,
+        "errors": sum(errors.values()), "error_kinds": errors, "error_samples": samples,
+        "p50_ms": r1(pct(vals, 50)), "p95_ms": r1(pct(vals, 95)), "p99_ms": r1(pct(vals, 99)),
+        "max_ms": r1(vals[-1] if vals else None), "mean_ms": r1(sum(vals) / len(vals) if vals else None),
+    }
+    rec = emit(args, rec)
+    print(f"pickup: {len(vals)}/{len(job_ids)} jobs started | enqueue->start p50 {rec['p50_ms']} p95 {rec['p95_ms']} "
+          f"p99 {rec['p99_ms']} max {rec['max_ms']} ms | cached: {cached} errors: {rec['errors']} "
+          f"{errors if errors else ''}")
+    for line in samples:
+        print(f"  e.g. {line}")
+    return 0 if vals and not_started == 0 and not errors else 1
+
+
+# --------------------------------------------------------------------------- main
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=os.environ.get("DF_API_URL", "http://127.0.0.1:8080"))
+    common.add_argument("--key", default=os.environ.get("DF_BENCH_KEY"), help="API key (or $DF_BENCH_KEY)")
+    common.add_argument("--out", default=None, help="append one JSON line here")
+    common.add_argument("--label", default=None)
+    common.add_argument("--deadline", type=float, default=300.0, help="hard bound of the run, seconds")
+    u = sub.add_parser("uncached", parents=[common])
+    u.add_argument("-n", type=int, default=10000, help="distinct products (10000)")
+    u.add_argument("-c", "--concurrency", type=int, default=1000, help="connections (1000)")
+    u.add_argument("--wait", type=int, default=30, help="Prefer: wait=W on submit (30; 0 = none, poll only)")
+    u.add_argument("--inflight", type=int, default=0,
+                   help="jobs in flight at once (default: concurrency with --wait > 0, else 4 x concurrency)")
+    u.add_argument("--poll-ms", type=float, default=50.0, help="first poll interval (50 ms, x1.5 per poll)")
+    u.add_argument("--poll-max-ms", type=float, default=500.0, help="poll interval cap (500 ms)")
+    p = sub.add_parser("pickup", parents=[common])
+    p.add_argument("-m", type=int, default=200, help="jobs, one at a time (200)")
+    p.add_argument("--gap-ms", default="200-400", help="random gap between submissions (200-400)")
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    p.add_argument("--settle", type=float, default=60.0, help="wait at most this long for the last jobs to start")
+    args = ap.parse_args()
+    if not args.key:
+        ap.error("--key (or DF_BENCH_KEY) is required")
+    if args.cmd == "uncached":
+        if args.n < 1 or args.concurrency < 1 or not 0 <= args.wait <= 30:
+            ap.error("need n >= 1, concurrency >= 1, 0 <= wait <= 30")
+        return asyncio.run(run_uncached(args))
+    if not args.database_url:
+        ap.error("pickup needs --database-url (or DATABASE_URL)")
+    return asyncio.run(run_pickup(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+//! The Redis result cache: typed keys per kind, and a TTL on every write.
+//!
+//! Product data is not tenant data, so validation results are shared across tenants (decided
+//! explicitly: the cache key holds only the product, its options and the scoring model).
+
+use std::time::Duration;
+
+use redis::{AsyncCommands, aio::ConnectionManager};
+
+use crate::product::ProductRef;
+
+/// Options that change a validation result, hence part of its cache key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationOptions {
+    /// Ship-to country (ISO 3166-1 alpha-2, upper case).
+    pub country: String,
+    /// Intended retail price, if any.
+    pub target_price: Option<f64>,
+}
+
+/// The cache key of a validation result.
+pub fn validation_key(prefix: &str, model: &str, product: &ProductRef, options: &ValidationOptions) -> String {
+    let price = options.target_price.map_or_else(|| "-".to_owned(), |p| format!("{:.2}", p));
+    format!("{prefix}:cache:validation:{model}:{}:{}:{}:{price}", product.source, product.id, options.country)
+}
+
+/// Handle to the cache Redis.
+#[derive(Clone)]
+pub struct Cache {
+    conn: ConnectionManager,
+}
+
+impl Cache {
+    /// Wraps a connection to the cache Redis.
+    pub fn new(conn: ConnectionManager) -> Self {
+        Self { conn }
+    }
+
+    /// Reads an entry.
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, redis::RedisError> {
+        self.conn.clone().get(key).await
+    }
+
+    /// Writes an entry with its TTL (never without one).
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), redis::RedisError> {
+        self.conn.clone().set_ex(key, value, ttl.as_secs().max(1)).await
+    }
+
+    /// Seconds an entry has left, if it exists.
+    pub async fn ttl(&self, key: &str) -> Result<Option<u64>, redis::RedisError> {
+        let ttl: i64 = self.conn.clone().ttl(key).await?;
+        Ok(u64::try_from(ttl).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_separate_options_and_models() {
+        let p = ProductRef { source: "aliexpress".into(), id: "1005000000000001".into() };
+        let a = ValidationOptions { country: "US".into(), target_price: None };
+        let b = ValidationOptions { country: "US".into(), target_price: Some(29.99) };
+        assert_eq!(validation_key("df", "score-v1", &p, &a), "df:cache:validation:score-v1:aliexpress:1005000000000001:US:-");
+        assert_ne!(validation_key("df", "score-v1", &p, &a), validation_key("df", "score-v1", &p, &b));
+        assert_ne!(validation_key("df", "score-v1", &p, &a), validation_key("df", "score-v2", &p, &a));
+    }
+}

@@ -1,0 +1,405 @@
+//! The `jobs` table: the source of truth for every job's state.
+//!
+//! State changes are guarded updates (`where status = .. and lease_owner = ..`), so a job that is
+//! delivered twice, or whose worker died, still changes state exactly once per transition.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Transaction};
+use ulid::Ulid;
+use uuid::Uuid;
+
+use crate::domain::{JobId, JobKind, JobStatus, TenantId};
+
+/// A job as clients see it (plus its result when it has one).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Owner.
+    pub tenant_id: Uuid,
+    /// Kind name.
+    pub kind: String,
+    /// Status name.
+    pub status: String,
+    /// Input as submitted (normalised).
+    pub input: Value,
+    /// Error of a failed job.
+    pub error: Option<Value>,
+    /// Attempts started.
+    pub attempts: i32,
+    /// Bumped on every state change (ETag).
+    pub state_version: i32,
+    /// Parent batch.
+    pub parent_id: Option<Uuid>,
+    /// Webhook target.
+    pub webhook_url: Option<String>,
+    /// Next attempt time while queued.
+    pub next_run_at: DateTime<Utc>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// First started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// The result document, when succeeded.
+    pub result: Option<Value>,
+}
+
+impl JobRecord {
+    /// Parsed status (unknown strings read as failed, which cannot happen given the check constraint).
+    pub fn status(&self) -> JobStatus {
+        JobStatus::parse(&self.status).unwrap_or(JobStatus::Failed)
+    }
+}
+
+/// Reads one job with its result.
+const SELECT_JOB_OF_TENANT: &str = "select j.id, j.tenant_id, j.kind, j.status, j.input, j.error, j.attempts, j.state_version,
+        j.parent_id, j.webhook_url, j.next_run_at, j.created_at, j.started_at, j.finished_at, j.updated_at,
+        r.result
+    from jobs j left join validation_results r on r.job_id = j.id
+    where j.id = $1 and j.tenant_id = $2";
+
+/// Reads a tenant's job; another tenant's id reads as missing.
+pub async fn get(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Option<JobRecord>, sqlx::Error> {
+    sqlx::query_as(SELECT_JOB_OF_TENANT)
+        .bind(id.0)
+        .bind(tenant.0)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Reads a job's status and version only (cheap polling).
+pub async fn status_of(pool: &PgPool, id: JobId) -> Result<Option<JobStatus>, sqlx::Error> {
+    let s: Option<String> = sqlx::query_scalar("select status from jobs where id = $1").bind(id.0).fetch_optional(pool).await?;
+    Ok(s.and_then(|s| JobStatus::parse(&s)))
+}
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Owner.
+    pub tenant_id: TenantId,
+    /// Kind.
+    pub kind: JobKind,
+    /// Identical in-flight work of the tenant joins the job with the same key.
+    pub dedupe_key: Option<String>,
+    /// Normalised input.
+    pub input: Value,
+    /// Webhook target.
+    pub webhook_url: Option<String>,
+    /// Request id for log correlation.
+    pub request_id: Option<String>,
+    /// When set, the job is created already marked as dispatched with this apalis task id
+    /// (the caller pushes it right after the commit).
+    pub dispatch_as: Option<Ulid>,
+}
+
+/// Result of [`create_or_join`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A new job row was written.
+    New(JobId),
+    /// An identical job was already in flight; this is its id.
+    Joined(JobId),
+}
+
+impl Created {
+    /// The job id either way.
+    pub fn id(self) -> JobId {
+        match self {
+            Self::New(id) | Self::Joined(id) => id,
+        }
+    }
+}
+
+/// Creates a job, or joins the tenant's identical job in flight (same `dedupe_key`).
+pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, sqlx::Error> {
+    for _ in 0..5 {
+        let id = JobId::generate();
+        let inserted: Option<Uuid> = sqlx::query_scalar(
+            "insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
+                               queue_task_id, dispatched_at)
+             values ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, case when $8::text is null then null else now() end)
+             on conflict (tenant_id, dedupe_key) where status in ('queued', 'running') and dedupe_key is not null
+             do nothing returning id",
+        )
+        .bind(id.0)
+        .bind(job.tenant_id.0)
+        .bind(job.kind.as_str())
+        .bind(&job.dedupe_key)
+        .bind(&job.input)
+        .bind(&job.webhook_url)
+        .bind(&job.request_id)
+        .bind(job.dispatch_as.map(|t| t.to_string()))
+        .fetch_optional(pool)
+        .await?;
+        if let Some(id) = inserted {
+            return Ok(Created::New(JobId(id)));
+        }
+        let existing: Option<Uuid> = sqlx::query_scalar(
+            "select id from jobs where tenant_id = $1 and dedupe_key = $2 and status in ('queued', 'running')",
+        )
+        .bind(job.tenant_id.0)
+        .bind(&job.dedupe_key)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(id) = existing {
+            return Ok(Created::Joined(JobId(id)));
+        }
+        // The in-flight job finished between the two statements: try again.
+    }
+    Err(sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into()))
+}
+
+/// Forgets a dispatch that could not be pushed, so the dispatcher pushes the job later.
+pub async fn undo_dispatch(pool: &PgPool, id: JobId, task_id: Ulid) -> Result<(), sqlx::Error> {
+    sqlx::query("update jobs set dispatched_at = null, queue_task_id = null where id = $1 and queue_task_id = $2")
+        .bind(id.0)
+        .bind(task_id.to_string())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    /// Owner.
+    pub tenant_id: Uuid,
+    /// Kind name.
+    pub kind: String,
+    /// Input.
+    pub input: Value,
+    /// Attempt number of this run (1-based).
+    pub attempts: i32,
+    /// When the job was created.
+    pub created_at: DateTime<Utc>,
+    /// When this attempt became due.
+    pub next_run_at: DateTime<Utc>,
+    /// Webhook target.
+    pub webhook_url: Option<String>,
+    /// Request id of the submitting request.
+    pub request_id: Option<String>,
+}
+
+/// Claims a due job for `owner` with a lease; `None` when it is not claimable (finished, not due,
+/// or running under a live lease elsewhere): the delivery is then a duplicate and is dropped.
+pub async fn claim(pool: &PgPool, id: JobId, owner: &str, lease: Duration) -> Result<Option<Claimed>, sqlx::Error> {
+    sqlx::query_as(
+        "update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+                lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+                state_version = state_version + 1, updated_at = now()
+         where id = $1
+           and ((status = 'queued' and next_run_at <= now()) or (status = 'running' and lease_expires_at < now()))
+         returning tenant_id, kind, input, attempts, created_at, next_run_at, webhook_url, request_id",
+    )
+    .bind(id.0)
+    .bind(owner)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+}
+
+/// Extends the leases of jobs `owner` is still running.
+pub async fn renew_leases(pool: &PgPool, ids: &[Uuid], owner: &str, lease: Duration) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query(
+        "update jobs set lease_expires_at = now() + make_interval(secs => $3)
+         where id = any($1) and lease_owner = $2 and status = 'running'",
+    )
+    .bind(ids)
+    .bind(owner)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Marks a claimed job succeeded inside `tx`; false when `owner` no longer holds it.
+pub async fn mark_succeeded(tx: &mut Transaction<'_, Postgres>, id: JobId, owner: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2",
+    )
+    .bind(id.0)
+    .bind(owner)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks a claimed job failed for good; false when `owner` no longer holds it.
+pub async fn mark_failed(pool: &PgPool, id: JobId, owner: &str, error: &Value) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update jobs set status = 'failed', finished_at = now(), error = $3, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2",
+    )
+    .bind(id.0)
+    .bind(owner)
+    .bind(error)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a claimed job back in the queue, due after `delay`; `refund_attempt` for throttles that
+/// should not use up an attempt. False when `owner` no longer holds it.
+pub async fn reschedule(
+    pool: &PgPool,
+    id: JobId,
+    owner: &str,
+    delay: Duration,
+    error: &Value,
+    refund_attempt: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update jobs set status = 'queued', next_run_at = now() + make_interval(secs => $3), error = $4,
+                attempts = attempts - $5, dispatched_at = null, queue_task_id = null, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2",
+    )
+    .bind(id.0)
+    .bind(owner)
+    .bind(delay.as_secs_f64())
+    .bind(error)
+    .bind(i32::from(refund_attempt))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Selects up to `limit` due, undispatched jobs of `kind`, marks them dispatched under fresh task
+/// ids and returns them; the caller pushes them, then commits `tx` (or rolls back on failure).
+pub async fn take_due(
+    tx: &mut Transaction<'_, Postgres>,
+    kind: JobKind,
+    limit: usize,
+) -> Result<Vec<(JobId, Ulid)>, sqlx::Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "select id from jobs where kind = $1 and status = 'queued' and dispatched_at is null and next_run_at <= now()
+         order by next_run_at limit $2 for update skip locked",
+    )
+    .bind(kind.as_str())
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&mut **tx)
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tasks: Vec<Ulid> = ids.iter().map(|_| Ulid::generate()).collect();
+    let task_texts: Vec<String> = tasks.iter().map(ToString::to_string).collect();
+    sqlx::query(
+        "update jobs set dispatched_at = now(), queue_task_id = t.task_id
+         from unnest($1::uuid[], $2::text[]) as t(id, task_id) where jobs.id = t.id",
+    )
+    .bind(&ids)
+    .bind(&task_texts)
+    .execute(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().map(JobId).zip(tasks).collect())
+}
+
+/// Requeues running jobs whose lease expired (their worker died); those out of attempts fail.
+/// Returns `(requeued, failed)`.
+pub async fn requeue_expired(pool: &PgPool, max_attempts: u32) -> Result<(u64, u64), sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "update jobs set
+            status = case when attempts >= $1 then 'failed' else 'queued' end,
+            error = case when attempts >= $1
+                then jsonb_build_object('code', 'worker_lost', 'message', 'the job''s worker stopped responding on every attempt')
+                else error end,
+            finished_at = case when attempts >= $1 then now() else null end,
+            dispatched_at = null, queue_task_id = null, lease_owner = null, lease_expires_at = null,
+            state_version = state_version + 1, updated_at = now()
+         where id in (select id from jobs where status = 'running' and lease_expires_at < now()
+                      order by lease_expires_at limit 5000 for update skip locked)
+         returning status",
+    )
+    .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
+    .fetch_all(pool)
+    .await?;
+    let failed = rows.iter().filter(|(s,)| s == "failed").count() as u64;
+    Ok((rows.len() as u64 - failed, failed))
+}
+
+/// Queued jobs dispatched longer than `grace` ago: `(job id, task id)` to verify against Redis.
+pub async fn dispatched_before(
+    pool: &PgPool,
+    kind: JobKind,
+    grace: Duration,
+    limit: usize,
+) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, queue_task_id from jobs
+         where kind = $1 and status = 'queued' and dispatched_at < now() - make_interval(secs => $2)
+           and queue_task_id is not null
+         order by dispatched_at limit $3",
+    )
+    .bind(kind.as_str())
+    .bind(grace.as_secs_f64())
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+}
+
+/// Marks dispatches as verified (still in Redis) or lost (to be pushed again).
+pub async fn settle_dispatches(pool: &PgPool, held: &[(Uuid, String)], lost: &[(Uuid, String)]) -> Result<(), sqlx::Error> {
+    let split = |v: &[(Uuid, String)]| -> (Vec<Uuid>, Vec<String>) { v.iter().cloned().unzip() };
+    if !held.is_empty() {
+        let (ids, tasks) = split(held);
+        sqlx::query(
+            "update jobs set dispatched_at = now() from unnest($1::uuid[], $2::text[]) as t(id, task_id)
+             where jobs.id = t.id and jobs.queue_task_id = t.task_id and jobs.status = 'queued'",
+        )
+        .bind(&ids)
+        .bind(&tasks)
+        .execute(pool)
+        .await?;
+    }
+    if !lost.is_empty() {
+        let (ids, tasks) = split(lost);
+        sqlx::query(
+            "update jobs set dispatched_at = null, queue_task_id = null from unnest($1::uuid[], $2::text[]) as t(id, task_id)
+             where jobs.id = t.id and jobs.queue_task_id = t.task_id and jobs.status = 'queued'",
+        )
+        .bind(&ids)
+        .bind(&tasks)
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Queue figures of one kind for the depth gauges.
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
+pub struct KindDepth {
+    /// Queued jobs.
+    pub queued: i64,
+    /// Running jobs.
+    pub running: i64,
+    /// Age in seconds of the oldest due queued job (0 when none).
+    pub oldest_queued_age: f64,
+}
+
+/// Counts queued and running jobs of a kind.
+pub async fn depth(pool: &PgPool, kind: JobKind) -> Result<KindDepth, sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where status = 'queued') as queued,
+                count(*) filter (where status = 'running') as running,
+                coalesce(extract(epoch from now() - min(next_run_at) filter (where status = 'queued'
+                    and next_run_at <= now()))::float8, 0) as oldest_queued_age
+         from jobs where kind = $1 and status in ('queued', 'running')",
+    )
+    .bind(kind.as_str())
+    .fetch_one(pool)
+    .await
+}

@@ -1,0 +1,74 @@
+//! PostgreSQL access: pool, migrations, and one module per table (free functions taking an executor).
+
+pub mod api_keys;
+pub mod jobs;
+pub mod results;
+pub mod tenants;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    Connection, Executor, PgPool,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgConnection, PgPoolOptions},
+};
+
+/// The embedded, forward-only migrations.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// Opens a pool of at most `max_connections`; fails fast when PostgreSQL is unreachable.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300))
+        .connect_with(options)
+        .await
+}
+
+/// Creates the database named in `url` when it does not exist (connecting to `postgres`).
+pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    let mut admin = PgConnection::connect_with(&options.clone().database("postgres")).await?;
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
+    if !exists {
+        // Audited: the name comes from our own configuration and is quoted as an identifier.
+        let quoted = name.replace('"', "\"\"");
+        if let Err(e) = admin.execute(sqlx::AssertSqlSafe(format!("create database \"{quoted}\""))).await {
+            // Two processes may race to create it; losing that race is fine.
+            let raced = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04" || c == "23505");
+            if !raced {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies pending migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// True when every embedded migration is applied (readiness).
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> =
+        match sqlx::query_scalar("select version from _sqlx_migrations where success order by version").fetch_all(pool).await
+        {
+            Ok(v) => v,
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => return Ok(false),
+            Err(e) => return Err(e),
+        };
+    Ok(MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).all(|m| applied.contains(&m.version)))
+}
+
+/// True when `e` is a unique-constraint violation.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "23505")
+}

@@ -1,0 +1,61 @@
+//! The `validation_results` table: one row per succeeded validation job, written once.
+
+use serde_json::Value;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::{domain::JobId, product::ProductRef};
+
+/// A validation result to store.
+#[derive(Debug, Clone)]
+pub struct NewResult<'a> {
+    /// The job that produced it.
+    pub job_id: JobId,
+    /// Cache key it answers (product + options + model).
+    pub cache_key: &'a str,
+    /// The product.
+    pub product: &'a ProductRef,
+    /// Scoring model.
+    pub model: &'a str,
+    /// True when an upstream other than AliExpress is missing.
+    pub partial: bool,
+    /// The result document.
+    pub result: &'a Value,
+}
+
+/// Inserts a result unless the job already has one (a re-run never writes twice); true if written.
+pub async fn insert(tx: &mut Transaction<'_, Postgres>, r: &NewResult<'_>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result)
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (job_id) do nothing",
+    )
+    .bind(r.job_id.0)
+    .bind(r.cache_key)
+    .bind(&r.product.source)
+    .bind(&r.product.id)
+    .bind(r.model)
+    .bind(r.partial)
+    .bind(r.result)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The newest result for a cache key younger than its TTL (used when Redis lost the cache entry):
+/// returns the document and the seconds it has left to live.
+pub async fn fresh_for_key(
+    pool: &PgPool,
+    cache_key: &str,
+    full_ttl_secs: f64,
+    partial_ttl_secs: f64,
+) -> Result<Option<(Value, u64)>, sqlx::Error> {
+    let row: Option<(Value, f64)> = sqlx::query_as(
+        "select result, (case when partial then $3 else $2 end) - extract(epoch from now() - created_at)::float8
+         from validation_results where cache_key = $1 order by created_at desc limit 1",
+    )
+    .bind(cache_key)
+    .bind(full_ttl_secs)
+    .bind(partial_ttl_secs)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.filter(|(_, left)| *left >= 1.0).map(|(v, left)| (v, left as u64)))
+}

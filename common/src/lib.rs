@@ -1,0 +1,16 @@
+//! Shared core of DropForge: configuration, domain types, score-v1, database and cache access,
+//! the apalis queue wrapper, completion events and metric names. No HTTP framework code lives here.
+
+pub mod apikey;
+pub mod cache;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod keyword;
+pub mod metric_names;
+pub mod product;
+pub mod queue;
+pub mod scoring;
+pub mod shutdown;
+pub mod telemetry;

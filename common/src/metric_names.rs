@@ -1,0 +1,46 @@
+//! Metric names and histogram buckets, in one place (PRODUCT.md "Observability").
+
+/// Counter `method`, `route`, `status`.
+pub const HTTP_REQUESTS_TOTAL: &str = "dropforge_http_requests_total";
+/// Histogram `method`, `route`.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "dropforge_http_request_duration_seconds";
+/// Counter `kind`, `result` (hit/miss).
+pub const CACHE_REQUESTS_TOTAL: &str = "dropforge_cache_requests_total";
+/// Gauge `state` (active/idle).
+pub const DB_POOL_CONNECTIONS: &str = "dropforge_db_pool_connections";
+/// Gauge: pool size limit.
+pub const DB_POOL_MAX_CONNECTIONS: &str = "dropforge_db_pool_max_connections";
+/// Counter `kind`, `outcome`.
+pub const JOBS_ENQUEUED_TOTAL: &str = "dropforge_jobs_enqueued_total";
+/// Counter `kind`, `outcome`.
+pub const JOBS_FINISHED_TOTAL: &str = "dropforge_jobs_finished_total";
+/// Histogram `kind`.
+pub const JOB_DURATION_SECONDS: &str = "dropforge_job_duration_seconds";
+/// Histogram `kind`: enqueue to handler start.
+pub const JOB_QUEUE_WAIT_SECONDS: &str = "dropforge_job_queue_wait_seconds";
+/// Gauge `kind`, `state` (queued/running/dead).
+pub const QUEUE_DEPTH: &str = "dropforge_queue_depth";
+/// Gauge `kind`: age of the oldest queued job.
+pub const QUEUE_OLDEST_JOB_AGE_SECONDS: &str = "dropforge_queue_oldest_job_age_seconds";
+/// Counter `upstream`, `outcome`.
+pub const UPSTREAM_REQUESTS_TOTAL: &str = "dropforge_upstream_requests_total";
+/// Histogram `upstream`, `outcome`.
+pub const UPSTREAM_REQUEST_DURATION_SECONDS: &str = "dropforge_upstream_request_duration_seconds";
+/// Counter `outcome`.
+pub const WEBHOOK_DELIVERIES_TOTAL: &str = "dropforge_webhook_deliveries_total";
+/// Counter `policy`.
+pub const RATE_LIMITED_TOTAL: &str = "dropforge_rate_limited_total";
+/// Counter `action` (requeued_lease/redispatched/dispatched).
+pub const RECONCILER_ACTIONS_TOTAL: &str = "dropforge_reconciler_actions_total";
+
+/// HTTP latency buckets: SLO and alert thresholds (0.04, 0.1, 0.5 s) are bucket edges.
+pub const HTTP_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.04, 0.05, 0.06, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
+    30.0,
+];
+/// Job run and wait buckets.
+pub const JOB_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
+];
+/// Upstream call buckets.
+pub const UPSTREAM_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0];

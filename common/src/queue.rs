@@ -1,0 +1,301 @@
+//! The only module that touches apalis: queue names, pushes, depth checks, cleanup and the worker runner.
+//!
+//! Workarounds for apalis-redis 1.0.0 (see `design/apalis-redis.md` §10) live here:
+//! - defect 1 (8,000 due jobs wedge a queue): callers check [`Queue::depth`] against a cap before pushing;
+//!   PostgreSQL holds the rest of the backlog;
+//! - defect 2/same-name race: every worker incarnation gets a unique name (`host-pid-ulid`);
+//! - defect 3 (shutdown deadlock): `batch_size = concurrency / 2`;
+//! - defect 4 (idle workers sleep until the heartbeat): the [`Tick`] poll strategy re-arms its timer;
+//! - defect 5 (idempotency keys): unused, PostgreSQL dedupes;
+//! - defect 6 (timeouts/panics leave `Running`): no tower timeouts; handlers time out themselves;
+//! - defect 7 (`vacuum()`): never called; [`Queue::cleanup_finished`] deletes only finished tasks;
+//! - defect 8 (500 ms response timeout): connections are built with a 5 s response timeout.
+//!
+//! Every dispatch uses a fresh apalis task id, because `batch_push.lua` silently ignores an id it has seen.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{Arc, LazyLock},
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use apalis::prelude::{
+    BoxDynError, Data, Monitor, PollSnapshot, PollStrategy, PollWith, TaskBuilder, TaskId, WorkerBuilder,
+    WorkerBuilderExt,
+};
+use apalis_redis::{Config as ApalisConfig, RedisStorage, RedisTask};
+use redis::{Script, aio::ConnectionManager};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use crate::{
+    domain::{JobId, JobKind},
+    shutdown::Shutdown,
+};
+
+/// Errors of queue operations.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Redis failed or timed out.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// apalis-redis failed.
+    #[error("apalis: {0}")]
+    Apalis(#[from] apalis_redis::Error),
+    /// The payload could not be encoded.
+    #[error("encode: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// What travels through Redis: only ids; the job itself lives in PostgreSQL.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QueuedJob {
+    /// The PostgreSQL job id.
+    pub job_id: JobId,
+    /// The job kind (also implied by the queue).
+    pub kind: JobKind,
+}
+
+/// Opens a Redis connection manager with the timeouts apalis-redis needs (defect 8).
+pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+    let cfg = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(Duration::from_secs(5)))
+        .set_connection_timeout(Some(Duration::from_secs(2)));
+    redis::Client::open(url)?.get_connection_manager_with_config(cfg).await
+}
+
+/// Handle to the apalis queues of one deployment (one queue per job kind).
+#[derive(Clone)]
+pub struct Queue {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+/// Deletes up to ARGV[2] finished task ids from a done/dead set, with their data and metadata.
+/// KEYS[1] = done or dead set, KEYS[2] = data hash; ARGV[1] = meta key prefix.
+static CLEANUP_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local ids = redis.call('SPOP', KEYS[1], tonumber(ARGV[2]))
+for _, id in ipairs(ids) do
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('DEL', ARGV[1] .. ':' .. id)
+end
+return #ids
+",
+    )
+});
+
+impl Queue {
+    /// A queue handle over an existing connection; `prefix` namespaces every key.
+    pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
+        Self { conn, prefix: prefix.to_owned() }
+    }
+
+    /// The apalis queue name of a kind, always explicit (never the Rust type path).
+    pub fn name(&self, kind: JobKind) -> String {
+        format!("{}:queue:{}", self.prefix, kind.as_str())
+    }
+
+    fn config(&self, kind: JobKind) -> ApalisConfig {
+        ApalisConfig::default().queue(self.name(kind)).emit_events(false).lock_tasks(false)
+    }
+
+    /// Pushes jobs; each `(job, task id)` pair must use a task id never pushed before.
+    pub async fn push(&self, kind: JobKind, jobs: &[(JobId, Ulid)]) -> Result<(), QueueError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let mut tasks: Vec<RedisTask> = Vec::with_capacity(jobs.len());
+        for (job_id, task_id) in jobs {
+            let payload = serde_json::to_vec(&QueuedJob { job_id: *job_id, kind })?;
+            tasks.push(TaskBuilder::new(payload).task_id(TaskId::from_ulid(*task_id)).build());
+        }
+        let mut conn = self.conn.clone();
+        for chunk in tasks.chunks(500) {
+            apalis_redis::queries::push_tasks(&mut conn, &self.config(kind), chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Due jobs sitting in the queue (scheduled + ready): the figure defect 1 is about.
+    pub async fn depth(&self, kind: JobKind) -> Result<usize, QueueError> {
+        let cfg = self.config(kind);
+        let mut conn = self.conn.clone();
+        let (scheduled, active): (usize, usize) = redis::pipe()
+            .zcard(cfg.scheduled_jobs_set())
+            .llen(cfg.active_jobs_list())
+            .query_async(&mut conn)
+            .await?;
+        Ok(scheduled + active)
+    }
+
+    /// Tasks in the dead set (panicked or exhausted); our handlers never ask for retries.
+    pub async fn dead(&self, kind: JobKind) -> Result<usize, QueueError> {
+        let mut conn = self.conn.clone();
+        let n: usize = redis::cmd("SCARD").arg(self.config(kind).dead_jobs_set()).query_async(&mut conn).await?;
+        Ok(n)
+    }
+
+    /// For each task id: does Redis still hold it as pending or running?
+    pub async fn held(&self, kind: JobKind, task_ids: &[String]) -> Result<Vec<bool>, QueueError> {
+        if task_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let meta = self.config(kind).job_meta_hash();
+        let mut pipe = redis::pipe();
+        for id in task_ids {
+            pipe.hget(format!("{meta}:{id}"), "status");
+        }
+        let mut conn = self.conn.clone();
+        let statuses: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        Ok(statuses.into_iter().map(|s| matches!(s.as_deref(), Some("Pending" | "Queued" | "Running"))).collect())
+    }
+
+    /// Deletes finished tasks (done and dead sets) with their data; returns how many went.
+    pub async fn cleanup_finished(&self, kind: JobKind, max: usize) -> Result<usize, QueueError> {
+        let cfg = self.config(kind);
+        let mut conn = self.conn.clone();
+        let mut removed = 0;
+        for set in [cfg.done_jobs_set(), cfg.dead_jobs_set()] {
+            let n: usize = CLEANUP_SCRIPT
+                .key(set)
+                .key(cfg.job_data_hash())
+                .arg(cfg.job_meta_hash())
+                .arg(max)
+                .invoke_async(&mut conn)
+                .await?;
+            removed += n;
+        }
+        Ok(removed)
+    }
+}
+
+/// A poll strategy that always re-arms its timer, so an idle worker polls every `every` (defect 4).
+pub struct Tick {
+    every: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Tick {
+    /// Polls every `every`.
+    pub fn new(every: Duration) -> Self {
+        Self { every, sleep: None }
+    }
+}
+
+impl PollStrategy for Tick {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _snapshot: &PollSnapshot) -> Poll<Option<()>> {
+        let mut fired = false;
+        loop {
+            let every = self.every;
+            let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
+            match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    fired = true;
+                    self.sleep = None;
+                }
+                Poll::Pending => return if fired { Poll::Ready(Some(())) } else { Poll::Pending },
+            }
+        }
+    }
+}
+
+/// What a worker does with one job. Returning `Err` asks apalis for a redelivery (infrastructure
+/// trouble only); job-level failures are recorded in PostgreSQL and return `Ok`.
+pub trait JobHandler: Send + Sync + 'static {
+    /// Runs one delivery of a job.
+    fn handle(&self, job: QueuedJob) -> Pin<Box<dyn Future<Output = Result<(), BoxDynError>> + Send>>;
+}
+
+/// Worker runner settings (from `WorkerConfig`).
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    /// Jobs in flight per queue.
+    pub concurrency: usize,
+    /// Fetch tick.
+    pub poll_interval: Duration,
+    /// apalis heartbeat.
+    pub heartbeat: Duration,
+    /// Missed heartbeats before another worker reclaims this one's jobs.
+    pub missed_heartbeats: usize,
+    /// Hard cap on a graceful shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+type SharedHandler = Arc<dyn JobHandler>;
+
+async fn run_one(job: QueuedJob, handler: Data<SharedHandler>) -> Result<(), BoxDynError> {
+    handler.handle(job).await
+}
+
+/// A unique worker name per incarnation: `{host}-{pid}-{ulid}`; a name is never reused.
+pub fn unique_worker_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "host".into());
+    format!("{}-{}-{}", host.trim(), std::process::id(), Ulid::generate())
+}
+
+impl Queue {
+    /// Runs one worker per kind until `shutdown` resolves. If apalis fails (a Redis error, a wiped
+    /// queue), the workers are rebuilt under fresh names after a backoff; jobs they held are
+    /// reclaimed by apalis' orphan recovery and by the PostgreSQL lease reconciler.
+    pub async fn run_workers(
+        &self,
+        kinds: &[JobKind],
+        handler: SharedHandler,
+        settings: RunnerSettings,
+        shutdown: Shutdown,
+    ) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            if shutdown.is_triggered() {
+                return;
+            }
+            let mut monitor = Monitor::new().shutdown_timeout(settings.shutdown_timeout);
+            for &kind in kinds {
+                let name = format!("{}-{}", kind.as_str(), unique_worker_name());
+                let cfg = self
+                    .config(kind)
+                    .batch_size((settings.concurrency / 2).max(1))
+                    .heartbeat_interval(settings.heartbeat)
+                    .missed_heartbeats(settings.missed_heartbeats);
+                let conn = self.conn.clone();
+                let handler = handler.clone();
+                let poll = settings.poll_interval;
+                let concurrency = settings.concurrency;
+                monitor = monitor.register(move |_run| {
+                    let storage: RedisStorage<QueuedJob> = RedisStorage::new(conn.clone()).with_config(cfg.clone());
+                    WorkerBuilder::new(name.clone())
+                        .backend(PollWith::new(storage, Tick::new(poll)))
+                        .concurrency(concurrency)
+                        .catch_panic()
+                        .data(handler.clone())
+                        .build(run_one)
+                });
+            }
+            let signal = {
+                let shutdown = shutdown.clone();
+                async move {
+                    shutdown.wait().await;
+                    Ok(())
+                }
+            };
+            let started = std::time::Instant::now();
+            match monitor.run_with_signal(signal).await {
+                Ok(()) if shutdown.is_triggered() => return,
+                Ok(()) => tracing::warn!("queue workers stopped on their own; restarting"),
+                Err(e) => tracing::error!(error = %e, "queue workers failed; restarting under new names"),
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                backoff = Duration::from_millis(200);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shutdown.wait() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}

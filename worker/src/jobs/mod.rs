@@ -1,0 +1,180 @@
+//! Job execution: claim in PostgreSQL, run the kind's work under a lease, record the outcome.
+
+pub mod validate;
+
+use std::{pin::Pin, sync::Arc, time::Duration};
+
+use apalis::prelude::BoxDynError;
+use chrono::Utc;
+use dropforge_common::{
+    cache::Cache,
+    config::Config,
+    db,
+    domain::JobKind,
+    events, metric_names as m,
+    queue::{JobHandler, QueuedJob},
+    scoring::ScoringConfig,
+};
+use rand::Rng;
+use redis::aio::ConnectionManager;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::{leases::LeaseRegistry, upstream::Upstreams};
+
+/// What one attempt ended with (success is written by the kind itself, in one transaction).
+#[derive(Debug)]
+pub enum Outcome {
+    /// Result stored, job succeeded (or another delivery already finished it).
+    Done,
+    /// Give up: the job fails with this error document.
+    Failed(Value),
+    /// Try again after `delay`; `refund` when the attempt should not count (throttling).
+    Retry {
+        /// How long to wait.
+        delay: Duration,
+        /// The error of this attempt.
+        error: Value,
+        /// Do not count this attempt.
+        refund: bool,
+    },
+}
+
+/// Everything a job needs; shared by every delivery.
+pub struct Deps {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// PostgreSQL.
+    pub pool: PgPool,
+    /// Result cache.
+    pub cache: Cache,
+    /// Queue Redis (completion events).
+    pub events: ConnectionManager,
+    /// Upstream clients.
+    pub upstreams: Upstreams,
+    /// score-v1 settings.
+    pub scoring: ScoringConfig,
+    /// Leases held by this process.
+    pub leases: LeaseRegistry,
+    /// This process's lease owner name.
+    pub owner: String,
+}
+
+/// The apalis handler: one per process, cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    deps: Arc<Deps>,
+}
+
+impl Runner {
+    /// A runner over `deps`.
+    pub fn new(deps: Deps) -> Self {
+        Self { deps: Arc::new(deps) }
+    }
+
+    /// The shared dependencies.
+    pub fn deps(&self) -> &Arc<Deps> {
+        &self.deps
+    }
+}
+
+impl JobHandler for Runner {
+    fn handle(&self, job: QueuedJob) -> Pin<Box<dyn Future<Output = Result<(), BoxDynError>> + Send>> {
+        let deps = self.deps.clone();
+        Box::pin(async move {
+            // Run on the multi-threaded runtime: apalis drives every handler future on one task.
+            tokio::spawn(run(deps, job)).await.map_err(|e| Box::new(e) as BoxDynError)?.map_err(|e| Box::new(e) as BoxDynError)
+        })
+    }
+}
+
+/// Delay before retry `attempt` (1-based): `base · 2^(attempt-1)`, capped, with ±20 % jitter.
+pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(max);
+    let jitter = rand::rng().random_range(0.8..1.2);
+    exp.mul_f64(jitter).min(max)
+}
+
+/// Runs one delivery. Returns `Err` only when PostgreSQL could not record anything.
+async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
+    let id = job.job_id;
+    let cfg = &deps.config.worker;
+    let Some(claimed) = db::jobs::claim(&deps.pool, id, &deps.owner, cfg.lease).await? else {
+        tracing::debug!(job.id = %id, "duplicate or stale delivery dropped");
+        return Ok(());
+    };
+    let _lease = deps.leases.hold(id);
+    let kind = JobKind::parse(&claimed.kind).unwrap_or(job.kind);
+    let wait = (Utc::now() - claimed.next_run_at).to_std().unwrap_or_default();
+    metrics::histogram!(m::JOB_QUEUE_WAIT_SECONDS, "kind" => kind.as_str()).record(wait.as_secs_f64());
+    let started = std::time::Instant::now();
+    let span = tracing::info_span!("job", job.id = %id, job.kind = kind.as_str(), job.attempt = claimed.attempts,
+        request.id = claimed.request_id.as_deref().unwrap_or(""));
+    let outcome = {
+        let _enter = span.enter();
+        tracing::debug!("job started");
+        match kind {
+            JobKind::Validation => {
+                match tokio::time::timeout(cfg.job_timeout, validate::run(&deps, id, &claimed)).await {
+                    Ok(outcome) => outcome?,
+                    Err(_) => Outcome::Retry {
+                        delay: Duration::ZERO,
+                        error: json!({"code": "timeout", "message": "the attempt exceeded the job timeout"}),
+                        refund: false,
+                    },
+                }
+            }
+            other => Outcome::Failed(json!({"code": "unsupported_kind", "message": format!("{} jobs are not supported", other.as_str())})),
+        }
+    };
+    metrics::histogram!(m::JOB_DURATION_SECONDS, "kind" => kind.as_str()).record(started.elapsed().as_secs_f64());
+    let attempts = u32::try_from(claimed.attempts).unwrap_or(u32::MAX);
+    let label = match outcome {
+        Outcome::Done => "succeeded",
+        Outcome::Failed(error) => {
+            if db::jobs::mark_failed(&deps.pool, id, &deps.owner, &error).await? {
+                tracing::info!(job.id = %id, error = %error, "job failed");
+                events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+            }
+            "failed"
+        }
+        Outcome::Retry { delay, error, refund } => {
+            if !refund && attempts >= cfg.max_attempts {
+                let error = json!({"code": "attempts_exhausted", "message": format!("gave up after {attempts} attempts"), "last_error": error});
+                if db::jobs::mark_failed(&deps.pool, id, &deps.owner, &error).await? {
+                    events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+                }
+                "failed"
+            } else {
+                let delay = if refund {
+                    // Throttled: come back when the upstream allows, plus a little jitter.
+                    delay + Duration::from_millis(rand::rng().random_range(0..500))
+                } else {
+                    delay.max(backoff(cfg.retry_base, cfg.retry_max, attempts))
+                };
+                tracing::info!(job.id = %id, delay_ms = delay.as_millis() as u64, error = %error, "job rescheduled");
+                db::jobs::reschedule(&deps.pool, id, &deps.owner, delay, &error, refund).await?;
+                if refund { "throttled" } else { "retried" }
+            }
+        }
+    };
+    metrics::counter!(m::JOBS_FINISHED_TOTAL, "kind" => kind.as_str(), "outcome" => label).increment(1);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        for attempt in 1..30 {
+            let d = backoff(base, max, attempt);
+            assert!(d <= max, "{d:?}");
+            let nominal = (base * (1 << (attempt - 1).min(20))).min(max);
+            assert!(d >= nominal.mul_f64(0.79).min(max), "attempt {attempt}: {d:?}");
+        }
+    }
+}

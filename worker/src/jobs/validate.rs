@@ -1,0 +1,115 @@
+//! The validation job: gather upstream signals, score with score-v1, store once, cache, announce.
+
+use chrono::Utc;
+use dropforge_common::{
+    db::{self, jobs::Claimed, results::NewResult},
+    domain::JobId,
+    events,
+    product::ProductRef,
+    scoring::{self, MODEL},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Deps, Outcome};
+use crate::upstream::{GatherRequest, UpstreamError, gather};
+
+/// The input a validation job was created with.
+#[derive(Debug, Deserialize)]
+struct Input {
+    product: ProductRef,
+    country: String,
+    target_price: Option<f64>,
+    cache_key: String,
+}
+
+fn error_doc(code: &str, e: &UpstreamError) -> Value {
+    json!({"code": code, "message": e.to_string(), "upstream": e.upstream().map(|u| u.to_string())})
+}
+
+/// Maps an AliExpress failure to the job's next step.
+fn failure_outcome(e: &UpstreamError) -> Outcome {
+    match e {
+        UpstreamError::NotFound { .. } => Outcome::Failed(error_doc("product_not_found", e)),
+        UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(error_doc("upstream_auth", e)),
+        UpstreamError::Invalid { .. } => Outcome::Failed(error_doc("upstream_rejected", e)),
+        UpstreamError::Throttled { retry_after, .. } => {
+            Outcome::Retry { delay: *retry_after, error: error_doc("upstream_throttled", e), refund: true }
+        }
+        UpstreamError::QuotaExhausted { .. } => Outcome::Retry {
+            delay: e.retry_after().unwrap_or_default(),
+            error: error_doc("upstream_quota_exhausted", e),
+            refund: true,
+        },
+        UpstreamError::Transient { .. } => {
+            Outcome::Retry { delay: std::time::Duration::ZERO, error: error_doc("upstream_unavailable", e), refund: false }
+        }
+    }
+}
+
+/// Runs one validation attempt. `Err` only for database trouble while storing the result.
+pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, sqlx::Error> {
+    let input: Input = match serde_json::from_value(claimed.input.clone()) {
+        Ok(input) => input,
+        Err(e) => return Ok(Outcome::Failed(json!({"code": "invalid_input", "message": e.to_string()}))),
+    };
+    let validated_at = Utc::now();
+    let request = GatherRequest {
+        product_id: input.product.id.clone(),
+        ship_to: input.country.clone(),
+        currency: deps.config.upstreams.aliexpress.currency.clone(),
+        target_price: input.target_price,
+        validated_at,
+    };
+    let gathered = match gather(&deps.upstreams, &request).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::info!(job.id = %id, error = %e, "aliexpress failed");
+            return Ok(failure_outcome(&e));
+        }
+    };
+    let mut signals = gathered.signals.clone();
+    signals.target_price = input.target_price;
+    let report = scoring::evaluate(&signals, &deps.scoring);
+    let partial = gathered.upstreams.is_partial();
+    let mut doc = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("product".into(), json!(gathered.product));
+        obj.insert("options".into(), json!({"country": input.country, "target_price": input.target_price}));
+        obj.insert("validated_at".into(), json!(validated_at));
+        obj.insert("partial".into(), json!(partial));
+        obj.insert("upstreams".into(), json!(gathered.upstreams));
+        obj.insert("signals".into(), json!(signals));
+    }
+
+    let mut tx = deps.pool.begin().await?;
+    let row = NewResult {
+        job_id: id,
+        cache_key: &input.cache_key,
+        product: &input.product,
+        model: MODEL,
+        partial,
+        result: &doc,
+    };
+    db::results::insert(&mut tx, &row).await?;
+    if !db::jobs::mark_succeeded(&mut tx, id, &deps.owner).await? {
+        // Another delivery took the job over after our lease lapsed: it owns the outcome.
+        tx.rollback().await?;
+        tracing::warn!(job.id = %id, "lease lost before commit; result discarded");
+        return Ok(Outcome::Done);
+    }
+    tx.commit().await?;
+
+    let ttl = if partial { deps.config.cache.partial_ttl } else { deps.config.cache.validation_ttl };
+    match serde_json::to_vec(&doc) {
+        Ok(bytes) => {
+            if let Err(e) = deps.cache.set(&input.cache_key, &bytes, ttl).await {
+                tracing::warn!(job.id = %id, error = %e, "cache write failed (PostgreSQL has the result)");
+            }
+        }
+        Err(e) => tracing::error!(job.id = %id, error = %e, "result did not serialise"),
+    }
+    events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+    tracing::info!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,8 @@
+//! dropforge-worker: the only caller of external APIs — runs jobs, scores, stores, caches, announces.
+
+pub mod dispatcher;
+pub mod jobs;
+pub mod leases;
+pub mod reconciler;
+pub mod runtime;
+pub mod upstream;

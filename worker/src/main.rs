@@ -1,0 +1,35 @@
+//! dropforge-worker binary: runs until SIGINT/SIGTERM, then drains in-flight jobs and exits 0.
+
+use axum::{Router, routing::get};
+use dropforge_common::{config::Config, shutdown, shutdown::Shutdown, telemetry};
+use tokio::net::TcpListener;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    telemetry::init_tracing(config.log_json);
+    let handle = telemetry::install_metrics()?;
+    let stop = Shutdown::new();
+    let metrics_listener = TcpListener::bind(config.worker.metrics_listen).await?;
+    let metrics_stop = stop.clone();
+    tokio::spawn(async move {
+        let app = Router::new()
+            .route("/metrics", get(move || std::future::ready(handle.render())))
+            .route("/health", get(|| async { "ok" }));
+        let served = axum::serve(metrics_listener, app).with_graceful_shutdown(async move { metrics_stop.wait().await });
+        if let Err(e) = served.await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            shutdown::signal().await;
+            tracing::info!("shutdown signal received; draining in-flight jobs");
+            stop.trigger();
+        });
+    }
+    dropforge_worker::runtime::run(config, stop).await?;
+    tracing::info!("dropforge-worker stopped");
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! Wiring of a worker process: connections, clients, background loops and the queue workers.
+
+use std::sync::Arc;
+
+use dropforge_common::{
+    cache::Cache,
+    config::Config,
+    db,
+    domain::JobKind,
+    queue::{self, Queue, RunnerSettings},
+    scoring::ScoringConfig,
+    shutdown::Shutdown,
+};
+
+use crate::{
+    dispatcher,
+    jobs::{Deps, Runner},
+    leases::LeaseRegistry,
+    reconciler,
+    upstream::Upstreams,
+};
+
+/// Job kinds this worker runs.
+pub const KINDS: [JobKind; 1] = [JobKind::Validation];
+
+/// Runs a worker until `shutdown`: returns after in-flight jobs drained (or the shutdown cap).
+pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let pool = db::connect(config.database_url.expose(), config.db_max_connections).await?;
+    let queue_conn = queue::connect(config.redis_url.expose()).await?;
+    let cache_conn = queue::connect(config.cache_redis_url.expose()).await?;
+    let queue = Queue::new(queue_conn.clone(), &config.redis_prefix);
+    let owner = queue::unique_worker_name();
+    let leases = LeaseRegistry::default();
+    let deps = Deps {
+        config: config.clone(),
+        pool: pool.clone(),
+        cache: Cache::new(cache_conn),
+        events: queue_conn,
+        upstreams: Upstreams::new(&config.upstreams)?,
+        scoring: ScoringConfig::default(),
+        leases: leases.clone(),
+        owner: owner.clone(),
+    };
+    tracing::info!(worker = %owner, concurrency = config.worker.concurrency, "dropforge-worker starting");
+    let w = &config.worker;
+    // Background loops stop with their own shutdown, after the queue workers drained.
+    let loops = Shutdown::new();
+    let renewer = tokio::spawn(leases.clone().run_renewer(pool.clone(), owner, w.lease, w.lease_renew, loops.clone()));
+    let dispatch = tokio::spawn(dispatcher::run(
+        pool.clone(),
+        queue.clone(),
+        KINDS.to_vec(),
+        w.queue_cap,
+        w.dispatch_interval,
+        shutdown.clone(),
+    ));
+    let reconcile =
+        tokio::spawn(reconciler::run(pool.clone(), queue.clone(), KINDS.to_vec(), w.clone(), w.reconcile_interval, loops.clone()));
+    let settings = RunnerSettings {
+        concurrency: w.concurrency,
+        poll_interval: w.poll_interval,
+        heartbeat: w.heartbeat,
+        missed_heartbeats: w.missed_heartbeats as usize,
+        shutdown_timeout: w.shutdown_timeout,
+    };
+    queue.run_workers(&KINDS, Arc::new(Runner::new(deps)), settings, shutdown).await;
+    tracing::info!(in_flight = leases.len(), "queue workers stopped");
+    loops.trigger();
+    let _ = tokio::join!(renewer, dispatch, reconcile);
+    pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! End to end on real PostgreSQL, Redis and the sandbox: the validation life cycle through the API.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Client, EnvOptions, TestEnv};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn miss_job_result_then_hit() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("acme").await);
+
+    // No worker yet: a miss becomes a queued job.
+    let (status, headers, body) = client.validate("1005000000000001", None).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(headers["location"], format!("/v1/jobs/{id}"));
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(body["status"], "queued");
+
+    let (_stop, _worker) = env.start_worker();
+    let mut job = Value::Null;
+    for _ in 0..100 {
+        let (s, j) = client.get(&format!("/v1/jobs/{id}")).await;
+        assert_eq!(s, 200);
+        job = j;
+        if job["status"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let result = &job["result"];
+    assert_eq!(result["model"], "score-v1");
+    assert_eq!(result["verdict"], "winner", "pinned winner must score as one: {result}");
+    assert_eq!(result["product"]["id"], "1005000000000001");
+    assert_eq!(result["upstreams"]["aliexpress"]["status"], "ok");
+
+    // Now a hit, answered from the cache with the same result.
+    let (status, headers, body) = client.validate("1005000000000001", None).await;
+    assert_eq!(status, 200);
+    assert!(headers["cache-status"].to_str().unwrap().contains("hit"), "{headers:?}");
+    assert_eq!(body["result"]["score"], result["score"]);
+
+    // Redis may be wiped: PostgreSQL still answers the hit and re-populates the cache.
+    let mut conn = redis::Client::open(env.vars["REDIS_URL"].as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:cache:*", env.prefix)).query_async(&mut conn).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    let (status, headers, _) = client.validate("1005000000000001", None).await;
+    assert_eq!(status, 200);
+    assert!(headers["cache-status"].to_str().unwrap().contains("postgres"), "{headers:?}");
+    let exists: bool = redis::cmd("EXISTS").arg(&keys[0]).query_async(&mut conn).await.unwrap();
+    assert!(exists, "the cache entry is written back");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prefer_wait_answers_200_and_identical_work_joins() {
+    let env = TestEnv::new(EnvOptions { latency_scale: 1.0, ..EnvOptions::default() }).await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("acme").await);
+    let (_stop, _worker) = env.start_worker();
+
+    // Two submissions of the same product while the first is in flight share one job.
+    let (a, b) = tokio::join!(client.validate("1005000000000002", None), async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        client.validate("1005000000000002", None).await
+    });
+    assert_eq!((a.0, b.0), (202, 202));
+    assert_eq!(a.2["id"], b.2["id"], "in-flight join");
+
+    // Prefer: wait returns the finished job with 200.
+    let (status, headers, body) = client.validate("1005000000000003", Some(20)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "succeeded");
+    assert!(body["result"]["score"].is_number());
+    assert_eq!(headers["preference-applied"], "wait=20");
+    assert!(headers["content-location"].to_str().unwrap().starts_with("/v1/jobs/"));
+
+    // A wait too short for the job answers 202 with the job.
+    let (status, _, body) = client.validate("1005000000000004", Some(0)).await;
+    assert_eq!(status, 202, "{body}");
+
+    let count: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&env.pool).await.unwrap();
+    assert_eq!(count, 3, "the joined submission created no job");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_product_fails_once_without_retries() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("acme").await);
+    let (_stop, _worker) = env.start_worker();
+    let (status, _, body) = client.validate("1005000000000404", Some(10)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["error"]["code"], "product_not_found");
+    assert_eq!(body["attempts"], 1, "a permanent error is not retried");
+    env.cleanup().await;
+}
+
+async fn problem(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    assert_eq!(resp.headers()["content-type"], "application/problem+json", "status {status}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_precise_problems() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let key = env.key("acme").await;
+    let http = reqwest::Client::new();
+    let post = |body: &'static str, ctype: &'static str| {
+        http.post(format!("{base}/v1/validations")).bearer_auth(&key).header("content-type", ctype).body(body).send()
+    };
+
+    let (s, b) = problem(post("{\"product\":", "application/json").await.unwrap()).await;
+    assert_eq!((s, b["code"].as_str()), (400, Some("malformed_json")));
+    let (s, _) = problem(post("{}", "text/plain").await.unwrap()).await;
+    assert_eq!(s, 415);
+    let (s, b) = problem(post(r#"{"product":{"source":"amazon","id":"1005000000000001"}}"#, "application/json").await.unwrap()).await;
+    assert_eq!((s, b["errors"][0]["pointer"].as_str()), (422, Some("/product/source")));
+    let (s, b) = problem(post(r#"{"product":{"id":"12ab"}}"#, "application/json").await.unwrap()).await;
+    assert_eq!((s, b["errors"][0]["pointer"].as_str()), (422, Some("/product/id")));
+    let (s, b) =
+        problem(post(r#"{"product":{"url":"https://example.com/item/1005000000000001.html"}}"#, "application/json").await.unwrap()).await;
+    assert_eq!((s, b["errors"][0]["pointer"].as_str()), (422, Some("/product/url")));
+    let (s, _) = problem(post(r#"[1,2]"#, "application/json").await.unwrap()).await;
+    assert_eq!(s, 422);
+    let big = format!(r#"{{"product":{{"id":"1005000000000001"}},"pad":"{}"}}"#, "x".repeat(64 * 1024));
+    let resp = http.post(format!("{base}/v1/validations")).bearer_auth(&key).header("content-type", "application/json").body(big).send().await.unwrap();
+    assert_eq!(problem(resp).await.0, 413);
+
+    let (s, b) = problem(http.get(format!("{base}/v1/jobs/not-a-uuid")).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!((s, b["code"].as_str()), (400, Some("invalid_job_id")));
+    let missing = "019ac3b2-6c1d-7e6f-9a8b-123456789abc";
+    let (s, _) = problem(http.get(format!("{base}/v1/jobs/{missing}")).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!(s, 404);
+    let (s, _) = problem(http.get(format!("{base}/v1/nope")).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!(s, 404);
+    let (s, _) = problem(http.delete(format!("{base}/v1/validations")).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!(s, 405);
+
+    // Authentication: missing, malformed, unknown.
+    for auth in [None, Some("Bearer nope"), Some("Bearer dfk_abcdefgh_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
+        let mut req = http.post(format!("{base}/v1/validations")).json(&json!({"product": {"id": "1005000000000001"}}));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let (s, b) = problem(req.send().await.unwrap()).await;
+        assert_eq!((s, b["code"].as_str()), (401, Some("unauthorized")), "{auth:?}");
+    }
+    let count: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&env.pool).await.unwrap();
+    assert_eq!(count, 0, "no bad request created a job");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_job_is_not_found() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let a = Client::new(&base, &env.key("tenant-a").await);
+    let b = Client::new(&base, &env.key("tenant-b").await);
+    let (status, _, body) = a.validate("1005000000000005", None).await;
+    assert_eq!(status, 202);
+    let path = format!("/v1/jobs/{}", body["id"].as_str().unwrap());
+    assert_eq!(a.get(&path).await.0, 200);
+    let (status, body) = b.get(&path).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["code"], "job_not_found");
+    // Same product from tenant B is B's own job, not a join of A's.
+    let (status, _, body_b) = b.validate("1005000000000005", None).await;
+    assert_eq!(status, 202);
+    assert_ne!(format!("/v1/jobs/{}", body_b["id"].as_str().unwrap()), path);
+    env.cleanup().await;
+}
