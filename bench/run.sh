@@ -19,6 +19,7 @@
 #   DF_BENCH_REBUILD_PEERS=1  rebuild the peers even when already built
 #   DF_BENCH_QUIET=0        do not wait for an idle machine before each measurement
 #   DF_BENCH_PIN=CPUSET     pin oha (bench.sh -L)
+#   DF_BENCH_PROFILE=debug  smoke-test this script on a debug stack (figures need release)
 #   PEERS_HOME              peers build/PID/log dir (default: .data/peers)
 # Output: bench/results/runs-<stamp>.tsv (+ appended to runs.tsv), summary.md (this run),
 #         results.jsonl (loadgen JSON lines).
@@ -36,6 +37,7 @@ TSV="$RES/runs-$STAMP.tsv"
 JSONL="$RES/results.jsonl"
 BENCH="$DF_SHARED/bench"
 RUNS="${DF_BENCH_RUNS:-3}"
+PROFILE="${DF_BENCH_PROFILE:-release}"   # debug only to smoke-test this script; figures need release
 CONNS="${DF_BENCH_CONNS:-1000}"
 BODY='{"product":{"source":"aliexpress","id":"1005000000000001"}}'
 export PEERS_HOME="${PEERS_HOME:-$DF_DATA_DIR/peers}"
@@ -91,17 +93,17 @@ peer_pid() { bash "$BENCH/peers.sh" pid "$1" 2>/dev/null || true; }
 start_stack() {
   local profile=""
   if [[ -f "$RUN/stack.env" ]]; then profile="$(sed -n 's/^export DF_PROFILE=//p' "$RUN/stack.env")"; fi
-  if [[ -z "${DF_BENCH_RESTART:-}" && "$profile" == release ]] && scripts/dev.sh status >/dev/null 2>&1; then
-    log "reusing the running release stack (DF_BENCH_RESTART=1 to restart)"
+  if [[ -z "${DF_BENCH_RESTART:-}" && "$profile" == "$PROFILE" ]] && scripts/dev.sh status >/dev/null 2>&1; then
+    log "reusing the running $PROFILE stack (DF_BENCH_RESTART=1 to restart)"
   else
-    DF_PROFILE=release scripts/dev.sh start
+    DF_PROFILE="$PROFILE" scripts/dev.sh start
   fi
   # shellcheck disable=SC1091
   . "$RUN/stack.env"
   API_PID="$(tr -dc '0-9' <"$RUN/api.pid")"
   if [[ -z "$API_PID" ]] || ! kill -0 "$API_PID"; then die "no running api process"; fi
   local out
-  out="$("$DF_ROOT/target/release/dropforge-api" keys create --tenant bench)" || die "keys create --tenant bench failed"
+  out="$("$DF_ROOT/target/$PROFILE/dropforge-api" keys create --tenant bench)" || die "keys create --tenant bench failed"
   KEY="$(sed -n 's/^[[:space:]]*api_key:[[:space:]]*//p' <<<"$out" | head -n 1)"
   [[ -n "$KEY" ]] || die "could not read api_key from keys create"
   (umask 077; printf 'KEY=%q\n' "$KEY" >"$RUN/bench-key.env")
@@ -155,7 +157,7 @@ summarize() {
   {
     echo "# DropForge benchmark $STAMP"
     echo
-    echo "Machine: $(nproc) cores, $(uname -r); oha $("$OHA" --version 2>/dev/null | awk '{print $2}'); runs per scenario: $RUNS"
+    echo "Machine: $(nproc) cores, $(uname -r); build: $PROFILE; oha $("$OHA" --version 2>/dev/null | awk '{print $2}'); runs per scenario: $RUNS"
     echo
     python3 "$BENCH/summarize.py" "$TSV"
     echo

@@ -20,10 +20,13 @@ use crate::{error::ApiError, state::AppState};
 #[derive(Debug, Clone, Copy)]
 pub struct Tenant(pub TenantId);
 
+/// A cached lookup: the key's record (`None` = unknown key) and when it was read.
+type CachedLookup = (Option<KeyRecord>, Instant);
+
 /// Cache of key lookups (positive and negative) and the set of keys used since the last flush.
 #[derive(Clone, Default)]
 pub struct KeyCache {
-    entries: Arc<Mutex<HashMap<String, (Option<KeyRecord>, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, CachedLookup>>>,
     used: Arc<Mutex<HashSet<String>>>,
 }
 
@@ -37,15 +40,21 @@ impl KeyCache {
         };
         let cached = {
             let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            entries.get(key.id).filter(|(_, at)| at.elapsed() < ttl).map(|(rec, _)| rec.clone())
+            entries
+                .get(key.id)
+                .filter(|(_, at)| at.elapsed() < ttl)
+                .map(|(rec, _)| rec.clone())
         };
         let record = match cached {
             Some(record) => record,
             None => {
-                let record = api_keys::find(pool, key.id).await.map_err(ApiError::from).map_err(|e| match e {
-                    ApiError::Internal(msg) => ApiError::Unavailable(msg),
-                    other => other,
-                })?;
+                let record = api_keys::find(pool, key.id)
+                    .await
+                    .map_err(ApiError::from)
+                    .map_err(|e| match e {
+                        ApiError::Internal(msg) => ApiError::Unavailable(msg),
+                        other => other,
+                    })?;
                 let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
                 if entries.len() >= MAX_ENTRIES {
                     entries.clear();
@@ -80,14 +89,21 @@ impl FromRequestParts<AppState> for Tenant {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("Send your API key as `Authorization: Bearer <key>`."))?;
+            .ok_or(ApiError::Unauthorized(
+                "Send your API key as `Authorization: Bearer <key>`.",
+            ))?;
         let token = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
             .map(str::trim)
-            .ok_or(ApiError::Unauthorized("Send your API key as `Authorization: Bearer <key>`."))?;
-        let tenant = state.keys.authenticate(&state.pool, state.config.api.key_cache_ttl, token).await?;
+            .ok_or(ApiError::Unauthorized(
+                "Send your API key as `Authorization: Bearer <key>`.",
+            ))?;
+        let tenant = state
+            .keys
+            .authenticate(&state.pool, state.config.api.key_cache_ttl, token)
+            .await?;
         Ok(Tenant(tenant))
     }
 }

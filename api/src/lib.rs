@@ -58,7 +58,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Binds with an explicit listen backlog (tokio's default of 128 drops connection bursts).
 pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     socket.set_nodelay(true)?;
     socket.bind(addr)?;
@@ -93,7 +97,9 @@ pub fn spawn_background(state: &AppState, shutdown: &Shutdown) {
 /// Serves the router until `shutdown`, then drains in-flight requests.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
 }
 
 /// Serves Prometheus metrics on the private metrics listener.
@@ -101,5 +107,7 @@ pub async fn serve_metrics(listener: TcpListener, handle: PrometheusHandle, shut
     let app = Router::new()
         .route("/metrics", get(move || std::future::ready(handle.render())))
         .route("/health", get(|| async { "ok" }));
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.wait().await }).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .await
 }

@@ -79,11 +79,20 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
             for k in db::api_keys::list(&pool, tenant.as_deref()).await? {
                 let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
                 let used = k.last_used_at.map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
-                println!("{}\t{}\t{}\tcreated {}\tlast used {}", k.id, k.tenant, state, k.created_at.to_rfc3339(), used);
+                println!(
+                    "{}\t{}\t{}\tcreated {}\tlast used {}",
+                    k.id,
+                    k.tenant,
+                    state,
+                    k.created_at.to_rfc3339(),
+                    used
+                );
             }
         }
         KeysAction::Revoke { key } => {
-            let id = dropforge_common::apikey::parse(&key).map_or(key.as_str(), |k| k.id).to_owned();
+            let id = dropforge_common::apikey::parse(&key)
+                .map_or(key.as_str(), |k| k.id)
+                .to_owned();
             if db::api_keys::revoke(&pool, &id).await? {
                 println!("revoked {id}");
             } else {

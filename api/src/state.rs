@@ -44,7 +44,10 @@ impl ResultMemo {
     /// A memoised value, if still fresh.
     pub fn get(&self, key: &str) -> Option<Bytes> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).filter(|(_, until)| Instant::now() < *until).map(|(v, _)| v.clone())
+        entries
+            .get(key)
+            .filter(|(_, until)| Instant::now() < *until)
+            .map(|(v, _)| v.clone())
     }
 
     /// Remembers a value for `ttl`.

@@ -30,14 +30,22 @@ pub struct PresentedKey<'a> {
 }
 
 fn random_alphanumeric(len: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// Generates a new API key.
 pub fn generate() -> NewKey {
     let id = random_alphanumeric(ID_LEN).to_ascii_lowercase();
     let secret = random_alphanumeric(SECRET_LEN);
-    NewKey { plaintext: format!("{PREFIX}{id}_{secret}"), secret_hash: hash_secret(&secret), id }
+    NewKey {
+        plaintext: format!("{PREFIX}{id}_{secret}"),
+        secret_hash: hash_secret(&secret),
+        id,
+    }
 }
 
 /// Splits a presented key; `None` when it does not have the key format.
@@ -79,12 +87,22 @@ mod tests {
         assert_eq!(parsed.id, key.id);
         assert!(digests_equal(&hash_secret(parsed.secret), &key.secret_hash));
         assert!(!digests_equal(&hash_secret("other"), &key.secret_hash));
-        assert!(!digests_equal(&[], &key.secret_hash), "an empty digest must never match");
+        assert!(
+            !digests_equal(&[], &key.secret_hash),
+            "an empty digest must never match"
+        );
     }
 
     #[test]
     fn malformed_keys_are_refused() {
-        for bad in ["", "dfk_", "dfk_abc_def", "sk_live_x", "dfk_abcdefgh_short", "dfk_abcdefgh-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+        for bad in [
+            "",
+            "dfk_",
+            "dfk_abc_def",
+            "sk_live_x",
+            "dfk_abcdefgh_short",
+            "dfk_abcdefgh-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }

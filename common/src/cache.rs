@@ -20,8 +20,13 @@ pub struct ValidationOptions {
 
 /// The cache key of a validation result.
 pub fn validation_key(prefix: &str, model: &str, product: &ProductRef, options: &ValidationOptions) -> String {
-    let price = options.target_price.map_or_else(|| "-".to_owned(), |p| format!("{:.2}", p));
-    format!("{prefix}:cache:validation:{model}:{}:{}:{}:{price}", product.source, product.id, options.country)
+    let price = options
+        .target_price
+        .map_or_else(|| "-".to_owned(), |p| format!("{:.2}", p));
+    format!(
+        "{prefix}:cache:validation:{model}:{}:{}:{}:{price}",
+        product.source, product.id, options.country
+    )
 }
 
 /// Handle to the cache Redis.
@@ -59,11 +64,29 @@ mod tests {
 
     #[test]
     fn keys_separate_options_and_models() {
-        let p = ProductRef { source: "aliexpress".into(), id: "1005000000000001".into() };
-        let a = ValidationOptions { country: "US".into(), target_price: None };
-        let b = ValidationOptions { country: "US".into(), target_price: Some(29.99) };
-        assert_eq!(validation_key("df", "score-v1", &p, &a), "df:cache:validation:score-v1:aliexpress:1005000000000001:US:-");
-        assert_ne!(validation_key("df", "score-v1", &p, &a), validation_key("df", "score-v1", &p, &b));
-        assert_ne!(validation_key("df", "score-v1", &p, &a), validation_key("df", "score-v2", &p, &a));
+        let p = ProductRef {
+            source: "aliexpress".into(),
+            id: "1005000000000001".into(),
+        };
+        let a = ValidationOptions {
+            country: "US".into(),
+            target_price: None,
+        };
+        let b = ValidationOptions {
+            country: "US".into(),
+            target_price: Some(29.99),
+        };
+        assert_eq!(
+            validation_key("df", "score-v1", &p, &a),
+            "df:cache:validation:score-v1:aliexpress:1005000000000001:US:-"
+        );
+        assert_ne!(
+            validation_key("df", "score-v1", &p, &a),
+            validation_key("df", "score-v1", &p, &b)
+        );
+        assert_ne!(
+            validation_key("df", "score-v1", &p, &a),
+            validation_key("df", "score-v2", &p, &a)
+        );
     }
 }

@@ -62,7 +62,13 @@ pub enum JobKind {
 
 impl JobKind {
     /// Every kind, in a stable order.
-    pub const ALL: [JobKind; 5] = [Self::Validation, Self::Batch, Self::Search, Self::Suppliers, Self::Webhook];
+    pub const ALL: [JobKind; 5] = [
+        Self::Validation,
+        Self::Batch,
+        Self::Search,
+        Self::Suppliers,
+        Self::Webhook,
+    ];
 
     /// The name used in the database, queue names and metric labels.
     pub fn as_str(self) -> &'static str {
@@ -111,7 +117,15 @@ impl JobStatus {
 
     /// Parses the database name.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Canceled].into_iter().find(|k| k.as_str() == s)
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Canceled,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
     /// True once the job can no longer change.

@@ -22,7 +22,11 @@ pub fn channel(prefix: &str) -> String {
 /// Publishes that a job reached a terminal state (best effort).
 pub async fn publish_finished(conn: &ConnectionManager, prefix: &str, id: JobId) {
     let mut conn = conn.clone();
-    let sent: Result<i64, _> = redis::cmd("PUBLISH").arg(channel(prefix)).arg(id.to_string()).query_async(&mut conn).await;
+    let sent: Result<i64, _> = redis::cmd("PUBLISH")
+        .arg(channel(prefix))
+        .arg(id.to_string())
+        .query_async(&mut conn)
+        .await;
     if let Err(e) = sent {
         tracing::warn!(job.id = %id, error = %e, "could not publish job completion");
     }
@@ -48,7 +52,11 @@ impl Waiters {
             let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(id).or_insert_with(|| Arc::new(Notify::new())).clone()
         };
-        Waiter { id, notify, waiters: self.clone() }
+        Waiter {
+            id,
+            notify,
+            waiters: self.clone(),
+        }
     }
 
     fn wake(&self, id: JobId) {
@@ -79,7 +87,11 @@ impl Waiters {
                 tracing::debug!("subscribed to job completion events");
                 let mut messages = pubsub.on_message();
                 while let Some(msg) = messages.next().await {
-                    if let Ok(id) = msg.get_payload::<String>().map_err(|_| ()).and_then(|s| s.parse::<JobId>().map_err(|_| ())) {
+                    if let Ok(id) = msg
+                        .get_payload::<String>()
+                        .map_err(|_| ())
+                        .and_then(|s| s.parse::<JobId>().map_err(|_| ()))
+                    {
                         self.wake(id);
                     }
                 }

@@ -23,7 +23,10 @@ pub struct FieldError {
 impl FieldError {
     /// A problem at `pointer`.
     pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { pointer: pointer.into(), detail: detail.into() }
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -38,7 +41,10 @@ pub fn valid_product_id(id: &str) -> bool {
 /// Parses `{"source": .., "id": ..}` or `{"url": ..}` found at JSON pointer `at`.
 pub fn parse_product(value: &serde_json::Value, at: &str) -> Result<ProductRef, FieldError> {
     let Some(obj) = value.as_object() else {
-        return Err(FieldError::new(at, "must be an object with `source` and `id`, or `url`"));
+        return Err(FieldError::new(
+            at,
+            "must be an object with `source` and `id`, or `url`",
+        ));
     };
     if let Some(url) = obj.get("url") {
         if obj.contains_key("id") || obj.contains_key("source") {
@@ -55,7 +61,10 @@ pub fn parse_product(value: &serde_json::Value, at: &str) -> Result<ProductRef, 
         Some(_) => return Err(FieldError::new(format!("{at}/source"), "must be a string")),
     };
     if !SOURCES.contains(&source) {
-        return Err(FieldError::new(format!("{at}/source"), format!("unknown source {source:?}; supported: aliexpress")));
+        return Err(FieldError::new(
+            format!("{at}/source"),
+            format!("unknown source {source:?}; supported: aliexpress"),
+        ));
     }
     let id = match obj.get("id") {
         Some(serde_json::Value::String(s)) => s.clone(),
@@ -64,9 +73,15 @@ pub fn parse_product(value: &serde_json::Value, at: &str) -> Result<ProductRef, 
         None => return Err(FieldError::new(format!("{at}/id"), "is required (or give `url`)")),
     };
     if !valid_product_id(&id) {
-        return Err(FieldError::new(format!("{at}/id"), "must be an AliExpress product id: 10 to 20 digits"));
+        return Err(FieldError::new(
+            format!("{at}/id"),
+            "must be an AliExpress product id: 10 to 20 digits",
+        ));
     }
-    Ok(ProductRef { source: source.to_owned(), id })
+    Ok(ProductRef {
+        source: source.to_owned(),
+        id,
+    })
 }
 
 /// Parses an AliExpress item URL such as `https://www.aliexpress.com/item/1005006841234567.html`.
@@ -92,7 +107,10 @@ pub fn parse_product_url(raw: &str) -> Result<ProductRef, String> {
         .and_then(|file| file.strip_suffix(".html"))
         .filter(|id| valid_product_id(id))
         .ok_or_else(|| "must be an AliExpress item URL (aliexpress.com/item/<id>.html)".to_string())?;
-    Ok(ProductRef { source: "aliexpress".into(), id: id.to_owned() })
+    Ok(ProductRef {
+        source: "aliexpress".into(),
+        id: id.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -104,10 +122,19 @@ mod tests {
     fn accepts_ids_and_urls() {
         let p = parse_product(&json!({"source": "aliexpress", "id": "1005006841234567"}), "/product").unwrap();
         assert_eq!(p.id, "1005006841234567");
-        let u = parse_product(&json!({"url": "https://www.aliexpress.com/item/1005006841234567.html?spm=x"}), "/product")
-            .unwrap();
+        let u = parse_product(
+            &json!({"url": "https://www.aliexpress.com/item/1005006841234567.html?spm=x"}),
+            "/product",
+        )
+        .unwrap();
         assert_eq!(u, p);
-        assert!(parse_product(&json!({"url": "https://m.aliexpress.us/item/1005006841234567.html"}), "/p").is_ok());
+        assert!(
+            parse_product(
+                &json!({"url": "https://m.aliexpress.us/item/1005006841234567.html"}),
+                "/p"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -116,9 +143,16 @@ mod tests {
         assert_eq!(e.pointer, "/product/source");
         let e = parse_product(&json!({"id": "12ab"}), "/product").unwrap_err();
         assert_eq!(e.pointer, "/product/id");
-        let e = parse_product(&json!({"url": "https://evil.example/item/1005006841234567.html"}), "/product").unwrap_err();
+        let e = parse_product(
+            &json!({"url": "https://evil.example/item/1005006841234567.html"}),
+            "/product",
+        )
+        .unwrap_err();
         assert_eq!(e.pointer, "/product/url");
-        let e = parse_product(&json!({"url": "https://aliexpress.com.evil.example/item/1005006841234567.html"}), "/p");
+        let e = parse_product(
+            &json!({"url": "https://aliexpress.com.evil.example/item/1005006841234567.html"}),
+            "/p",
+        );
         assert!(e.is_err(), "{e:?}");
         let e = parse_product(&json!("x"), "/products/3").unwrap_err();
         assert_eq!(e.pointer, "/products/3");

@@ -91,7 +91,10 @@ return #ids
 impl Queue {
     /// A queue handle over an existing connection; `prefix` namespaces every key.
     pub fn new(conn: ConnectionManager, prefix: &str) -> Self {
-        Self { conn, prefix: prefix.to_owned() }
+        Self {
+            conn,
+            prefix: prefix.to_owned(),
+        }
     }
 
     /// The apalis queue name of a kind, always explicit (never the Rust type path).
@@ -100,7 +103,10 @@ impl Queue {
     }
 
     fn config(&self, kind: JobKind) -> ApalisConfig {
-        ApalisConfig::default().queue(self.name(kind)).emit_events(false).lock_tasks(false)
+        ApalisConfig::default()
+            .queue(self.name(kind))
+            .emit_events(false)
+            .lock_tasks(false)
     }
 
     /// Pushes jobs; each `(job, task id)` pair must use a task id never pushed before.
@@ -135,7 +141,10 @@ impl Queue {
     /// Tasks in the dead set (panicked or exhausted); our handlers never ask for retries.
     pub async fn dead(&self, kind: JobKind) -> Result<usize, QueueError> {
         let mut conn = self.conn.clone();
-        let n: usize = redis::cmd("SCARD").arg(self.config(kind).dead_jobs_set()).query_async(&mut conn).await?;
+        let n: usize = redis::cmd("SCARD")
+            .arg(self.config(kind).dead_jobs_set())
+            .query_async(&mut conn)
+            .await?;
         Ok(n)
     }
 
@@ -151,7 +160,10 @@ impl Queue {
         }
         let mut conn = self.conn.clone();
         let statuses: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
-        Ok(statuses.into_iter().map(|s| matches!(s.as_deref(), Some("Pending" | "Queued" | "Running"))).collect())
+        Ok(statuses
+            .into_iter()
+            .map(|s| matches!(s.as_deref(), Some("Pending" | "Queued" | "Running")))
+            .collect())
     }
 
     /// Deletes finished tasks (done and dead sets) with their data; returns how many went.

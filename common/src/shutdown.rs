@@ -19,7 +19,10 @@ impl Shutdown {
     /// A new, untriggered signal.
     pub fn new() -> Self {
         let (tx, rx) = watch::channel(false);
-        Self { rx, tx: std::sync::Arc::new(tx) }
+        Self {
+            rx,
+            tx: std::sync::Arc::new(tx),
+        }
     }
     /// Triggers the signal (idempotent).
     pub fn trigger(&self) {

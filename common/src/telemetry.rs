@@ -10,7 +10,11 @@ pub fn init_tracing(json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,apalis=warn,apalis_core=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     // A second initialisation (tests that start several services in one process) is harmless.
-    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.compact().try_init() };
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.compact().try_init()
+    };
 }
 
 /// Installs the Prometheus recorder with explicit histogram buckets (never summaries).
@@ -19,7 +23,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
         .set_buckets_for_metric(Matcher::Full(m::HTTP_REQUEST_DURATION_SECONDS.into()), m::HTTP_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(m::JOB_DURATION_SECONDS.into()), m::JOB_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(m::JOB_QUEUE_WAIT_SECONDS.into()), m::JOB_BUCKETS)?
-        .set_buckets_for_metric(Matcher::Full(m::UPSTREAM_REQUEST_DURATION_SECONDS.into()), m::UPSTREAM_BUCKETS)?
+        .set_buckets_for_metric(
+            Matcher::Full(m::UPSTREAM_REQUEST_DURATION_SECONDS.into()),
+            m::UPSTREAM_BUCKETS,
+        )?
         .install_recorder()
 }
 

@@ -29,12 +29,20 @@ impl LeaseRegistry {
     /// Starts renewing `id`'s lease until the guard drops.
     pub fn hold(&self, id: JobId) -> LeaseGuard {
         self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.0);
-        LeaseGuard { id: id.0, registry: self.clone() }
+        LeaseGuard {
+            id: id.0,
+            registry: self.clone(),
+        }
     }
 
     /// Jobs currently held.
     pub fn snapshot(&self) -> Vec<Uuid> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect()
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
     }
 
     /// Number of jobs currently held.
@@ -70,6 +78,10 @@ impl LeaseRegistry {
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        self.registry.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+        self.registry
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }

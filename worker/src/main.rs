@@ -16,7 +16,8 @@ async fn main() -> anyhow::Result<()> {
         let app = Router::new()
             .route("/metrics", get(move || std::future::ready(handle.render())))
             .route("/health", get(|| async { "ok" }));
-        let served = axum::serve(metrics_listener, app).with_graceful_shutdown(async move { metrics_stop.wait().await });
+        let served =
+            axum::serve(metrics_listener, app).with_graceful_shutdown(async move { metrics_stop.wait().await });
         if let Err(e) = served.await {
             tracing::error!(error = %e, "metrics listener failed");
         }

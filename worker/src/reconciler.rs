@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use dropforge_common::{config::WorkerConfig, db, domain::JobKind, metric_names as m, queue::Queue, shutdown::Shutdown};
+use dropforge_common::{
+    config::WorkerConfig, db, domain::JobKind, metric_names as m, queue::Queue, shutdown::Shutdown,
+};
 use sqlx::PgPool;
 
 /// Dispatches verified per round and kind.
@@ -31,7 +33,11 @@ pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg
             let present: Vec<_> = present.into_iter().map(|(d, _)| d).collect();
             let lost: Vec<_> = lost.into_iter().map(|(d, _)| d).collect();
             if !lost.is_empty() {
-                tracing::warn!(kind = kind.as_str(), jobs = lost.len(), "queued jobs missing from Redis; re-dispatching");
+                tracing::warn!(
+                    kind = kind.as_str(),
+                    jobs = lost.len(),
+                    "queued jobs missing from Redis; re-dispatching"
+                );
                 metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "redispatched").increment(lost.len() as u64);
             }
             db::jobs::settle_dispatches(pool, &present, &lost).await?;
@@ -48,7 +54,14 @@ pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg
 }
 
 /// Runs reconciliation rounds every `every` until `shutdown`.
-pub async fn run(pool: PgPool, queue: Queue, kinds: Vec<JobKind>, cfg: WorkerConfig, every: Duration, shutdown: Shutdown) {
+pub async fn run(
+    pool: PgPool,
+    queue: Queue,
+    kinds: Vec<JobKind>,
+    cfg: WorkerConfig,
+    every: Duration,
+    shutdown: Shutdown,
+) {
     loop {
         if let Err(e) = reconcile_once(&pool, &queue, &kinds, &cfg).await {
             tracing::warn!(error = %e, "reconciliation round failed");

@@ -46,7 +46,11 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let w = &config.worker;
     // Background loops stop with their own shutdown, after the queue workers drained.
     let loops = Shutdown::new();
-    let renewer = tokio::spawn(leases.clone().run_renewer(pool.clone(), owner, w.lease, w.lease_renew, loops.clone()));
+    let renewer = tokio::spawn(
+        leases
+            .clone()
+            .run_renewer(pool.clone(), owner, w.lease, w.lease_renew, loops.clone()),
+    );
     let dispatch = tokio::spawn(dispatcher::run(
         pool.clone(),
         queue.clone(),
@@ -55,8 +59,14 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         w.dispatch_interval,
         shutdown.clone(),
     ));
-    let reconcile =
-        tokio::spawn(reconciler::run(pool.clone(), queue.clone(), KINDS.to_vec(), w.clone(), w.reconcile_interval, loops.clone()));
+    let reconcile = tokio::spawn(reconciler::run(
+        pool.clone(),
+        queue.clone(),
+        KINDS.to_vec(),
+        w.clone(),
+        w.reconcile_interval,
+        loops.clone(),
+    ));
     let settings = RunnerSettings {
         concurrency: w.concurrency,
         poll_interval: w.poll_interval,
@@ -64,7 +74,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         missed_heartbeats: w.missed_heartbeats as usize,
         shutdown_timeout: w.shutdown_timeout,
     };
-    queue.run_workers(&KINDS, Arc::new(Runner::new(deps)), settings, shutdown).await;
+    queue
+        .run_workers(&KINDS, Arc::new(Runner::new(deps)), settings, shutdown)
+        .await;
     tracing::info!(in_flight = leases.len(), "queue workers stopped");
     loops.trigger();
     let _ = tokio::join!(renewer, dispatch, reconcile);

@@ -47,13 +47,24 @@ async fn miss_job_result_then_hit() {
     assert_eq!(body["result"]["score"], result["score"]);
 
     // Redis may be wiped: PostgreSQL still answers the hit and re-populates the cache.
-    let mut conn = redis::Client::open(env.vars["REDIS_URL"].as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:cache:*", env.prefix)).query_async(&mut conn).await.unwrap();
+    let mut conn = redis::Client::open(env.vars["REDIS_URL"].as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:cache:*", env.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(keys.len(), 1);
     let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
     let (status, headers, _) = client.validate("1005000000000001", None).await;
     assert_eq!(status, 200);
-    assert!(headers["cache-status"].to_str().unwrap().contains("postgres"), "{headers:?}");
+    assert!(
+        headers["cache-status"].to_str().unwrap().contains("postgres"),
+        "{headers:?}"
+    );
     let exists: bool = redis::cmd("EXISTS").arg(&keys[0]).query_async(&mut conn).await.unwrap();
     assert!(exists, "the cache entry is written back");
     env.cleanup().await;
@@ -61,7 +72,11 @@ async fn miss_job_result_then_hit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prefer_wait_answers_200_and_identical_work_joins() {
-    let env = TestEnv::new(EnvOptions { latency_scale: 1.0, ..EnvOptions::default() }).await;
+    let env = TestEnv::new(EnvOptions {
+        latency_scale: 1.0,
+        ..EnvOptions::default()
+    })
+    .await;
     let (base, _api) = env.start_api().await;
     let client = Client::new(&base, &env.key("acme").await);
     let (_stop, _worker) = env.start_worker();
@@ -86,7 +101,10 @@ async fn prefer_wait_answers_200_and_identical_work_joins() {
     let (status, _, body) = client.validate("1005000000000004", Some(0)).await;
     assert_eq!(status, 202, "{body}");
 
-    let count: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&env.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 3, "the joined submission created no job");
     env.cleanup().await;
 }
@@ -107,7 +125,11 @@ async fn unknown_product_fails_once_without_retries() {
 
 async fn problem(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
-    assert_eq!(resp.headers()["content-type"], "application/problem+json", "status {status}");
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/problem+json",
+        "status {status}"
+    );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["status"], status);
     (status, body)
@@ -120,46 +142,112 @@ async fn bad_input_gets_precise_problems() {
     let key = env.key("acme").await;
     let http = reqwest::Client::new();
     let post = |body: &'static str, ctype: &'static str| {
-        http.post(format!("{base}/v1/validations")).bearer_auth(&key).header("content-type", ctype).body(body).send()
+        http.post(format!("{base}/v1/validations"))
+            .bearer_auth(&key)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
     };
 
     let (s, b) = problem(post("{\"product\":", "application/json").await.unwrap()).await;
     assert_eq!((s, b["code"].as_str()), (400, Some("malformed_json")));
     let (s, _) = problem(post("{}", "text/plain").await.unwrap()).await;
     assert_eq!(s, 415);
-    let (s, b) = problem(post(r#"{"product":{"source":"amazon","id":"1005000000000001"}}"#, "application/json").await.unwrap()).await;
+    let (s, b) = problem(
+        post(
+            r#"{"product":{"source":"amazon","id":"1005000000000001"}}"#,
+            "application/json",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!((s, b["errors"][0]["pointer"].as_str()), (422, Some("/product/source")));
     let (s, b) = problem(post(r#"{"product":{"id":"12ab"}}"#, "application/json").await.unwrap()).await;
     assert_eq!((s, b["errors"][0]["pointer"].as_str()), (422, Some("/product/id")));
-    let (s, b) =
-        problem(post(r#"{"product":{"url":"https://example.com/item/1005000000000001.html"}}"#, "application/json").await.unwrap()).await;
+    let (s, b) = problem(
+        post(
+            r#"{"product":{"url":"https://example.com/item/1005000000000001.html"}}"#,
+            "application/json",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!((s, b["errors"][0]["pointer"].as_str()), (422, Some("/product/url")));
     let (s, _) = problem(post(r#"[1,2]"#, "application/json").await.unwrap()).await;
     assert_eq!(s, 422);
-    let big = format!(r#"{{"product":{{"id":"1005000000000001"}},"pad":"{}"}}"#, "x".repeat(64 * 1024));
-    let resp = http.post(format!("{base}/v1/validations")).bearer_auth(&key).header("content-type", "application/json").body(big).send().await.unwrap();
+    let big = format!(
+        r#"{{"product":{{"id":"1005000000000001"}},"pad":"{}"}}"#,
+        "x".repeat(64 * 1024)
+    );
+    let resp = http
+        .post(format!("{base}/v1/validations"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(problem(resp).await.0, 413);
 
-    let (s, b) = problem(http.get(format!("{base}/v1/jobs/not-a-uuid")).bearer_auth(&key).send().await.unwrap()).await;
+    let (s, b) = problem(
+        http.get(format!("{base}/v1/jobs/not-a-uuid"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((s, b["code"].as_str()), (400, Some("invalid_job_id")));
     let missing = "019ac3b2-6c1d-7e6f-9a8b-123456789abc";
-    let (s, _) = problem(http.get(format!("{base}/v1/jobs/{missing}")).bearer_auth(&key).send().await.unwrap()).await;
+    let (s, _) = problem(
+        http.get(format!("{base}/v1/jobs/{missing}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, _) = problem(http.get(format!("{base}/v1/nope")).bearer_auth(&key).send().await.unwrap()).await;
+    let (s, _) = problem(
+        http.get(format!("{base}/v1/nope"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 404);
-    let (s, _) = problem(http.delete(format!("{base}/v1/validations")).bearer_auth(&key).send().await.unwrap()).await;
+    let (s, _) = problem(
+        http.delete(format!("{base}/v1/validations"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(s, 405);
 
     // Authentication: missing, malformed, unknown.
-    for auth in [None, Some("Bearer nope"), Some("Bearer dfk_abcdefgh_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
-        let mut req = http.post(format!("{base}/v1/validations")).json(&json!({"product": {"id": "1005000000000001"}}));
+    for auth in [
+        None,
+        Some("Bearer nope"),
+        Some("Bearer dfk_abcdefgh_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    ] {
+        let mut req = http
+            .post(format!("{base}/v1/validations"))
+            .json(&json!({"product": {"id": "1005000000000001"}}));
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
         let (s, b) = problem(req.send().await.unwrap()).await;
         assert_eq!((s, b["code"].as_str()), (401, Some("unauthorized")), "{auth:?}");
     }
-    let count: i64 = sqlx::query_scalar("select count(*) from jobs").fetch_one(&env.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 0, "no bad request created a job");
     env.cleanup().await;
 }

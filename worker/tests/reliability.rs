@@ -42,7 +42,10 @@ async fn results_written_once(env: &TestEnv, n: i64) {
 async fn backlog_of_25000_drains_without_wedging_the_queue() {
     const N: u32 = 25_000;
     let env = TestEnv::new(EnvOptions {
-        extra: vec![("DF_WORKER_CONCURRENCY", "512".into()), ("DF_DB_MAX_CONNECTIONS", "16".into())],
+        extra: vec![
+            ("DF_WORKER_CONCURRENCY", "512".into()),
+            ("DF_DB_MAX_CONNECTIONS", "16".into()),
+        ],
         ..EnvOptions::default()
     })
     .await;
@@ -72,7 +75,10 @@ async fn backlog_of_25000_drains_without_wedging_the_queue() {
     let (stop, worker) = env.start_worker();
     let took = env.wait_succeeded(i64::from(N), Duration::from_secs(400)).await;
     sampler.abort();
-    eprintln!("drained {N} jobs in {took:?} ({:.0}/s)", f64::from(N) / took.as_secs_f64());
+    eprintln!(
+        "drained {N} jobs in {took:?} ({:.0}/s)",
+        f64::from(N) / took.as_secs_f64()
+    );
     let max = max_depth.load(Ordering::Relaxed);
     assert!(max < 8000, "apalis queue reached {max} due jobs");
     results_written_once(&env, i64::from(N)).await;
@@ -106,8 +112,15 @@ async fn flushall_with_jobs_queued_and_running_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let counts = env.status_counts().await;
-    assert!(counts.get("queued").copied().unwrap_or(0) > 0, "jobs must still be queued: {counts:?}");
-    let mut conn = redis::Client::open(redis.url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    assert!(
+        counts.get("queued").copied().unwrap_or(0) > 0,
+        "jobs must still be queued: {counts:?}"
+    );
+    let mut conn = redis::Client::open(redis.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
     let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
 
     env.wait_succeeded(i64::from(N), Duration::from_secs(120)).await;
@@ -174,24 +187,37 @@ async fn sigterm_drains_and_no_job_runs_twice() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let pid = worker.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let term_at = Instant::now();
     let status = loop {
         if let Some(s) = worker.try_wait().unwrap() {
             break s;
         }
-        assert!(term_at.elapsed() < Duration::from_secs(30), "worker did not exit after SIGTERM");
+        assert!(
+            term_at.elapsed() < Duration::from_secs(30),
+            "worker did not exit after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "worker exit status {status:?}");
-    let running: i64 =
-        sqlx::query_scalar("select count(*) from jobs where status = 'running'").fetch_one(&env.pool).await.unwrap();
+    let running: i64 = sqlx::query_scalar("select count(*) from jobs where status = 'running'")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
     assert_eq!(running, 0, "in-flight jobs finished before exit");
 
     let mut second = env.spawn_worker_process();
     env.wait_succeeded(i64::from(N), Duration::from_secs(90)).await;
-    let twice: i64 =
-        sqlx::query_scalar("select count(*) from jobs where attempts <> 1").fetch_one(&env.pool).await.unwrap();
+    let twice: i64 = sqlx::query_scalar("select count(*) from jobs where attempts <> 1")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
     assert_eq!(twice, 0, "every job ran exactly once");
     results_written_once(&env, i64::from(N)).await;
     let _ = second.kill();

@@ -59,7 +59,14 @@ async fn answered(addr: SocketAddr, upstream: &str) -> u64 {
         .expect("stats json");
     stats["requests"][upstream]
         .as_object()
-        .map(|methods| methods.values().filter_map(Value::as_object).flat_map(|o| o.values()).filter_map(Value::as_u64).sum())
+        .map(|methods| {
+            methods
+                .values()
+                .filter_map(Value::as_object)
+                .flat_map(|o| o.values())
+                .filter_map(Value::as_u64)
+                .sum()
+        })
         .unwrap_or(0)
 }
 
@@ -69,7 +76,11 @@ async fn winner_is_fully_populated() {
     let ups = Upstreams::new(&config(addr)).expect("clients");
     let g = gather(&ups, &request(WINNER)).await.expect("gather");
     assert!(!g.upstreams.is_partial(), "{:?}", g.upstreams);
-    assert_eq!(g.upstreams.aliexpress, UpstreamStatus::ok(), "optional AE calls must succeed");
+    assert_eq!(
+        g.upstreams.aliexpress,
+        UpstreamStatus::ok(),
+        "optional AE calls must succeed"
+    );
     assert_eq!(g.product.id, WINNER);
     assert!(!g.product.keyword.is_empty() && !g.product.title.is_empty());
     assert!(g.product.image_url.is_some() && g.product.store.ratings.is_some());
@@ -81,10 +92,20 @@ async fn winner_is_fully_populated() {
     assert!(ae.rating.is_some() && ae.rating_count.is_some() && ae.store_dsr.is_some());
     assert!(ae.stock.is_some_and(|s| s > 0) && ae.similar_listings.is_some());
     let meta = g.signals.meta.as_ref().expect("meta");
-    assert!(meta.active_ads > 0 && meta.advertisers > 0 && meta.max_age_days > 0.0, "{meta:?}");
+    assert!(
+        meta.active_ads > 0 && meta.advertisers > 0 && meta.max_age_days > 0.0,
+        "{meta:?}"
+    );
     let yt = g.signals.youtube.as_ref().expect("youtube");
     assert!(!yt.videos.is_empty() && yt.videos.iter().all(|v| v.age_days <= 91.0));
-    assert!(matches!(g.upstreams.youtube, UpstreamStatus::Ok { search_calls: Some(1), units: Some(101), .. }));
+    assert!(matches!(
+        g.upstreams.youtube,
+        UpstreamStatus::Ok {
+            search_calls: Some(1),
+            units: Some(101),
+            ..
+        }
+    ));
     assert_eq!(g.signals.target_price, Some(29.99));
     // The whole document round-trips through JSON (floats may differ in the last digit).
     let json = serde_json::to_string(&g).expect("serialise");
@@ -121,7 +142,10 @@ async fn wrong_secret_is_auth_without_retries() {
     cfg.aliexpress.app_secret = Secret::new("wrong-secret");
     let ups = Upstreams::new(&cfg).expect("clients");
     let err = gather(&ups, &request(WINNER)).await.expect_err("auth");
-    assert!(matches!(&err, UpstreamError::Auth { code, .. } if code == "IncompleteSignature"), "{err:?}");
+    assert!(
+        matches!(&err, UpstreamError::Auth { code, .. } if code == "IncompleteSignature"),
+        "{err:?}"
+    );
     assert_eq!(answered(addr, "aliexpress").await, 1, "auth failures are not retried");
     assert!(!format!("{err:?} {err}").contains("wrong-secret"));
 }
@@ -133,7 +157,11 @@ async fn md5_and_sha256_are_both_accepted() {
         let mut cfg = config(addr);
         cfg.aliexpress.sign_method = method;
         let ups = Upstreams::new(&cfg).expect("clients");
-        let p = ups.aliexpress.product_get(WINNER, "US", "USD").await.expect("signed call accepted");
+        let p = ups
+            .aliexpress
+            .product_get(WINNER, "US", "USD")
+            .await
+            .expect("signed call accepted");
         assert_eq!(p.product_id, WINNER, "{method:?}");
     }
 }
@@ -145,7 +173,10 @@ async fn meta_paging_is_followed_and_capped() {
     let g = gather(&ups, &request(WINNER)).await.expect("gather");
     let keyword = g.product.keyword;
     let one_page = g.signals.meta.expect("meta");
-    assert!(one_page.active_ads > 20 && !one_page.truncated, "precondition: {one_page:?}");
+    assert!(
+        one_page.active_ads > 20 && !one_page.truncated,
+        "precondition: {one_page:?}"
+    );
     let at: DateTime<Utc> = "2025-06-01T00:00:00Z".parse().expect("ts");
 
     let mut cfg = config(addr);
@@ -153,7 +184,11 @@ async fn meta_paging_is_followed_and_capped() {
     cfg.meta.max_pages = 2;
     let capped = MetaClient::new(build_client(&cfg, HeaderMap::new()).expect("client"), &cfg);
     let r = capped.active_ads(&keyword, at).await.expect("capped");
-    assert_eq!((r.pages, r.signals.active_ads, r.signals.truncated), (2, 20, true), "{r:?}");
+    assert_eq!(
+        (r.pages, r.signals.active_ads, r.signals.truncated),
+        (2, 20, true),
+        "{r:?}"
+    );
 
     cfg.meta.max_pages = 100;
     let all = MetaClient::new(build_client(&cfg, HeaderMap::new()).expect("client"), &cfg);
@@ -164,12 +199,17 @@ async fn meta_paging_is_followed_and_capped() {
 
 #[tokio::test]
 async fn youtube_quota_exhaustion_gives_a_partial_result() {
-    let limits = Limits { yt_search_calls_per_day: 1, ..Limits::default() };
+    let limits = Limits {
+        yt_search_calls_per_day: 1,
+        ..Limits::default()
+    };
     let addr = sandbox(SandboxConfig::for_tests().with_limits(limits)).await;
     let ups = Upstreams::new(&config(addr)).expect("clients");
     let first = gather(&ups, &request(WINNER)).await.expect("first gather");
     assert!(first.upstreams.youtube.is_ok());
-    let second = gather(&ups, &request(DUD)).await.expect("gather survives quota exhaustion");
+    let second = gather(&ups, &request(DUD))
+        .await
+        .expect("gather survives quota exhaustion");
     assert!(second.upstreams.is_partial());
     assert!(second.signals.youtube.is_none() && second.signals.meta.is_some());
     match &second.upstreams.youtube {
@@ -178,7 +218,11 @@ async fn youtube_quota_exhaustion_gives_a_partial_result() {
     }
     let json = serde_json::to_value(&second.upstreams).expect("json");
     assert_eq!(json["youtube"]["status"], "quota_exhausted");
-    assert_eq!(answered(addr, "youtube").await, 3, "search 1 + videos 1 + one refused search, no retry");
+    assert_eq!(
+        answered(addr, "youtube").await,
+        3,
+        "search 1 + videos 1 + one refused search, no retry"
+    );
 }
 
 #[tokio::test]
@@ -194,17 +238,36 @@ async fn transient_5xx_is_retried_then_reported() {
 
 #[tokio::test]
 async fn random_5xx_faults_are_absorbed_by_retries() {
-    let faults = FaultRates { http_5xx: 0.3, ..FaultRates::default() };
+    let faults = FaultRates {
+        http_5xx: 0.3,
+        ..FaultRates::default()
+    };
     let addr = sandbox(SandboxConfig::for_tests().with_faults(faults)).await;
     let mut cfg = config(addr);
     cfg.max_retries = 6;
     let ups = Upstreams::new(&cfg).expect("clients");
-    for id in ["1005000000000001", "1005000000000002", "1005000000000003", "1005000000000004", "1005000000000005"] {
-        let g = gather(&ups, &request(id)).await.expect("gather succeeds despite faults");
+    for id in [
+        "1005000000000001",
+        "1005000000000002",
+        "1005000000000003",
+        "1005000000000004",
+        "1005000000000005",
+    ] {
+        let g = gather(&ups, &request(id))
+            .await
+            .expect("gather succeeds despite faults");
         assert!(!g.upstreams.is_partial(), "{id}: {:?}", g.upstreams);
     }
-    let stats: Value = reqwest::get(format!("http://{addr}/__sandbox/stats")).await.expect("s").json().await.expect("j");
-    assert!(stats["faults"]["aliexpress"]["5xx"].as_u64().unwrap_or(0) > 0, "{stats}");
+    let stats: Value = reqwest::get(format!("http://{addr}/__sandbox/stats"))
+        .await
+        .expect("s")
+        .json()
+        .await
+        .expect("j");
+    assert!(
+        stats["faults"]["aliexpress"]["5xx"].as_u64().unwrap_or(0) > 0,
+        "{stats}"
+    );
 }
 
 #[tokio::test]
@@ -217,8 +280,14 @@ async fn throttles_are_classified_per_upstream() {
 
     // AliExpress ApiCallLimit (1 s ban) is waited out once, then reported.
     let started = std::time::Instant::now();
-    let err = AliExpressClient::new(throttled.clone(), &cfg).product_get(WINNER, "US", "USD").await.expect_err("ban");
-    assert!(matches!(&err, UpstreamError::Throttled { code, .. } if code == "ApiCallLimit"), "{err:?}");
+    let err = AliExpressClient::new(throttled.clone(), &cfg)
+        .product_get(WINNER, "US", "USD")
+        .await
+        .expect_err("ban");
+    assert!(
+        matches!(&err, UpstreamError::Throttled { code, .. } if code == "ApiCallLimit"),
+        "{err:?}"
+    );
     assert!(started.elapsed() >= Duration::from_secs(1));
 
     // Meta 613 fails Meta only, pauses the Meta client, and the gather is partial.
@@ -228,7 +297,12 @@ async fn throttles_are_classified_per_upstream() {
         youtube: YouTubeClient::new(plain, &cfg),
     };
     let g = gather(&ups, &request(WINNER)).await.expect("gather");
-    assert_eq!(g.upstreams.meta, UpstreamStatus::Failed { reason: "throttled 613".into() });
+    assert_eq!(
+        g.upstreams.meta,
+        UpstreamStatus::Failed {
+            reason: "throttled 613".into()
+        }
+    );
     assert!(g.upstreams.is_partial() && g.upstreams.youtube.is_ok());
     assert!(ups.meta.throttled_until().is_some());
 }

@@ -17,7 +17,11 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let redis = state.queue.depth(JobKind::Validation).await.is_ok();
     let cache = state.cache.ttl("dropforge:ready-probe").await.is_ok();
     let ok = postgres && redis && cache;
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let word = |b: bool| if b { "ok" } else { "unavailable" };
     (
         status,

@@ -45,7 +45,9 @@ pub async fn get_job(
     JobIdPath(id): JobIdPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = db::jobs::get(&state.pool, tenant, id).await?.ok_or(ApiError::JobNotFound)?;
+    let job = db::jobs::get(&state.pool, tenant, id)
+        .await?
+        .ok_or(ApiError::JobNotFound)?;
     let etag = format!("\"{}-{}\"", id, job.state_version);
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
     let matches = headers
@@ -54,8 +56,11 @@ pub async fn get_job(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == etag);
-    let mut response =
-        if matches { StatusCode::NOT_MODIFIED.into_response() } else { axum::Json(job_document(&job)).into_response() };
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        axum::Json(job_document(&job)).into_response()
+    };
     let h = response.headers_mut();
     h.insert(header::ETAG, etag_value);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));

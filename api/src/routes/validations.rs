@@ -41,7 +41,10 @@ const MEMBERS: &[&str] = &["product", "country", "target_price", "webhook_url"];
 /// Parses and validates the body, collecting every problem with its JSON pointer.
 pub fn parse_request(body: &Value, default_country: &str) -> Result<ValidationRequest, ApiError> {
     let Some(obj) = body.as_object() else {
-        return Err(ApiError::Validation(vec![FieldError::new("", "the body must be a JSON object")]));
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "",
+            "the body must be a JSON object",
+        )]));
     };
     let mut errors = Vec::new();
     for key in obj.keys().filter(|k| !MEMBERS.contains(&k.as_str())) {
@@ -56,9 +59,14 @@ pub fn parse_request(body: &Value, default_country: &str) -> Result<ValidationRe
     };
     let country = match obj.get("country") {
         None | Some(Value::Null) => Some(default_country.to_owned()),
-        Some(Value::String(c)) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
+        Some(Value::String(c)) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+            Some(c.to_ascii_uppercase())
+        }
         Some(_) => {
-            errors.push(FieldError::new("/country", "must be a two-letter ISO 3166-1 country code"));
+            errors.push(FieldError::new(
+                "/country",
+                "must be a two-letter ISO 3166-1 country code",
+            ));
             None
         }
     };
@@ -67,7 +75,10 @@ pub fn parse_request(body: &Value, default_country: &str) -> Result<ValidationRe
         Some(Value::Number(n)) => match n.as_f64() {
             Some(p) if p.is_finite() && p > 0.0 && p <= 100_000.0 => Some(Some((p * 100.0).round() / 100.0)),
             _ => {
-                errors.push(FieldError::new("/target_price", "must be a price between 0.01 and 100000"));
+                errors.push(FieldError::new(
+                    "/target_price",
+                    "must be a price between 0.01 and 100000",
+                ));
                 None
             }
         },
@@ -77,12 +88,16 @@ pub fn parse_request(body: &Value, default_country: &str) -> Result<ValidationRe
         }
     };
     if obj.get("webhook_url").is_some_and(|v| !v.is_null()) {
-        errors.push(FieldError::new("/webhook_url", "webhooks are not available yet on this deployment"));
+        errors.push(FieldError::new(
+            "/webhook_url",
+            "webhooks are not available yet on this deployment",
+        ));
     }
     match (product, country, target_price) {
-        (Some(product), Some(country), Some(target_price)) if errors.is_empty() => {
-            Ok(ValidationRequest { product, options: ValidationOptions { country, target_price } })
-        }
+        (Some(product), Some(country), Some(target_price)) if errors.is_empty() => Ok(ValidationRequest {
+            product,
+            options: ValidationOptions { country, target_price },
+        }),
         _ => Err(ApiError::Validation(errors)),
     }
 }
@@ -143,7 +158,10 @@ pub async fn create_validation(
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
     }
-    let (full_ttl, partial_ttl) = (cfg.cache.validation_ttl.as_secs_f64(), cfg.cache.partial_ttl.as_secs_f64());
+    let (full_ttl, partial_ttl) = (
+        cfg.cache.validation_ttl.as_secs_f64(),
+        cfg.cache.partial_ttl.as_secs_f64(),
+    );
     if let Some((doc, ttl_left)) = db::results::fresh_for_key(&state.pool, &key, full_ttl, partial_ttl).await? {
         // Redis lost the entry but PostgreSQL, the truth, has a fresh result: serve and re-cache it.
         count_cache("hit");
@@ -156,36 +174,55 @@ pub async fn create_validation(
     count_cache("miss");
 
     let wait = preferred_wait(&headers, cfg.api.max_wait);
-    let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let input = json!({
         "product": request.product,
         "country": request.options.country,
         "target_price": request.options.target_price,
         "cache_key": key,
     });
-    let id = submit(&state, tenant, JobKind::Validation, format!("validation:{key}"), input, request_id).await?;
+    let id = submit(
+        &state,
+        tenant,
+        JobKind::Validation,
+        format!("validation:{key}"),
+        input,
+        request_id,
+    )
+    .await?;
 
     let finished = match wait {
         Some(wait) if !wait.is_zero() => wait_until_finished(&state, id, wait).await?,
         _ => false,
     };
-    let job = db::jobs::get(&state.pool, tenant, id).await?.ok_or(ApiError::JobNotFound)?;
+    let job = db::jobs::get(&state.pool, tenant, id)
+        .await?
+        .ok_or(ApiError::JobNotFound)?;
     let mut response = if finished {
         (StatusCode::OK, axum::Json(job_document(&job))).into_response()
     } else {
         let mut r = (StatusCode::ACCEPTED, axum::Json(job_document(&job))).into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         r
     };
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&job_location(id)) {
-        headers.insert(if finished { header::CONTENT_LOCATION } else { header::LOCATION }, location);
+        headers.insert(
+            if finished {
+                header::CONTENT_LOCATION
+            } else {
+                header::LOCATION
+            },
+            location,
+        );
     }
     headers.insert("cache-status", HeaderValue::from_static("dropforge; fwd=miss"));
-    if let Some(wait) = wait {
-        if let Ok(v) = HeaderValue::from_str(&format!("wait={}", wait.as_secs())) {
-            headers.insert("preference-applied", v);
-        }
+    if let Some(v) = wait.and_then(|w| HeaderValue::from_str(&format!("wait={}", w.as_secs())).ok()) {
+        headers.insert("preference-applied", v);
     }
     Ok(response)
 }
@@ -264,9 +301,15 @@ mod tests {
     fn prefer_wait_is_parsed_and_clamped() {
         let mut h = HeaderMap::new();
         h.insert("prefer", HeaderValue::from_static("respond-async, wait=10"));
-        assert_eq!(preferred_wait(&h, Duration::from_secs(30)), Some(Duration::from_secs(10)));
+        assert_eq!(
+            preferred_wait(&h, Duration::from_secs(30)),
+            Some(Duration::from_secs(10))
+        );
         h.insert("prefer", HeaderValue::from_static("wait=100"));
-        assert_eq!(preferred_wait(&h, Duration::from_secs(30)), Some(Duration::from_secs(30)));
+        assert_eq!(
+            preferred_wait(&h, Duration::from_secs(30)),
+            Some(Duration::from_secs(30))
+        );
         h.insert("prefer", HeaderValue::from_static("wait=abc"));
         assert_eq!(preferred_wait(&h, Duration::from_secs(30)), None);
     }
@@ -274,7 +317,9 @@ mod tests {
     #[test]
     fn every_invalid_member_is_reported() {
         let body = json!({"product": {"id": "x"}, "country": "USA", "target_price": -1, "extra": 1});
-        let Err(ApiError::Validation(errors)) = parse_request(&body, "US") else { panic!("must fail") };
+        let Err(ApiError::Validation(errors)) = parse_request(&body, "US") else {
+            panic!("must fail")
+        };
         let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(pointers, ["/extra", "/product/id", "/country", "/target_price"]);
     }

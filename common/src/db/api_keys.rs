@@ -24,7 +24,11 @@ pub async fn find(pool: &PgPool, key_id: &str) -> Result<Option<KeyRecord>, sqlx
             .bind(key_id)
             .fetch_optional(pool)
             .await?;
-    Ok(row.map(|(tenant, hash, revoked)| KeyRecord { tenant_id: TenantId(tenant), secret_hash: hash, revoked }))
+    Ok(row.map(|(tenant, hash, revoked)| KeyRecord {
+        tenant_id: TenantId(tenant),
+        secret_hash: hash,
+        revoked,
+    }))
 }
 
 /// One row of `keys list`.
@@ -68,6 +72,9 @@ pub async fn touch(pool: &PgPool, key_ids: &[String]) -> Result<(), sqlx::Error>
     if key_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("update api_keys set last_used_at = now() where id = any($1)").bind(key_ids).execute(pool).await?;
+    sqlx::query("update api_keys set last_used_at = now() where id = any($1)")
+        .bind(key_ids)
+        .execute(pool)
+        .await?;
     Ok(())
 }

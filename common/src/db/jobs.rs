@@ -58,7 +58,8 @@ impl JobRecord {
 }
 
 /// Reads one job with its result.
-const SELECT_JOB_OF_TENANT: &str = "select j.id, j.tenant_id, j.kind, j.status, j.input, j.error, j.attempts, j.state_version,
+const SELECT_JOB_OF_TENANT: &str =
+    "select j.id, j.tenant_id, j.kind, j.status, j.input, j.error, j.attempts, j.state_version,
         j.parent_id, j.webhook_url, j.next_run_at, j.created_at, j.started_at, j.finished_at, j.updated_at,
         r.result
     from jobs j left join validation_results r on r.job_id = j.id
@@ -75,7 +76,10 @@ pub async fn get(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Option<Jo
 
 /// Reads a job's status and version only (cheap polling).
 pub async fn status_of(pool: &PgPool, id: JobId) -> Result<Option<JobStatus>, sqlx::Error> {
-    let s: Option<String> = sqlx::query_scalar("select status from jobs where id = $1").bind(id.0).fetch_optional(pool).await?;
+    let s: Option<String> = sqlx::query_scalar("select status from jobs where id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
     Ok(s.and_then(|s| JobStatus::parse(&s)))
 }
 
@@ -352,7 +356,11 @@ pub async fn dispatched_before(
 }
 
 /// Marks dispatches as verified (still in Redis) or lost (to be pushed again).
-pub async fn settle_dispatches(pool: &PgPool, held: &[(Uuid, String)], lost: &[(Uuid, String)]) -> Result<(), sqlx::Error> {
+pub async fn settle_dispatches(
+    pool: &PgPool,
+    held: &[(Uuid, String)],
+    lost: &[(Uuid, String)],
+) -> Result<(), sqlx::Error> {
     let split = |v: &[(Uuid, String)]| -> (Vec<Uuid>, Vec<String>) { v.iter().cloned().unzip() };
     if !held.is_empty() {
         let (ids, tasks) = split(held);

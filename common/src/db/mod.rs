@@ -40,9 +40,15 @@ pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
     if !exists {
         // Audited: the name comes from our own configuration and is quoted as an identifier.
         let quoted = name.replace('"', "\"\"");
-        if let Err(e) = admin.execute(sqlx::AssertSqlSafe(format!("create database \"{quoted}\""))).await {
+        if let Err(e) = admin
+            .execute(sqlx::AssertSqlSafe(format!("create database \"{quoted}\"")))
+            .await
+        {
             // Two processes may race to create it; losing that race is fine.
-            let raced = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04" || c == "23505");
+            let raced = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "42P04" || c == "23505");
             if !raced {
                 return Err(e);
             }
@@ -59,16 +65,23 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 /// True when every embedded migration is applied (readiness).
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let applied: Vec<i64> =
-        match sqlx::query_scalar("select version from _sqlx_migrations where success order by version").fetch_all(pool).await
+        match sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+            .fetch_all(pool)
+            .await
         {
             Ok(v) => v,
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => return Ok(false),
             Err(e) => return Err(e),
         };
-    Ok(MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).all(|m| applied.contains(&m.version)))
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .all(|m| applied.contains(&m.version)))
 }
 
 /// True when `e` is a unique-constraint violation.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "23505")
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23505")
 }

@@ -35,7 +35,13 @@ pub async fn create_key(pool: &PgPool, tenant_name: &str) -> Result<CreatedKey, 
     .await?;
     let (tenant_id, created) = match inserted {
         Some(id) => (id, true),
-        None => (sqlx::query_scalar("select id from tenants where name = $1").bind(tenant_name).fetch_one(&mut *tx).await?, false),
+        None => (
+            sqlx::query_scalar("select id from tenants where name = $1")
+                .bind(tenant_name)
+                .fetch_one(&mut *tx)
+                .await?,
+            false,
+        ),
     };
     let key = apikey::generate();
     sqlx::query("insert into api_keys (id, tenant_id, secret_hash) values ($1, $2, $3)")
@@ -45,5 +51,10 @@ pub async fn create_key(pool: &PgPool, tenant_name: &str) -> Result<CreatedKey, 
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(CreatedKey { tenant_id: TenantId(tenant_id), tenant_created: created, key, webhook_secret: created.then_some(secret) })
+    Ok(CreatedKey {
+        tenant_id: TenantId(tenant_id),
+        tenant_created: created,
+        key,
+        webhook_secret: created.then_some(secret),
+    })
 }

@@ -17,7 +17,7 @@ fn product_json(cfg: &SandboxConfig, p: &Product, currency: &str) -> Value {
     let (cur, rate) = fx(currency);
     let offer = p.min_offer_usd();
     let original = p.skus.first().map_or(offer, |s| s.price_usd);
-    let tracking = cfg.ae_app("500001").map_or("df", |a| a.tracking_id.as_str());
+    let tracking = cfg.credentials.ae_apps.first().map_or("df", |a| a.tracking_id.as_str());
     json!({
         "product_id": p.id.parse::<u64>().unwrap_or_default(),
         "product_title": p.title,

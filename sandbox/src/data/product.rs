@@ -328,3 +328,36 @@ pub fn fx(currency: &str) -> (&'static str, f64) {
         _ => ("USD", 1.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_archetypes_drive_the_signals() {
+        let cfg = SandboxConfig::for_tests();
+        let get = |id: &str| Product::lookup(&cfg, id).expect("pinned product exists");
+        assert!(Product::lookup(&cfg, "1005000000000404").is_none());
+        assert!(Product::lookup(&cfg, "12345").is_none());
+        let w = get("1005000000000001");
+        assert_eq!(w.archetype, Archetype::Winner);
+        let landed = w.min_offer_usd() + w.shipping[0].fee_usd;
+        assert!((15.0..=60.0).contains(&(landed * 2.5)), "landed {landed}");
+        assert!(w.orders_30d >= 1000 && w.rating >= 4.7 && w.evaluation_count >= 600);
+        assert!(w.shipping[0].max_days <= 10 && w.stock() >= 2000 && w.on_selling);
+        let d = get("1005000000000004");
+        assert!(d.orders_30d <= 8 && d.shipping[0].max_days >= 25);
+        let p = get("1005000000000006");
+        let defect = p.defect.expect("problem has a defect");
+        match defect {
+            Defect::OutOfStock => assert_eq!(p.stock(), 0),
+            Defect::SlowShipping => assert!(p.shipping[0].max_days >= 40),
+            Defect::OffSelling => assert!(!p.on_selling),
+        }
+        // Unpinned ids follow the roll distribution roughly.
+        let winners = (0..2000u64)
+            .filter(|i| archetype_of(&cfg, &format!("10058{:011}", i * 7919)) == Some(Archetype::Winner))
+            .count();
+        assert!((120..=280).contains(&winners), "winners {winners}");
+    }
+}

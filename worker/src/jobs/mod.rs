@@ -83,7 +83,10 @@ impl JobHandler for Runner {
         let deps = self.deps.clone();
         Box::pin(async move {
             // Run on the multi-threaded runtime: apalis drives every handler future on one task.
-            tokio::spawn(run(deps, job)).await.map_err(|e| Box::new(e) as BoxDynError)?.map_err(|e| Box::new(e) as BoxDynError)
+            tokio::spawn(run(deps, job))
+                .await
+                .map_err(|e| Box::new(e) as BoxDynError)?
+                .map_err(|e| Box::new(e) as BoxDynError)
         })
     }
 }
@@ -124,7 +127,9 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
                     },
                 }
             }
-            other => Outcome::Failed(json!({"code": "unsupported_kind", "message": format!("{} jobs are not supported", other.as_str())})),
+            other => Outcome::Failed(
+                json!({"code": "unsupported_kind", "message": format!("{} jobs are not supported", other.as_str())}),
+            ),
         }
     };
     metrics::histogram!(m::JOB_DURATION_SECONDS, "kind" => kind.as_str()).record(started.elapsed().as_secs_f64());

@@ -33,17 +33,21 @@ fn failure_outcome(e: &UpstreamError) -> Outcome {
         UpstreamError::NotFound { .. } => Outcome::Failed(error_doc("product_not_found", e)),
         UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(error_doc("upstream_auth", e)),
         UpstreamError::Invalid { .. } => Outcome::Failed(error_doc("upstream_rejected", e)),
-        UpstreamError::Throttled { retry_after, .. } => {
-            Outcome::Retry { delay: *retry_after, error: error_doc("upstream_throttled", e), refund: true }
-        }
+        UpstreamError::Throttled { retry_after, .. } => Outcome::Retry {
+            delay: *retry_after,
+            error: error_doc("upstream_throttled", e),
+            refund: true,
+        },
         UpstreamError::QuotaExhausted { .. } => Outcome::Retry {
             delay: e.retry_after().unwrap_or_default(),
             error: error_doc("upstream_quota_exhausted", e),
             refund: true,
         },
-        UpstreamError::Transient { .. } => {
-            Outcome::Retry { delay: std::time::Duration::ZERO, error: error_doc("upstream_unavailable", e), refund: false }
-        }
+        UpstreamError::Transient { .. } => Outcome::Retry {
+            delay: std::time::Duration::ZERO,
+            error: error_doc("upstream_unavailable", e),
+            refund: false,
+        },
     }
 }
 
@@ -51,7 +55,11 @@ fn failure_outcome(e: &UpstreamError) -> Outcome {
 pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, sqlx::Error> {
     let input: Input = match serde_json::from_value(claimed.input.clone()) {
         Ok(input) => input,
-        Err(e) => return Ok(Outcome::Failed(json!({"code": "invalid_input", "message": e.to_string()}))),
+        Err(e) => {
+            return Ok(Outcome::Failed(
+                json!({"code": "invalid_input", "message": e.to_string()}),
+            ));
+        }
     };
     let validated_at = Utc::now();
     let request = GatherRequest {
@@ -75,7 +83,10 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
     let mut doc = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
     if let Some(obj) = doc.as_object_mut() {
         obj.insert("product".into(), json!(gathered.product));
-        obj.insert("options".into(), json!({"country": input.country, "target_price": input.target_price}));
+        obj.insert(
+            "options".into(),
+            json!({"country": input.country, "target_price": input.target_price}),
+        );
         obj.insert("validated_at".into(), json!(validated_at));
         obj.insert("partial".into(), json!(partial));
         obj.insert("upstreams".into(), json!(gathered.upstreams));
@@ -100,7 +111,11 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
     }
     tx.commit().await?;
 
-    let ttl = if partial { deps.config.cache.partial_ttl } else { deps.config.cache.validation_ttl };
+    let ttl = if partial {
+        deps.config.cache.partial_ttl
+    } else {
+        deps.config.cache.validation_ttl
+    };
     match serde_json::to_vec(&doc) {
         Ok(bytes) => {
             if let Err(e) = deps.cache.set(&input.cache_key, &bytes, ttl).await {

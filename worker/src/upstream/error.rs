@@ -125,7 +125,11 @@ pub enum UpstreamError {
 impl UpstreamError {
     /// Shorthand for a transient error.
     pub fn transient(upstream: Upstream, kind: TransientKind, detail: impl Into<String>) -> Self {
-        Self::Transient { upstream, kind, detail: detail.into() }
+        Self::Transient {
+            upstream,
+            kind,
+            detail: detail.into(),
+        }
     }
 
     /// Shorthand for a malformed body.
@@ -135,12 +139,20 @@ impl UpstreamError {
 
     /// Shorthand for an invalid-request error.
     pub fn invalid(upstream: Upstream, code: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Invalid { upstream, code: code.into(), detail: detail.into() }
+        Self::Invalid {
+            upstream,
+            code: code.into(),
+            detail: detail.into(),
+        }
     }
 
     /// Shorthand for an auth error.
     pub fn auth(upstream: Upstream, code: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Auth { upstream, code: code.into(), detail: detail.into() }
+        Self::Auth {
+            upstream,
+            code: code.into(),
+            detail: detail.into(),
+        }
     }
 
     /// The upstream the error came from (`None` for configuration errors).
@@ -216,13 +228,20 @@ pub fn parse_ban_seconds(msg: &str) -> Duration {
 pub fn classify_aliexpress(code: &str, kind: Option<&str>, msg: &str) -> UpstreamError {
     let up = Upstream::AliExpress;
     match code {
-        "ApiCallLimit" | "AppCallLimit" | "AccessControl" | "FrequencyLimited" => {
-            UpstreamError::Throttled { upstream: up, retry_after: parse_ban_seconds(msg), code: code.to_owned() }
-        }
-        "IncompleteSignature" | "InvalidSignature" | "InvalidAppKey" | "MissingAppKey" | "IllegalAccessToken"
-        | "InvalidAccessToken" | "InvalidSession" | "AppNotExists" | "InsufficientPermission" => {
-            UpstreamError::auth(up, code, msg)
-        }
+        "ApiCallLimit" | "AppCallLimit" | "AccessControl" | "FrequencyLimited" => UpstreamError::Throttled {
+            upstream: up,
+            retry_after: parse_ban_seconds(msg),
+            code: code.to_owned(),
+        },
+        "IncompleteSignature"
+        | "InvalidSignature"
+        | "InvalidAppKey"
+        | "MissingAppKey"
+        | "IllegalAccessToken"
+        | "InvalidAccessToken"
+        | "InvalidSession"
+        | "AppNotExists"
+        | "InsufficientPermission" => UpstreamError::auth(up, code, msg),
         _ if matches!(kind, Some("ISP") | Some("SYSTEM")) || code.starts_with("isp.") => {
             UpstreamError::transient(up, TransientKind::ServerError, format!("{code}: {msg}"))
         }
@@ -234,14 +253,18 @@ pub fn classify_aliexpress(code: &str, kind: Option<&str>, msg: &str) -> Upstrea
 pub fn classify_meta(code: i64, http_status: u16, msg: &str, throttle_pause: Duration) -> UpstreamError {
     let up = Upstream::Meta;
     match code {
-        4 | 17 | 32 | 341 | 613 | 80000..=80099 => {
-            UpstreamError::Throttled { upstream: up, retry_after: throttle_pause, code: code.to_string() }
-        }
+        4 | 17 | 32 | 341 | 613 | 80000..=80099 => UpstreamError::Throttled {
+            upstream: up,
+            retry_after: throttle_pause,
+            code: code.to_string(),
+        },
         190 | 102 | 10 | 200..=299 => UpstreamError::auth(up, code.to_string(), msg),
         1 | 2 => UpstreamError::transient(up, TransientKind::ServerError, format!("code {code}: {msg}")),
-        _ if http_status >= 500 => {
-            UpstreamError::transient(up, TransientKind::ServerError, format!("HTTP {http_status} code {code}"))
-        }
+        _ if http_status >= 500 => UpstreamError::transient(
+            up,
+            TransientKind::ServerError,
+            format!("HTTP {http_status} code {code}"),
+        ),
         _ => UpstreamError::invalid(up, code.to_string(), msg),
     }
 }
@@ -251,10 +274,17 @@ pub fn classify_youtube(http_status: u16, reasons: &[String], msg: &str, now: Da
     let up = Upstream::YouTube;
     let has = |r: &str| reasons.iter().any(|x| x == r);
     if has("quotaExceeded") || has("dailyLimitExceeded") {
-        return UpstreamError::QuotaExhausted { upstream: up, until: Some(crate::upstream::next_pacific_midnight(now)) };
+        return UpstreamError::QuotaExhausted {
+            upstream: up,
+            until: Some(super::pacific::next_pacific_midnight(now)),
+        };
     }
     if has("rateLimitExceeded") || has("userRateLimitExceeded") || http_status == 429 {
-        return UpstreamError::Throttled { upstream: up, retry_after: Duration::from_secs(2), code: "rateLimitExceeded".into() };
+        return UpstreamError::Throttled {
+            upstream: up,
+            retry_after: Duration::from_secs(2),
+            code: "rateLimitExceeded".into(),
+        };
     }
     if has("API_KEY_INVALID") || has("keyInvalid") || has("keyExpired") || http_status == 401 || http_status == 403 {
         let code = reasons.last().cloned().unwrap_or_else(|| http_status.to_string());
@@ -262,7 +292,14 @@ pub fn classify_youtube(http_status: u16, reasons: &[String], msg: &str, now: Da
     }
     match http_status {
         500..=599 => UpstreamError::transient(up, TransientKind::ServerError, format!("HTTP {http_status}")),
-        404 => UpstreamError::NotFound { upstream: up, detail: msg.to_owned() },
-        _ => UpstreamError::invalid(up, reasons.first().cloned().unwrap_or_else(|| http_status.to_string()), msg),
+        404 => UpstreamError::NotFound {
+            upstream: up,
+            detail: msg.to_owned(),
+        },
+        _ => UpstreamError::invalid(
+            up,
+            reasons.first().cloned().unwrap_or_else(|| http_status.to_string()),
+            msg,
+        ),
     }
 }

@@ -102,7 +102,12 @@ pub enum UpstreamStatus {
 impl UpstreamStatus {
     /// A plain `{"status": "ok"}`.
     pub fn ok() -> Self {
-        Self::Ok { pages: None, search_calls: None, units: None, warnings: Vec::new() }
+        Self::Ok {
+            pages: None,
+            search_calls: None,
+            units: None,
+            warnings: Vec::new(),
+        }
     }
 
     /// True for `ok`.
@@ -176,7 +181,11 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
     let ae = &clients.aliexpress;
     let detail = ae.product_get(&req.product_id, &req.ship_to, &req.currency).await?;
     let cost = unit_cost(&detail).ok_or_else(|| {
-        UpstreamError::invalid(Upstream::AliExpress, "no_price", format!("product {} has no priced SKU", req.product_id))
+        UpstreamError::invalid(
+            Upstream::AliExpress,
+            "no_price",
+            format!("product {} has no priced SKU", req.product_id),
+        )
     })?;
     let keyword = derive_keyword(&detail.title);
     let sku = freight_sku(&detail, cost);
@@ -184,19 +193,34 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
 
     let freight = async {
         match &sku {
-            Some(sku) => ae.freight_query(&detail.product_id, sku, &req.ship_to, &req.currency).await,
+            Some(sku) => {
+                ae.freight_query(&detail.product_id, sku, &req.ship_to, &req.currency)
+                    .await
+            }
             None => Err(UpstreamError::invalid(Upstream::AliExpress, "no_sku", "no SKU id")),
         }
     };
     let affiliate = ae.affiliate_product_detail(&detail.product_id, &req.ship_to, &req.currency);
     let search = async {
-        if keyword.is_empty() { Err(no_keyword()) } else { ae.text_search(&keyword, &req.ship_to, &req.currency).await }
+        if keyword.is_empty() {
+            Err(no_keyword())
+        } else {
+            ae.text_search(&keyword, &req.ship_to, &req.currency).await
+        }
     };
     let meta = async {
-        if keyword.is_empty() { None } else { Some(clients.meta.active_ads(&keyword, req.validated_at).await) }
+        if keyword.is_empty() {
+            None
+        } else {
+            Some(clients.meta.active_ads(&keyword, req.validated_at).await)
+        }
     };
     let youtube = async {
-        if keyword.is_empty() { None } else { Some(clients.youtube.videos(&keyword, req.validated_at).await) }
+        if keyword.is_empty() {
+            None
+        } else {
+            Some(clients.youtube.videos(&keyword, req.validated_at).await)
+        }
     };
     let (freight, affiliate, search, meta, youtube) = tokio::join!(freight, affiliate, search, meta, youtube);
 
@@ -215,7 +239,11 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
     let affiliate = affiliate.inspect_err(|e| note("affiliate", e)).ok();
     let similar_listings = search.inspect_err(|e| note("text_search", e)).ok();
 
-    let stock = detail.skus.iter().filter_map(|s| s.stock).reduce(|a, b| a.saturating_add(b));
+    let stock = detail
+        .skus
+        .iter()
+        .filter_map(|s| s.stock)
+        .reduce(|a, b| a.saturating_add(b));
     let aliexpress = AliExpressSignals {
         on_selling: detail.status.as_deref() == Some("onSelling"),
         unit_cost: cost,
@@ -231,9 +259,19 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
         similar_listings,
     };
 
-    let skipped = || UpstreamStatus::Skipped { reason: "no keyword".into() };
+    let skipped = || UpstreamStatus::Skipped {
+        reason: "no keyword".into(),
+    };
     let (meta_signals, meta_status) = match meta {
-        Some(Ok(m)) => (Some(m.signals), UpstreamStatus::Ok { pages: Some(m.pages), search_calls: None, units: None, warnings: Vec::new() }),
+        Some(Ok(m)) => (
+            Some(m.signals),
+            UpstreamStatus::Ok {
+                pages: Some(m.pages),
+                search_calls: None,
+                units: None,
+                warnings: Vec::new(),
+            },
+        ),
         Some(Err(e)) => (None, UpstreamStatus::from_error(&e)),
         None => (None, skipped()),
     };
@@ -260,7 +298,12 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
         image_url: detail.image_urls.into_iter().next(),
         currency: detail.sku_currency.unwrap_or_else(|| req.currency.clone()),
         unit_cost: cost,
-        store: StoreInfo { id: store.id, name: store.name, country: store.country, ratings: store.ratings },
+        store: StoreInfo {
+            id: store.id,
+            name: store.name,
+            country: store.country,
+            ratings: store.ratings,
+        },
     };
     Ok(Gathered {
         product,
@@ -271,7 +314,12 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
             target_price: req.target_price,
         },
         upstreams: UpstreamsReport {
-            aliexpress: UpstreamStatus::Ok { pages: None, search_calls: None, units: None, warnings },
+            aliexpress: UpstreamStatus::Ok {
+                pages: None,
+                search_calls: None,
+                units: None,
+                warnings,
+            },
             meta: meta_status,
             youtube: yt_status,
         },
@@ -288,8 +336,12 @@ mod tests {
         let until: DateTime<Utc> = "2025-06-02T07:00:00Z".parse().expect("ts");
         let report = UpstreamsReport {
             aliexpress: UpstreamStatus::ok(),
-            meta: UpstreamStatus::Failed { reason: "throttled 613".into() },
-            youtube: UpstreamStatus::QuotaExhausted { retry_after: Some(until) },
+            meta: UpstreamStatus::Failed {
+                reason: "throttled 613".into(),
+            },
+            youtube: UpstreamStatus::QuotaExhausted {
+                retry_after: Some(until),
+            },
         };
         let v = serde_json::to_value(&report).expect("json");
         assert_eq!(
@@ -302,8 +354,18 @@ mod tests {
         assert_eq!(back, report);
         let ok = UpstreamsReport {
             aliexpress: UpstreamStatus::ok(),
-            meta: UpstreamStatus::Ok { pages: Some(1), search_calls: None, units: None, warnings: vec![] },
-            youtube: UpstreamStatus::Ok { pages: None, search_calls: Some(1), units: Some(101), warnings: vec![] },
+            meta: UpstreamStatus::Ok {
+                pages: Some(1),
+                search_calls: None,
+                units: None,
+                warnings: vec![],
+            },
+            youtube: UpstreamStatus::Ok {
+                pages: None,
+                search_calls: Some(1),
+                units: Some(101),
+                warnings: vec![],
+            },
         };
         assert!(!ok.is_partial());
         assert_eq!(
@@ -314,9 +376,16 @@ mod tests {
 
     #[test]
     fn unit_cost_prefers_skus_in_stock() {
-        use crate::upstream::aliexpress::Sku;
-        let sku = |p: f64, s: u64| Sku { sku_id: Some(format!("{p}")), price: Some(p), stock: Some(s) };
-        let mut p = ProductDetail { skus: vec![sku(5.0, 0), sku(7.0, 3), sku(6.0, 1)], ..ProductDetail::default() };
+        use super::super::aliexpress::Sku;
+        let sku = |p: f64, s: u64| Sku {
+            sku_id: Some(format!("{p}")),
+            price: Some(p),
+            stock: Some(s),
+        };
+        let mut p = ProductDetail {
+            skus: vec![sku(5.0, 0), sku(7.0, 3), sku(6.0, 1)],
+            ..ProductDetail::default()
+        };
         assert_eq!(unit_cost(&p), Some(6.0));
         assert_eq!(freight_sku(&p, 6.0).as_deref(), Some("6"));
         p.skus = vec![sku(5.0, 0), sku(7.0, 0)];

@@ -41,8 +41,9 @@ pub struct RawResponse {
 impl RawResponse {
     /// The body as JSON, or a `Malformed` transient error.
     pub fn json(&self, upstream: Upstream) -> Result<serde_json::Value, UpstreamError> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| UpstreamError::malformed(upstream, format!("HTTP {}: invalid JSON: {e}", self.status.as_u16())))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            UpstreamError::malformed(upstream, format!("HTTP {}: invalid JSON: {e}", self.status.as_u16()))
+        })
     }
 
     /// `Retry-After` in seconds, if present and numeric.
@@ -63,7 +64,10 @@ impl RawResponse {
             408 => UpstreamError::transient(upstream, TransientKind::Timeout, "HTTP 408"),
             500..=599 => UpstreamError::transient(upstream, TransientKind::ServerError, format!("HTTP {code}")),
             401 | 403 => UpstreamError::auth(upstream, code.to_string(), format!("HTTP {code}")),
-            404 => UpstreamError::NotFound { upstream, detail: "HTTP 404".into() },
+            404 => UpstreamError::NotFound {
+                upstream,
+                detail: "HTTP 404".into(),
+            },
             _ => UpstreamError::invalid(upstream, code.to_string(), format!("HTTP {code}")),
         }
     }
@@ -107,7 +111,9 @@ where
     metrics::histogram!(metric_names::UPSTREAM_REQUEST_DURATION_SECONDS, &labels).record(elapsed.as_secs_f64());
     match &result {
         Ok(_) => tracing::debug!(%upstream, op, outcome, elapsed_ms = elapsed.as_millis() as u64, "upstream call"),
-        Err(e) => tracing::info!(%upstream, op, outcome, elapsed_ms = elapsed.as_millis() as u64, error = %e, "upstream call failed"),
+        Err(e) => {
+            tracing::info!(%upstream, op, outcome, elapsed_ms = elapsed.as_millis() as u64, error = %e, "upstream call failed")
+        }
     }
     result
 }

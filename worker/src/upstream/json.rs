@@ -6,7 +6,9 @@ use serde_json::Value;
 
 /// Follows `path` through nested objects.
 pub fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |cur, key| cur.get(*key)).filter(|v| !v.is_null())
+    path.iter()
+        .try_fold(v, |cur, key| cur.get(*key))
+        .filter(|v| !v.is_null())
 }
 
 /// A number from a JSON number or a numeric string (`"4.9"`, `"97.5%"`, `" 12 "`).
@@ -24,10 +26,14 @@ pub fn as_f64(v: &Value) -> Option<f64> {
 /// A non-negative integer from a number or a string (fractions are truncated).
 pub fn as_u64(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|x| *x >= 0.0).map(|x| x as u64)),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|x| *x >= 0.0).map(|x| x as u64)),
         Value::String(s) => {
             let s = s.trim();
-            s.parse::<u64>().ok().or_else(|| s.parse::<f64>().ok().filter(|x| *x >= 0.0).map(|x| x as u64))
+            s.parse::<u64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().filter(|x| *x >= 0.0).map(|x| x as u64))
         }
         _ => None,
     }
@@ -105,7 +111,10 @@ pub fn list_at<'a>(v: &'a Value, path: &[&str]) -> Vec<&'a Value> {
 /// A timestamp from RFC 3339, `yyyy-MM-dd HH:mm:ss` (UTC assumed), `yyyy-MM-dd`,
 /// `2025-01-03T08:00:00+0000` (Graph style) or epoch milliseconds.
 pub fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
-    if let Some(ms) = v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse::<i64>().ok())) {
+    if let Some(ms) = v
+        .as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse::<i64>().ok()))
+    {
         return Utc.timestamp_millis_opt(ms).single();
     }
     let s = v.as_str()?.trim();

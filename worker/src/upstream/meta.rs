@@ -93,7 +93,9 @@ impl MetaClient {
     }
 
     fn pause_for(&self, d: Duration) {
-        let until = Utc::now().timestamp_millis().saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let until = Utc::now()
+            .timestamp_millis()
+            .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         self.pause_until_ms.fetch_max(until, Ordering::Relaxed);
     }
 
@@ -107,12 +109,19 @@ impl MetaClient {
             if let Some(until) = self.throttled_until() {
                 if pages == 0 {
                     let retry_after = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-                    return Err(UpstreamError::Throttled { upstream: META, retry_after, code: "paused".into() });
+                    return Err(UpstreamError::Throttled {
+                        upstream: META,
+                        retry_after,
+                        code: "paused".into(),
+                    });
                 }
                 truncated = true;
                 break;
             }
-            let page = self.retry.run(|| timed(META, "ads_archive", self.fetch(keyword, next.as_deref()))).await?;
+            let page = self
+                .retry
+                .run(|| timed(META, "ads_archive", self.fetch(keyword, next.as_deref())))
+                .await?;
             pages += 1;
             let empty = page.ads.is_empty();
             ads.extend(page.ads);
@@ -127,7 +136,10 @@ impl MetaClient {
                 _ => break,
             }
         }
-        Ok(MetaResult { signals: signals(&ads, validated_at, truncated), pages })
+        Ok(MetaResult {
+            signals: signals(&ads, validated_at, truncated),
+            pages,
+        })
     }
 
     /// Builds the request of one page: the first page from our parameters; later pages from
@@ -140,9 +152,16 @@ impl MetaClient {
             if same_origin {
                 let has_token = next_url.query_pairs().any(|(k, _)| k == "access_token");
                 let req = self.http.get(next_url);
-                return Ok(if has_token { req } else { req.query(&[("access_token", token)]) });
+                return Ok(if has_token {
+                    req
+                } else {
+                    req.query(&[("access_token", token)])
+                });
             }
-            let after = next_url.query_pairs().find(|(k, _)| k == "after").map(|(_, v)| v.into_owned());
+            let after = next_url
+                .query_pairs()
+                .find(|(k, _)| k == "after")
+                .map(|(_, v)| v.into_owned());
             let after = after.ok_or_else(|| UpstreamError::malformed(META, "paging.next without cursor"))?;
             return Ok(self.first_page(keyword, token).query(&[("after", after)]));
         }
@@ -164,11 +183,11 @@ impl MetaClient {
 
     async fn fetch(&self, keyword: &str, next: Option<&str>) -> Result<Page, UpstreamError> {
         let resp = send(META, self.request(keyword, next)?).await?;
-        if let Some(usage) = max_usage(&resp) {
-            if usage >= USAGE_LIMIT {
-                tracing::warn!(usage, "meta x-app-usage high; pausing the next call");
-                self.pause_for(USAGE_PAUSE);
-            }
+        if let Some(usage) = max_usage(&resp)
+            && usage >= USAGE_LIMIT
+        {
+            tracing::warn!(usage, "meta x-app-usage high; pausing the next call");
+            self.pause_for(USAGE_PAUSE);
         }
         let body = match resp.json(META) {
             Ok(b) => b,
@@ -213,9 +232,16 @@ fn max_usage(resp: &RawResponse) -> Option<f64> {
 /// Normalises the ads read into [`MetaSignals`] (§9.1).
 fn signals(ads: &[Ad], validated_at: DateTime<Utc>, truncated: bool) -> MetaSignals {
     let mut seen = HashSet::new();
-    let unique: Vec<&Ad> = ads.iter().filter(|a| a.id.as_ref().is_none_or(|id| seen.insert(id.clone()))).collect();
+    let unique: Vec<&Ad> = ads
+        .iter()
+        .filter(|a| a.id.as_ref().is_none_or(|id| seen.insert(id.clone())))
+        .collect();
     let advertisers: HashSet<&str> = unique.iter().filter_map(|a| a.advertiser.as_deref()).collect();
-    let ages: Vec<f64> = unique.iter().filter_map(|a| a.start).map(|s| age_days(validated_at, s)).collect();
+    let ages: Vec<f64> = unique
+        .iter()
+        .filter_map(|a| a.start)
+        .map(|s| age_days(validated_at, s))
+        .collect();
     MetaSignals {
         active_ads: unique.len() as u64,
         advertisers: advertisers.len() as u64,
@@ -230,7 +256,11 @@ mod tests {
     use super::*;
 
     fn ad(id: &str, page: &str, start: &str) -> Ad {
-        Ad { id: Some(id.into()), advertiser: Some(page.into()), start: parse_time(&Value::String(start.into())) }
+        Ad {
+            id: Some(id.into()),
+            advertiser: Some(page.into()),
+            start: parse_time(&Value::String(start.into())),
+        }
     }
 
     #[test]
@@ -253,14 +283,22 @@ mod tests {
 
     #[test]
     fn meta_codes_are_authoritative() {
-        let e = classify_meta(613, 400, "(#613) Calls to this api have exceeded the rate limit.", THROTTLE_PAUSE);
+        let e = classify_meta(
+            613,
+            400,
+            "(#613) Calls to this api have exceeded the rate limit.",
+            THROTTLE_PAUSE,
+        );
         assert!(matches!(e, UpstreamError::Throttled { .. }));
         assert_eq!(e.reason(), "throttled 613");
         assert_eq!(e.retry_after(), Some(THROTTLE_PAUSE));
         for code in [4, 17, 32, 341] {
             assert_eq!(classify_meta(code, 403, "", THROTTLE_PAUSE).outcome(), "throttled");
         }
-        assert_eq!(classify_meta(190, 400, "Invalid OAuth access token data.", THROTTLE_PAUSE).outcome(), "auth");
+        assert_eq!(
+            classify_meta(190, 400, "Invalid OAuth access token data.", THROTTLE_PAUSE).outcome(),
+            "auth"
+        );
         assert_eq!(classify_meta(100, 400, "bad", THROTTLE_PAUSE).outcome(), "client_error");
         assert_eq!(classify_meta(2, 500, "x", THROTTLE_PAUSE).outcome(), "server_error");
     }

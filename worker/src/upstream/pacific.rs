@@ -56,27 +56,60 @@ mod tests {
 
     #[test]
     fn winter_midnight_is_08_utc() {
-        assert_eq!(next_pacific_midnight(t("2025-01-15T12:00:00Z")), t("2025-01-16T08:00:00Z"));
+        assert_eq!(
+            next_pacific_midnight(t("2025-01-15T12:00:00Z")),
+            t("2025-01-16T08:00:00Z")
+        );
         // 07:59 UTC is still the previous Pacific day.
-        assert_eq!(next_pacific_midnight(t("2025-01-16T07:59:59Z")), t("2025-01-16T08:00:00Z"));
-        assert_eq!(next_pacific_midnight(t("2025-01-16T08:00:00Z")), t("2025-01-17T08:00:00Z"));
-        assert_eq!(next_pacific_midnight(t("2025-12-31T23:00:00Z")), t("2026-01-01T08:00:00Z"));
+        assert_eq!(
+            next_pacific_midnight(t("2025-01-16T07:59:59Z")),
+            t("2025-01-16T08:00:00Z")
+        );
+        assert_eq!(
+            next_pacific_midnight(t("2025-01-16T08:00:00Z")),
+            t("2025-01-17T08:00:00Z")
+        );
+        assert_eq!(
+            next_pacific_midnight(t("2025-12-31T23:00:00Z")),
+            t("2026-01-01T08:00:00Z")
+        );
     }
 
     #[test]
     fn summer_midnight_is_07_utc() {
-        assert_eq!(next_pacific_midnight(t("2025-07-01T12:00:00Z")), t("2025-07-02T07:00:00Z"));
-        assert_eq!(next_pacific_midnight(t("2025-07-02T06:59:59Z")), t("2025-07-02T07:00:00Z"));
-        assert_eq!(next_pacific_midnight(t("2024-06-01T00:00:00Z")), t("2024-06-01T07:00:00Z"));
+        assert_eq!(
+            next_pacific_midnight(t("2025-07-01T12:00:00Z")),
+            t("2025-07-02T07:00:00Z")
+        );
+        assert_eq!(
+            next_pacific_midnight(t("2025-07-02T06:59:59Z")),
+            t("2025-07-02T07:00:00Z")
+        );
+        assert_eq!(
+            next_pacific_midnight(t("2024-06-01T00:00:00Z")),
+            t("2024-06-01T07:00:00Z")
+        );
     }
 
     #[test]
     fn transition_days() {
         // 2025: DST starts Sunday 9 March, ends Sunday 2 November.
-        assert_eq!(next_pacific_midnight(t("2025-03-08T20:00:00Z")), t("2025-03-09T08:00:00Z"));
-        assert_eq!(next_pacific_midnight(t("2025-03-09T12:00:00Z")), t("2025-03-10T07:00:00Z"));
-        assert_eq!(next_pacific_midnight(t("2025-11-01T20:00:00Z")), t("2025-11-02T07:00:00Z"));
-        assert_eq!(next_pacific_midnight(t("2025-11-02T12:00:00Z")), t("2025-11-03T08:00:00Z"));
+        assert_eq!(
+            next_pacific_midnight(t("2025-03-08T20:00:00Z")),
+            t("2025-03-09T08:00:00Z")
+        );
+        assert_eq!(
+            next_pacific_midnight(t("2025-03-09T12:00:00Z")),
+            t("2025-03-10T07:00:00Z")
+        );
+        assert_eq!(
+            next_pacific_midnight(t("2025-11-01T20:00:00Z")),
+            t("2025-11-02T07:00:00Z")
+        );
+        assert_eq!(
+            next_pacific_midnight(t("2025-11-02T12:00:00Z")),
+            t("2025-11-03T08:00:00Z")
+        );
         // 2024: DST starts 10 March, ends 3 November.
         assert!(!is_pacific_dst(t("2024-03-10T09:59:59Z")));
         assert!(is_pacific_dst(t("2024-03-10T10:00:00Z")));

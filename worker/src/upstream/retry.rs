@@ -83,13 +83,17 @@ impl RetryPolicy {
 /// A uniform random duration in `[0, max]` (millisecond resolution).
 fn jitter(max: Duration) -> Duration {
     let ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
-    if ms == 0 { Duration::ZERO } else { Duration::from_millis(rand::random_range(0..=ms)) }
+    if ms == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(rand::random_range(0..=ms))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::error::{TransientKind, Upstream};
     use super::*;
-    use crate::upstream::error::{TransientKind, Upstream};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn policy() -> RetryPolicy {
@@ -136,11 +140,18 @@ mod tests {
         };
         let d = p.delay_for(&short, 0).expect("short throttle is waited out");
         assert!(d >= Duration::from_secs(1) && d <= Duration::from_millis(1010));
-        let long = UpstreamError::Throttled { upstream: Upstream::Meta, retry_after: Duration::from_secs(300), code: "613".into() };
+        let long = UpstreamError::Throttled {
+            upstream: Upstream::Meta,
+            retry_after: Duration::from_secs(300),
+            code: "613".into(),
+        };
         assert!(p.delay_for(&long, 0).is_none());
         let auth = UpstreamError::auth(Upstream::AliExpress, "IncompleteSignature", "bad");
         assert!(p.delay_for(&auth, 0).is_none());
-        let quota = UpstreamError::QuotaExhausted { upstream: Upstream::YouTube, until: None };
+        let quota = UpstreamError::QuotaExhausted {
+            upstream: Upstream::YouTube,
+            until: None,
+        };
         assert!(p.delay_for(&quota, 0).is_none());
     }
 
@@ -150,7 +161,11 @@ mod tests {
         let calls = AtomicU32::new(0);
         let out = p
             .run(|| async {
-                if calls.fetch_add(1, Ordering::SeqCst) < 2 { Err(transient()) } else { Ok(7) }
+                if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+                    Err(transient())
+                } else {
+                    Ok(7)
+                }
             })
             .await;
         assert_eq!(out, Ok(7));

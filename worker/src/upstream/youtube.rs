@@ -78,11 +78,15 @@ impl YouTubeClient {
             ("maxResults", max_results.as_str()),
             ("key", self.api_key.expose()),
         ];
-        let found = self.retry.run(|| timed(YT, "search", self.get("search", &search_query, &searches))).await?;
+        let found = self
+            .retry
+            .run(|| timed(YT, "search", self.get("search", &search_query, &searches)))
+            .await?;
         let mut ids: Vec<String> = Vec::new();
         let mut search_dates = std::collections::HashMap::new();
         for item in list_at(&found, &["items"]) {
-            let id = string_at(item, &["id", "videoId"]).or_else(|| get(item, &["id"]).and_then(Value::as_str).map(str::to_owned));
+            let id = string_at(item, &["id", "videoId"])
+                .or_else(|| get(item, &["id"]).and_then(Value::as_str).map(str::to_owned));
             if let Some(id) = id.filter(|id| !ids.contains(id)) {
                 if let Some(t) = get(item, &["snippet", "publishedAt"]).and_then(parse_time) {
                     search_dates.insert(id.clone(), t);
@@ -93,10 +97,19 @@ impl YouTubeClient {
         let mut videos = Vec::new();
         if !ids.is_empty() {
             let id_list = ids.join(",");
-            let query = [("part", "snippet,statistics"), ("id", id_list.as_str()), ("key", self.api_key.expose())];
-            let listed = self.retry.run(|| timed(YT, "videos", self.get("videos", &query, &lists))).await?;
+            let query = [
+                ("part", "snippet,statistics"),
+                ("id", id_list.as_str()),
+                ("key", self.api_key.expose()),
+            ];
+            let listed = self
+                .retry
+                .run(|| timed(YT, "videos", self.get("videos", &query, &lists)))
+                .await?;
             for item in list_at(&listed, &["items"]) {
-                let Some(stats) = get(item, &["statistics"]) else { continue };
+                let Some(stats) = get(item, &["statistics"]) else {
+                    continue;
+                };
                 let published = get(item, &["snippet", "publishedAt"])
                     .and_then(parse_time)
                     .or_else(|| string_at(item, &["id"]).and_then(|id| search_dates.get(&id).copied()));
@@ -110,7 +123,11 @@ impl YouTubeClient {
         }
         let search_calls = searches.load(Ordering::Relaxed);
         let units = search_calls * SEARCH_UNITS + lists.load(Ordering::Relaxed) * VIDEOS_UNITS;
-        Ok(YouTubeResult { signals: YouTubeSignals { videos }, search_calls, units })
+        Ok(YouTubeResult {
+            signals: YouTubeSignals { videos },
+            search_calls,
+            units,
+        })
     }
 
     /// One GET of `{base}/{path}`; `calls` counts the requests that reached YouTube (quota spent).
@@ -122,8 +139,12 @@ impl YouTubeClient {
         if resp.status.is_success() {
             return body;
         }
-        let Ok(body) = body else { return Err(resp.status_error(YT)) };
-        let Some(err) = get(&body, &["error"]) else { return Err(resp.status_error(YT)) };
+        let Ok(body) = body else {
+            return Err(resp.status_error(YT));
+        };
+        let Some(err) = get(&body, &["error"]) else {
+            return Err(resp.status_error(YT));
+        };
         let reasons: Vec<String> = list_at(err, &["errors"])
             .into_iter()
             .chain(list_at(err, &["details"]))
@@ -136,8 +157,8 @@ impl YouTubeClient {
 
 #[cfg(test)]
 mod tests {
+    use super::super::pacific::next_pacific_midnight;
     use super::*;
-    use crate::upstream::next_pacific_midnight;
 
     #[test]
     fn quota_exceeded_waits_for_pacific_midnight() {
@@ -146,7 +167,13 @@ mod tests {
         for (now, want) in [(winter, "2025-01-16T08:00:00Z"), (summer, "2025-07-02T07:00:00Z")] {
             let e = classify_youtube(403, &["quotaExceeded".into()], "quota", now);
             let want: DateTime<Utc> = want.parse().expect("ts");
-            assert_eq!(e, UpstreamError::QuotaExhausted { upstream: YT, until: Some(want) });
+            assert_eq!(
+                e,
+                UpstreamError::QuotaExhausted {
+                    upstream: YT,
+                    until: Some(want)
+                }
+            );
             assert_eq!(next_pacific_midnight(now), want);
             assert_eq!(e.outcome(), "quota");
             assert!(!e.is_retryable());
@@ -156,11 +183,22 @@ mod tests {
     #[test]
     fn other_google_errors() {
         let now = Utc::now();
-        let key = classify_youtube(400, &["badRequest".into(), "API_KEY_INVALID".into()], "API key not valid.", now);
+        let key = classify_youtube(
+            400,
+            &["badRequest".into(), "API_KEY_INVALID".into()],
+            "API key not valid.",
+            now,
+        );
         assert!(matches!(key, UpstreamError::Auth { .. }));
-        assert_eq!(classify_youtube(400, &["missingRequiredParameter".into()], "x", now).outcome(), "client_error");
+        assert_eq!(
+            classify_youtube(400, &["missingRequiredParameter".into()], "x", now).outcome(),
+            "client_error"
+        );
         assert_eq!(classify_youtube(503, &[], "x", now).outcome(), "server_error");
         assert_eq!(classify_youtube(403, &["forbidden".into()], "x", now).outcome(), "auth");
-        assert_eq!(classify_youtube(403, &["rateLimitExceeded".into()], "x", now).outcome(), "throttled");
+        assert_eq!(
+            classify_youtube(403, &["rateLimitExceeded".into()], "x", now).outcome(),
+            "throttled"
+        );
     }
 }

@@ -58,7 +58,11 @@ pub struct EnvOptions {
 
 impl Default for EnvOptions {
     fn default() -> Self {
-        Self { latency_scale: 0.0, redis_url: None, extra: Vec::new() }
+        Self {
+            latency_scale: 0.0,
+            redis_url: None,
+            extra: Vec::new(),
+        }
     }
 }
 
@@ -71,7 +75,9 @@ impl TestEnv {
         let pool = db::connect(&url, 10).await.expect("connect test database");
         db::migrate(&pool).await.expect("migrate test database");
         let (sandbox, _handle) =
-            dropforge_sandbox::spawn(SandboxConfig::default().with_latency_scale(options.latency_scale)).await.expect("sandbox");
+            dropforge_sandbox::spawn(SandboxConfig::default().with_latency_scale(options.latency_scale))
+                .await
+                .expect("sandbox");
         let prefix = format!("dftest:{}", ulid::Ulid::generate());
         let base = format!("http://{sandbox}");
         let mut vars: HashMap<String, String> = [
@@ -103,7 +109,13 @@ impl TestEnv {
         for (k, v) in options.extra {
             vars.insert(k.to_owned(), v);
         }
-        Self { vars, pool, sandbox, prefix, database: name }
+        Self {
+            vars,
+            pool,
+            sandbox,
+            prefix,
+            database: name,
+        }
     }
 
     /// The typed configuration of this environment.
@@ -113,7 +125,11 @@ impl TestEnv {
 
     /// Creates a tenant with a key; returns the key.
     pub async fn key(&self, tenant: &str) -> String {
-        db::tenants::create_key(&self.pool, tenant).await.expect("key").key.plaintext
+        db::tenants::create_key(&self.pool, tenant)
+            .await
+            .expect("key")
+            .key
+            .plaintext
     }
 
     /// Starts the API in-process; returns its base URL.
@@ -149,8 +165,10 @@ impl TestEnv {
 
     /// Counts jobs by status.
     pub async fn status_counts(&self) -> HashMap<String, i64> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("select status, count(*) from jobs group by status").fetch_all(&self.pool).await.unwrap();
+        let rows: Vec<(String, i64)> = sqlx::query_as("select status, count(*) from jobs group by status")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap();
         rows.into_iter().collect()
     }
 
@@ -162,7 +180,10 @@ impl TestEnv {
             if counts.get("succeeded").copied().unwrap_or(0) >= n {
                 return started.elapsed();
             }
-            assert!(started.elapsed() < timeout, "only {counts:?} after {timeout:?} (want {n} succeeded)");
+            assert!(
+                started.elapsed() < timeout,
+                "only {counts:?} after {timeout:?} (want {n} succeeded)"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -171,7 +192,12 @@ impl TestEnv {
     pub async fn cleanup(self) {
         self.pool.close().await;
         if let Ok(admin) = db::connect(&pg_server_url(), 1).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists \"{}\" with (force)", self.database))).execute(&admin).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop database if exists \"{}\" with (force)",
+                self.database
+            )))
+            .execute(&admin)
+            .await;
         }
     }
 }
@@ -188,7 +214,11 @@ pub struct Client {
 impl Client {
     /// A client with a key.
     pub fn new(base: &str, key: &str) -> Self {
-        Self { base: base.to_owned(), key: key.to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: base.to_owned(),
+            key: key.to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
     /// POST /v1/validations with optional `Prefer: wait`.
@@ -210,7 +240,13 @@ impl Client {
 
     /// GET a path with the key.
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.key).send().await.expect("request");
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("request");
         let status = resp.status().as_u16();
         (status, resp.json::<Value>().await.unwrap_or(Value::Null))
     }
@@ -236,16 +272,32 @@ impl PrivateRedis {
         let dir = std::env::temp_dir().join(format!("df-redis-{port}-{}", ulid::Ulid::generate()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--dir"])
-            .arg(&dir)
-            .args(["--appendonly", if appendonly { "yes" } else { "no" }, "--appendfsync", "everysec"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+        ])
+        .arg(&dir)
+        .args([
+            "--appendonly",
+            if appendonly { "yes" } else { "no" },
+            "--appendfsync",
+            "everysec",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         let child = cmd.spawn().expect("redis-server must be installed");
         let url = format!("redis://127.0.0.1:{port}");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(10), "private redis did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "private redis did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self { url, child, dir }
@@ -262,7 +314,11 @@ impl Drop for PrivateRedis {
 
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Distinct product ids for load tests.

@@ -55,14 +55,20 @@ impl AliExpressClient {
     }
 
     /// `aliexpress.ds.product.get`. A response without `result` is [`UpstreamError::NotFound`].
-    pub async fn product_get(&self, product_id: &str, ship_to: &str, currency: &str) -> Result<ProductDetail, UpstreamError> {
+    pub async fn product_get(
+        &self,
+        product_id: &str,
+        ship_to: &str,
+        currency: &str,
+    ) -> Result<ProductDetail, UpstreamError> {
         let params = [
             ("product_id", product_id.to_owned()),
             ("ship_to_country", ship_to.to_owned()),
             ("target_currency", currency.to_owned()),
             ("target_language", "en".to_owned()),
         ];
-        self.call(PRODUCT_GET, &params, |env| wire::parse_product(env, product_id)).await
+        self.call(PRODUCT_GET, &params, |env| wire::parse_product(env, product_id))
+            .await
     }
 
     /// `aliexpress.ds.freight.query` for one unit of `sku_id`, shipped to `ship_to`.
@@ -107,7 +113,8 @@ impl AliExpressClient {
             ("target_language", "EN".to_owned()),
             ("country", country.to_owned()),
         ];
-        self.call(AFFILIATE_DETAIL, &params, |env| wire::parse_affiliate(env, product_id)).await
+        self.call(AFFILIATE_DETAIL, &params, |env| wire::parse_affiliate(env, product_id))
+            .await
     }
 
     /// All parameters of one call, signed. Empty values are dropped (never sent, never signed).

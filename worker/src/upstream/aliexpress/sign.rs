@@ -20,8 +20,10 @@ pub fn sign_method_name(method: SignMethod) -> &'static str {
 /// The string to sign: `api_path` (path-style APIs only) then `name1value1name2value2…` over the
 /// parameters sorted by name, skipping `sign` and empty names or values.
 pub fn string_to_sign<'a>(api_path: Option<&str>, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let sorted: BTreeMap<&str, &str> =
-        params.into_iter().filter(|(k, v)| !k.is_empty() && !v.is_empty() && *k != "sign").collect();
+    let sorted: BTreeMap<&str, &str> = params
+        .into_iter()
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty() && *k != "sign")
+        .collect();
     let mut s = api_path.unwrap_or_default().to_owned();
     for (k, v) in sorted {
         s.push_str(k);
@@ -87,7 +89,10 @@ mod tests {
             string_to_sign(None, params.iter().copied()),
             "access_tokensandbox-tokenapp_key500001formatjsonmethodaliexpress.ds.product.getproduct_id1005001234567890ship_to_countryUSsign_methodmd5target_currencyUSDtimestamp1735689600000v2.0"
         );
-        assert_eq!(sign(SignMethod::Md5, SECRET, None, params), "F77017CEAD668D6DD27832B520797203");
+        assert_eq!(
+            sign(SignMethod::Md5, SECRET, None, params),
+            "F77017CEAD668D6DD27832B520797203"
+        );
     }
 
     #[test]
@@ -100,7 +105,12 @@ mod tests {
 
     #[test]
     fn vector_path_style() {
-        let params = [("app_key", "500001"), ("code", "abc"), ("sign_method", "sha256"), ("timestamp", "1735689600000")];
+        let params = [
+            ("app_key", "500001"),
+            ("code", "abc"),
+            ("sign_method", "sha256"),
+            ("timestamp", "1735689600000"),
+        ];
         assert_eq!(
             string_to_sign(Some("/auth/token/create"), params),
             "/auth/token/createapp_key500001codeabcsign_methodsha256timestamp1735689600000"
@@ -117,8 +127,14 @@ mod tests {
         params.reverse();
         params.push(("empty", ""));
         params.push(("sign", "XYZ"));
-        assert_eq!(sign(SignMethod::Md5, SECRET, None, params), "F77017CEAD668D6DD27832B520797203");
+        assert_eq!(
+            sign(SignMethod::Md5, SECRET, None, params),
+            "F77017CEAD668D6DD27832B520797203"
+        );
         // Upper-case sorts before lower-case in byte order.
-        assert_eq!(string_to_sign(None, [("b", "1"), ("B", "2"), ("a_", "3"), ("a", "4")]), "B2a4a_3b1");
+        assert_eq!(
+            string_to_sign(None, [("b", "1"), ("B", "2"), ("a_", "3"), ("a", "4")]),
+            "B2a4a_3b1"
+        );
     }
 }

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::upstream::error::{Upstream, UpstreamError, classify_aliexpress};
-use crate::upstream::json::{bool_at, f64_at, get, list, list_at, parse_time, string_at, u64_at};
+use super::super::error::{Upstream, UpstreamError, classify_aliexpress};
+use super::super::json::{bool_at, f64_at, get, list, list_at, parse_time, string_at, u64_at};
 
 const AE: Upstream = Upstream::AliExpress;
 
@@ -96,8 +96,12 @@ pub struct AffiliateDetail {
 pub fn envelope<'a>(body: &'a Value, method: &str) -> Result<&'a Value, UpstreamError> {
     if let Some(err) = get(body, &["error_response"]) {
         let code = string_at(err, &["code"]).unwrap_or_else(|| "unknown".into());
-        let msg = string_at(err, &["msg"]).or_else(|| string_at(err, &["message"])).unwrap_or_default();
-        let sub = string_at(err, &["sub_msg"]).map(|s| format!("{msg} {s}")).unwrap_or(msg);
+        let msg = string_at(err, &["msg"])
+            .or_else(|| string_at(err, &["message"]))
+            .unwrap_or_default();
+        let sub = string_at(err, &["sub_msg"])
+            .map(|s| format!("{msg} {s}"))
+            .unwrap_or(msg);
         return Err(classify_aliexpress(&code, string_at(err, &["type"]).as_deref(), &sub));
     }
     let key = format!("{}_response", method.replace('.', "_"));
@@ -113,7 +117,10 @@ fn is_success(code: Option<String>) -> bool {
 pub fn parse_product(env: &Value, product_id: &str) -> Result<ProductDetail, UpstreamError> {
     let msg = string_at(env, &["rsp_msg"]).unwrap_or_default();
     let Some(result) = get(env, &["result"]).filter(|r| r.as_object().is_some_and(|o| !o.is_empty())) else {
-        return Err(UpstreamError::NotFound { upstream: AE, detail: format!("product {product_id}: {msg}") });
+        return Err(UpstreamError::NotFound {
+            upstream: AE,
+            detail: format!("product {product_id}: {msg}"),
+        });
     };
     let code = string_at(env, &["rsp_code"]);
     if !is_success(code.clone()) {
@@ -155,7 +162,13 @@ pub fn parse_product(env: &Value, product_id: &str) -> Result<ProductDetail, Ups
         },
         delivery_time: f64_at(result, &["logistics_info_dto", "delivery_time"]),
         image_urls: string_at(result, &["ae_multimedia_info_dto", "image_urls"])
-            .map(|s| s.split(';').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect())
+            .map(|s| {
+                s.split(';')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default(),
     })
 }
@@ -164,14 +177,24 @@ pub fn parse_product(env: &Value, product_id: &str) -> Result<ProductDetail, Ups
 /// `{"delivery_option": [...]}` / `{"aeop_…": [...]}`, or a single object.
 fn delivery_list(result: &Value) -> Option<Vec<&Value>> {
     let obj = result.as_object()?;
-    let key = obj.keys().find(|k| *k == "delivery_options").or_else(|| obj.keys().find(|k| k.contains("delivery_option")))?;
+    let key = obj
+        .keys()
+        .find(|k| *k == "delivery_options")
+        .or_else(|| obj.keys().find(|k| k.contains("delivery_option")))?;
     Some(obj.get(key).map(list).unwrap_or_default())
 }
 
 /// A money amount from a display string such as `"$1.49"`, `"US $1,234.50"` or `"1,49 €"`.
 fn money_from_display(s: &str) -> Option<f64> {
-    let kept: String = s.chars().filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',').collect();
-    let normal = if kept.contains('.') { kept.replace(',', "") } else { kept.replace(',', ".") };
+    let kept: String = s
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == ',')
+        .collect();
+    let normal = if kept.contains('.') {
+        kept.replace(',', "")
+    } else {
+        kept.replace(',', ".")
+    };
     normal.trim_matches('.').parse::<f64>().ok()
 }
 
@@ -181,7 +204,11 @@ pub fn parse_freight(env: &Value) -> Result<Vec<DeliveryOption>, UpstreamError> 
     let Some(items) = delivery_list(result) else {
         if bool_at(result, &["success"]) == Some(false) {
             let code = string_at(result, &["code"]).unwrap_or_else(|| "freight_failed".into());
-            return Err(UpstreamError::invalid(AE, code, string_at(result, &["msg"]).unwrap_or_default()));
+            return Err(UpstreamError::invalid(
+                AE,
+                code,
+                string_at(result, &["msg"]).unwrap_or_default(),
+            ));
         }
         return Ok(Vec::new());
     };
@@ -210,10 +237,13 @@ pub fn parse_freight(env: &Value) -> Result<Vec<DeliveryOption>, UpstreamError> 
 
 /// The cheapest option with `tracking = true` (ties: the faster one).
 pub fn cheapest_tracked(options: &[DeliveryOption]) -> Option<&DeliveryOption> {
-    options.iter().filter(|o| o.tracking == Some(true) && o.fee.is_some()).min_by(|a, b| {
-        let key = |o: &DeliveryOption| (o.fee.unwrap_or(f64::MAX), o.max_days.unwrap_or(f64::MAX));
-        key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal)
-    })
+    options
+        .iter()
+        .filter(|o| o.tracking == Some(true) && o.fee.is_some())
+        .min_by(|a, b| {
+            let key = |o: &DeliveryOption| (o.fee.unwrap_or(f64::MAX), o.max_days.unwrap_or(f64::MAX));
+            key(a).partial_cmp(&key(b)).unwrap_or(std::cmp::Ordering::Equal)
+        })
 }
 
 /// Parses `aliexpress_ds_text_search_response` into `data.totalCount`.
@@ -223,7 +253,11 @@ pub fn parse_text_search(env: &Value) -> Result<u64, UpstreamError> {
     }
     let code = string_at(env, &["code"]);
     if !is_success(code.clone()) {
-        return Err(UpstreamError::invalid(AE, code.unwrap_or_default(), string_at(env, &["msg"]).unwrap_or_default()));
+        return Err(UpstreamError::invalid(
+            AE,
+            code.unwrap_or_default(),
+            string_at(env, &["msg"]).unwrap_or_default(),
+        ));
     }
     // Success without data: nothing matched.
     Ok(0)
@@ -242,7 +276,10 @@ pub fn parse_affiliate(env: &Value, product_id: &str) -> Result<AffiliateDetail,
         .iter()
         .find(|p| string_at(p, &["product_id"]).as_deref() == Some(product_id))
         .or_else(|| products.first())
-        .ok_or_else(|| UpstreamError::NotFound { upstream: AE, detail: format!("affiliate product {product_id}") })?;
+        .ok_or_else(|| UpstreamError::NotFound {
+            upstream: AE,
+            detail: format!("affiliate product {product_id}"),
+        })?;
     Ok(AffiliateDetail {
         lastest_volume: u64_at(product, &["lastest_volume"]).or_else(|| u64_at(product, &["latest_volume"])),
         evaluate_rate: f64_at(product, &["evaluate_rate"]),

@@ -54,14 +54,24 @@ fn product_single_sku_object_and_string_rsp_code() {
     body["aliexpress_ds_product_get_response"]["rsp_code"] = json!("200");
     let env = envelope(&body, "aliexpress.ds.product.get").expect("envelope");
     let p = parse_product(env, "1").expect("product");
-    assert_eq!(p.skus, vec![Sku { sku_id: Some("1".into()), price: Some(3.5), stock: Some(12) }]);
+    assert_eq!(
+        p.skus,
+        vec![Sku {
+            sku_id: Some("1".into()),
+            price: Some(3.5),
+            stock: Some(12)
+        }]
+    );
 }
 
 #[test]
 fn product_without_result_is_not_found() {
     let body = json!({"aliexpress_ds_product_get_response": {"rsp_code": "405", "rsp_msg": "product not exist", "request_id": "x"}});
     let env = envelope(&body, "aliexpress.ds.product.get").expect("envelope");
-    assert!(matches!(parse_product(env, "1005000000000404"), Err(UpstreamError::NotFound { .. })));
+    assert!(matches!(
+        parse_product(env, "1005000000000404"),
+        Err(UpstreamError::NotFound { .. })
+    ));
 }
 
 #[test]
@@ -83,7 +93,10 @@ fn error_responses_are_classified() {
     assert_eq!(err.outcome(), "auth");
     for code in ["InvalidAppKey", "IllegalAccessToken"] {
         let body = json!({"error_response": {"type": "ISV", "code": code, "msg": "x"}});
-        assert!(matches!(envelope(&body, "m"), Err(UpstreamError::Auth { .. })), "{code}");
+        assert!(
+            matches!(envelope(&body, "m"), Err(UpstreamError::Auth { .. })),
+            "{code}"
+        );
     }
     let isp = json!({"error_response": {"type": "ISP", "code": "isp.service-unavailable", "msg": "x"}});
     assert!(envelope(&isp, "m").expect_err("isp").is_retryable());
