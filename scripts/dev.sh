@@ -105,7 +105,7 @@ load_or_create_key() {
   if [[ -f "$RUN/$tenant-key.env" ]]; then
     # shellcheck disable=SC1090
     . "$RUN/$tenant-key.env"
-    code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$API_URL/v1/jobs?limit=1" || true)"
+    code="$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$API_URL/v1/jobs/00000000-0000-0000-0000-000000000000" || true)"
     if [[ "$code" == 401 || "$code" == 403 || "$code" == 000 || -z "$KEY" ]]; then KEY=""; fi
   fi
   if [[ -z "$KEY" ]]; then create_key "$tenant"; log "created API key for tenant $tenant"; else log "reusing the saved key of tenant $tenant"; fi

@@ -63,6 +63,10 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// Cache TTLs.
     pub cache: CacheConfig,
+    /// HTTP edge: CORS, rate limits, security headers, idempotency.
+    pub edge: EdgeConfig,
+    /// Outgoing webhooks.
+    pub webhooks: WebhookConfig,
     /// External API endpoints and credentials.
     pub upstreams: UpstreamsConfig,
 }
@@ -132,6 +136,75 @@ pub struct CacheConfig {
     pub search_ttl: Duration,
     /// `DF_CACHE_SUPPLIERS_TTL_SECS` (default 86400).
     pub suppliers_ttl: Duration,
+}
+
+/// A rate-limit policy: `limit` requests per `window` (written `100/900`, seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePolicy {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Window length.
+    pub window: Duration,
+}
+
+impl FromStr for RatePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (limit, window) = s.split_once('/').ok_or("expected LIMIT/WINDOW_SECS, e.g. 100/900")?;
+        let limit: u32 = limit.trim().parse().map_err(|e| format!("limit: {e}"))?;
+        let window: u64 = window.trim().parse().map_err(|e| format!("window: {e}"))?;
+        if limit == 0 || window == 0 {
+            return Err("limit and window must be positive".into());
+        }
+        Ok(Self {
+            limit,
+            window: Duration::from_secs(window),
+        })
+    }
+}
+
+/// HTTP edge settings of the API.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// `DF_CORS_ORIGINS`: comma list of allowed origins (default: the original's three).
+    pub cors_origins: Vec<String>,
+    /// `DF_CORS_CREDENTIALS`: allow credentials (default true; refused together with `*`).
+    pub cors_credentials: bool,
+    /// `DF_RATE_LIMIT_ENABLED` (default true).
+    pub rate_limit_enabled: bool,
+    /// `DF_RATE_LIMIT_IP`: per client IP (default `100/900`, the original's 100 per 15 min).
+    pub rate_limit_ip: RatePolicy,
+    /// `DF_RATE_LIMIT_KEY`: per API key (default `6000/60`).
+    pub rate_limit_key: RatePolicy,
+    /// `DF_RATE_LIMIT_ROUTES`: per-route overrides of the per-key policy,
+    /// `METHOD /route/template=LIMIT/WINDOW;...` (default none).
+    pub rate_limit_routes: Vec<(String, RatePolicy)>,
+    /// `DF_RATE_LIMIT_TIMEOUT_MS`: Redis decision timeout before the in-process fallback (default 50).
+    pub rate_limit_timeout: Duration,
+    /// `DF_RATE_LIMIT_REPLICAS`: API replicas sharing the per-IP limit; the fallback allows `limit / replicas` (default 1).
+    pub rate_limit_replicas: u32,
+    /// `DF_TRUSTED_PROXIES`: comma list of CIDRs whose `X-Forwarded-For` is believed (default none).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `DF_HSTS`: send `Strict-Transport-Security` (default: on in production).
+    pub hsts: bool,
+    /// `DF_REQUEST_TIMEOUT_SECS`: whole-request timeout (default 35, above the 30 s `Prefer: wait` cap).
+    pub request_timeout: Duration,
+    /// `DF_IDEMPOTENCY_TTL_SECS`: how long an `Idempotency-Key` answer is kept (default 86400).
+    pub idempotency_ttl: Duration,
+}
+
+/// Outgoing webhook settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `DF_WEBHOOK_ALLOW_CIDRS`: CIDRs exempt from the SSRF guard, for local receivers (default none;
+    /// refused in production).
+    pub allow_cidrs: Vec<ipnet::IpNet>,
+    /// `DF_WEBHOOK_HTTPS_ONLY` (default: on in production).
+    pub https_only: bool,
+    /// `DF_WEBHOOK_TIMEOUT_SECS`: one delivery attempt (default 15).
+    pub timeout: Duration,
+    /// `DF_WEBHOOK_SCHEDULE_SECS`: delays before each attempt (default Svix: `0,5,300,1800,7200,18000,36000,36000`).
+    pub schedule: Vec<Duration>,
 }
 
 /// Which AliExpress signature algorithm the client uses.
@@ -249,6 +322,33 @@ impl<'a> Reader<'a> {
         Duration::from_secs(self.parse(name, default_s))
     }
 
+    fn list<T: FromStr>(&mut self, name: &str, default: &str) -> Vec<T>
+    where
+        T::Err: fmt::Display,
+    {
+        let raw = self.string(name, default);
+        let mut out = Vec::new();
+        for item in raw.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()) {
+            match item.parse() {
+                Ok(v) => out.push(v),
+                Err(e) => self.errors.push(format!("{name}: {item:?}: {e}")),
+            }
+        }
+        out
+    }
+
+    fn flag(&mut self, name: &str, default: bool) -> bool {
+        match self.string(name, "").to_ascii_lowercase().as_str() {
+            "" => default,
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            other => {
+                self.errors.push(format!("{name}={other:?}: expected true or false"));
+                default
+            }
+        }
+    }
+
     fn addr(&mut self, name: &str, default: &str) -> SocketAddr {
         let fallback = SocketAddr::from(([127, 0, 0, 1], 0));
         let raw = self.string(name, default);
@@ -344,6 +444,61 @@ impl Config {
                 search_ttl: r.secs("DF_CACHE_SEARCH_TTL_SECS", 3_600),
                 suppliers_ttl: r.secs("DF_CACHE_SUPPLIERS_TTL_SECS", 86_400),
             },
+            edge: EdgeConfig {
+                cors_origins: r.list(
+                    "DF_CORS_ORIGINS",
+                    "https://www.dropstackerpro.com,http://localhost:3000,http://localhost:5173",
+                ),
+                cors_credentials: r.flag("DF_CORS_CREDENTIALS", true),
+                rate_limit_enabled: r.flag("DF_RATE_LIMIT_ENABLED", true),
+                rate_limit_ip: r.parse(
+                    "DF_RATE_LIMIT_IP",
+                    RatePolicy {
+                        limit: 100,
+                        window: Duration::from_secs(900),
+                    },
+                ),
+                rate_limit_key: r.parse(
+                    "DF_RATE_LIMIT_KEY",
+                    RatePolicy {
+                        limit: 6000,
+                        window: Duration::from_secs(60),
+                    },
+                ),
+                rate_limit_routes: {
+                    let raw = r.string("DF_RATE_LIMIT_ROUTES", "");
+                    let mut routes = Vec::new();
+                    for item in raw.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                        match item
+                            .rsplit_once('=')
+                            .map(|(route, p)| (route.trim().to_owned(), p.parse::<RatePolicy>()))
+                        {
+                            Some((route, Ok(policy))) => routes.push((route, policy)),
+                            Some((_, Err(e))) => r.errors.push(format!("DF_RATE_LIMIT_ROUTES: {item:?}: {e}")),
+                            None => r
+                                .errors
+                                .push(format!("DF_RATE_LIMIT_ROUTES: {item:?}: expected ROUTE=LIMIT/WINDOW")),
+                        }
+                    }
+                    routes
+                },
+                rate_limit_timeout: r.millis("DF_RATE_LIMIT_TIMEOUT_MS", 50),
+                rate_limit_replicas: r.parse("DF_RATE_LIMIT_REPLICAS", 1),
+                trusted_proxies: r.list("DF_TRUSTED_PROXIES", ""),
+                hsts: r.flag("DF_HSTS", environment == Environment::Production),
+                request_timeout: r.secs("DF_REQUEST_TIMEOUT_SECS", 35),
+                idempotency_ttl: r.secs("DF_IDEMPOTENCY_TTL_SECS", 86_400),
+            },
+            webhooks: WebhookConfig {
+                allow_cidrs: r.list("DF_WEBHOOK_ALLOW_CIDRS", ""),
+                https_only: r.flag("DF_WEBHOOK_HTTPS_ONLY", environment == Environment::Production),
+                timeout: r.secs("DF_WEBHOOK_TIMEOUT_SECS", 15),
+                schedule: r
+                    .list::<u64>("DF_WEBHOOK_SCHEDULE_SECS", "0,5,300,1800,7200,18000,36000,36000")
+                    .into_iter()
+                    .map(Duration::from_secs)
+                    .collect(),
+            },
             upstreams: UpstreamsConfig {
                 timeout: r.millis("DF_UPSTREAM_TIMEOUT_MS", 10_000),
                 connect_timeout: r.millis("DF_UPSTREAM_CONNECT_TIMEOUT_MS", 2_000),
@@ -404,6 +559,19 @@ impl Config {
         if self.api.max_wait > Duration::from_secs(30) {
             errors.push("DF_API_MAX_WAIT_SECS must be at most 30".into());
         }
+        let e = &self.edge;
+        if e.cors_credentials && e.cors_origins.iter().any(|o| o == "*") {
+            errors.push("DF_CORS_ORIGINS may not contain * while DF_CORS_CREDENTIALS is on".into());
+        }
+        if e.rate_limit_replicas == 0 {
+            errors.push("DF_RATE_LIMIT_REPLICAS must be at least 1".into());
+        }
+        if self.environment == Environment::Production && !self.webhooks.allow_cidrs.is_empty() {
+            errors.push("DF_WEBHOOK_ALLOW_CIDRS is for development and tests; it is refused in production".into());
+        }
+        if self.webhooks.schedule.is_empty() {
+            errors.push("DF_WEBHOOK_SCHEDULE_SECS must list at least one delay".into());
+        }
         if self.upstreams.meta.countries.is_empty() {
             errors.push("DF_META_COUNTRIES must name at least one country".into());
         }
@@ -441,5 +609,35 @@ mod tests {
         .collect();
         let err = Config::from_vars(&vars).expect_err("must fail");
         assert_eq!(err.0.len(), 3, "{err}");
+    }
+
+    #[test]
+    fn edge_defaults_and_refusals() {
+        let c = Config::local_default();
+        assert_eq!(
+            c.edge.rate_limit_ip,
+            RatePolicy {
+                limit: 100,
+                window: Duration::from_secs(900)
+            }
+        );
+        assert_eq!(c.edge.cors_origins.len(), 3);
+        assert_eq!(c.webhooks.schedule.len(), 8);
+        let vars = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        let err = Config::from_vars(&vars(&[("DF_CORS_ORIGINS", "*")])).expect_err("* with credentials");
+        assert!(err.to_string().contains("DF_CORS_ORIGINS"), "{err}");
+        assert!(Config::from_vars(&vars(&[("DF_CORS_ORIGINS", "*"), ("DF_CORS_CREDENTIALS", "false")])).is_ok());
+        let err = Config::from_vars(&vars(&[
+            ("DF_ENV", "production"),
+            ("DF_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8"),
+        ]))
+        .expect_err("allow-list refused in production");
+        assert!(err.to_string().contains("DF_WEBHOOK_ALLOW_CIDRS"));
+        let c =
+            Config::from_vars(&vars(&[("DF_RATE_LIMIT_ROUTES", "POST /v1/validations/batch=10/60")])).expect("routes");
+        assert_eq!(c.edge.rate_limit_routes[0].1.limit, 10);
+        assert!(Config::from_vars(&vars(&[("DF_RATE_LIMIT_IP", "0/60")])).is_err());
     }
 }

@@ -19,6 +19,7 @@ use rand::Rng;
 use redis::aio::ConnectionManager;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use crate::{leases::LeaseRegistry, upstream::Upstreams};
 
@@ -113,25 +114,28 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
     let started = std::time::Instant::now();
     let span = tracing::info_span!("job", job.id = %id, job.kind = kind.as_str(), job.attempt = claimed.attempts,
         request.id = claimed.request_id.as_deref().unwrap_or(""));
-    let outcome = {
-        let _enter = span.enter();
+    // `instrument`, never `span.enter()` across an await: an entered guard leaks the span into
+    // every task the thread polls meanwhile.
+    let outcome = async {
         tracing::debug!("job started");
         match kind {
             JobKind::Validation => {
                 match tokio::time::timeout(cfg.job_timeout, validate::run(&deps, id, &claimed)).await {
-                    Ok(outcome) => outcome?,
-                    Err(_) => Outcome::Retry {
+                    Ok(outcome) => outcome,
+                    Err(_) => Ok(Outcome::Retry {
                         delay: Duration::ZERO,
                         error: json!({"code": "timeout", "message": "the attempt exceeded the job timeout"}),
                         refund: false,
-                    },
+                    }),
                 }
             }
-            other => Outcome::Failed(
+            other => Ok(Outcome::Failed(
                 json!({"code": "unsupported_kind", "message": format!("{} jobs are not supported", other.as_str())}),
-            ),
+            )),
         }
-    };
+    }
+    .instrument(span)
+    .await?;
     metrics::histogram!(m::JOB_DURATION_SECONDS, "kind" => kind.as_str()).record(started.elapsed().as_secs_f64());
     let attempts = u32::try_from(claimed.attempts).unwrap_or(u32::MAX);
     let label = match outcome {

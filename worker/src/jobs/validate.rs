@@ -125,6 +125,6 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
         Err(e) => tracing::error!(job.id = %id, error = %e, "result did not serialise"),
     }
     events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
-    tracing::info!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");
+    tracing::debug!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");
     Ok(Outcome::Done)
 }
