@@ -28,6 +28,9 @@ pub enum ApiError {
     /// No such job for this tenant.
     #[error("job not found")]
     JobNotFound,
+    /// The job has started or finished, so it cannot be canceled.
+    #[error("job not cancelable")]
+    JobNotCancelable(&'static str),
     /// No route.
     #[error("not found")]
     RouteNotFound,
@@ -60,6 +63,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Invalid request"),
             Self::InvalidJobId => (StatusCode::BAD_REQUEST, "invalid-job-id", "Invalid job id"),
             Self::JobNotFound => (StatusCode::NOT_FOUND, "job-not-found", "Job not found"),
+            Self::JobNotCancelable(_) => (StatusCode::CONFLICT, "job-not-cancelable", "Job cannot be canceled"),
             Self::RouteNotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -85,6 +89,7 @@ impl ApiError {
             Self::Validation(errors) => format!("{} members are invalid; see errors.", errors.len()),
             Self::InvalidJobId => "Job ids are UUIDs such as 019ac3b2-6c1d-7e6f-9a8b-123456789abc.".into(),
             Self::JobNotFound => "No job with this id exists for your account.".into(),
+            Self::JobNotCancelable(status) => format!("Only queued jobs can be canceled; this job is {status}."),
             Self::RouteNotFound => "No such route. See /openapi.json.".into(),
             Self::MethodNotAllowed => "This route does not support this method.".into(),
             Self::PayloadTooLarge => "The request body exceeds 64 KiB.".into(),

@@ -1,9 +1,11 @@
 //! dropforge-api: HTTP only — authenticate, read the cache, enqueue, read jobs. Never calls upstreams.
 
 pub mod auth;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 
@@ -11,7 +13,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, MatchedPath},
     middleware,
     routing::{get, post},
 };
@@ -20,8 +22,16 @@ use dropforge_common::{
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpSocket};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
 
-use crate::{auth::KeyCache, error::ApiError, state::AppState, state::ResultMemo};
+use crate::{
+    auth::KeyCache,
+    error::ApiError,
+    state::{AppState, QueueRoom, ResultMemo},
+};
 
 /// Request bodies above this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -39,21 +49,47 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         waiters: Waiters::default(),
         keys: KeyCache::default(),
         memo: ResultMemo::default(),
+        room: QueueRoom::default(),
+        draining: Shutdown::new(),
     })
 }
 
 /// The application router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let app = Router::new()
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .route("/v1/validations", post(routes::validations::create_validation))
-        .route("/v1/jobs/{id}", get(routes::jobs::get_job))
+        .route("/v1/jobs", get(routes::job_control::list_jobs))
+        .route(
+            "/v1/jobs/{id}",
+            get(routes::jobs::get_job).delete(routes::job_control::cancel_job),
+        )
+        .route("/openapi.json", get(openapi::spec_json))
+        .route("/docs", get(openapi::docs_page))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(http_metrics::track))
-        .with_state(state)
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state.clone());
+    edge::apply(app, &state)
+}
+
+/// One span per request, keyed by the route template (never the raw path) and the request id.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %req.method(), route, request.id = request_id)
 }
 
 /// Binds with an explicit listen backlog (tokio's default of 128 drops connection bursts).
@@ -105,7 +141,10 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown) -
 /// Serves Prometheus metrics on the private metrics listener.
 pub async fn serve_metrics(listener: TcpListener, handle: PrometheusHandle, shutdown: Shutdown) -> std::io::Result<()> {
     let app = Router::new()
-        .route("/metrics", get(move || std::future::ready(handle.render())))
+        .route(
+            "/metrics",
+            get(move || std::future::ready(handle.render() + &telemetry::process_metrics())),
+        )
         .route("/health", get(|| async { "ok" }));
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.wait().await })

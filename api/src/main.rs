@@ -1,5 +1,9 @@
 //! dropforge-api binary: `serve` (default), `migrate`, and `keys create|list|revoke`.
 
+/// mimalloc: the services allocate many short-lived JSON buffers; glibc malloc fragmented under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use dropforge_common::{config::Config, db, shutdown, shutdown::Shutdown, telemetry};
 

@@ -7,7 +7,14 @@ use std::{
 };
 
 use bytes::Bytes;
-use dropforge_common::{cache::Cache, config::Config, events::Waiters, queue::Queue};
+use dropforge_common::{
+    cache::Cache,
+    config::Config,
+    domain::JobKind,
+    events::Waiters,
+    queue::{Queue, QueueError},
+    shutdown::Shutdown,
+};
 use sqlx::PgPool;
 
 use crate::auth::KeyCache;
@@ -29,6 +36,46 @@ pub struct AppState {
     pub keys: KeyCache,
     /// Hot cache entries kept in-process for a moment.
     pub memo: ResultMemo,
+    /// Recent queue depths, so a miss does not always cost a Redis round trip.
+    pub room: QueueRoom,
+    /// Triggered on SIGTERM: `/ready` answers 503 and waiting requests answer at once.
+    pub draining: Shutdown,
+}
+
+/// Whether an apalis queue has room under the cap, read from Redis at most every 100 ms and
+/// counting this process's own pushes in between (the cap keeps ample slack below 8,000).
+#[derive(Clone, Default)]
+pub struct QueueRoom {
+    depths: Arc<Mutex<HashMap<JobKind, (Instant, usize)>>>,
+}
+
+const DEPTH_REFRESH: Duration = Duration::from_millis(100);
+
+impl QueueRoom {
+    /// True when `kind`'s queue holds fewer than `cap` due jobs; reserves one slot when it does.
+    pub async fn reserve(&self, queue: &Queue, kind: JobKind, cap: usize) -> Result<bool, QueueError> {
+        let fresh = {
+            let mut depths = self.depths.lock().unwrap_or_else(|p| p.into_inner());
+            match depths.get_mut(&kind) {
+                Some((at, depth)) if at.elapsed() < DEPTH_REFRESH => {
+                    let room = *depth < cap;
+                    *depth += usize::from(room);
+                    Some(room)
+                }
+                _ => None,
+            }
+        };
+        if let Some(room) = fresh {
+            return Ok(room);
+        }
+        let depth = queue.depth(kind).await?;
+        let room = depth < cap;
+        self.depths
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(kind, (Instant::now(), depth + usize::from(room)));
+        Ok(room)
+    }
 }
 
 /// A tiny in-process memo in front of the Redis cache: hot products are answered without a

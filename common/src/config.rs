@@ -86,6 +86,9 @@ pub struct ApiConfig {
     pub key_cache_ttl: Duration,
     /// `DF_API_RESULT_MEMO_MS`: in-process memo of hot cache entries (default 1000; 0 disables).
     pub result_memo_ttl: Duration,
+    /// `DF_API_DRAIN_SECS`: after SIGTERM, how long `/ready` answers 503 before the listener
+    /// closes, so load balancers stop sending traffic (default 2).
+    pub drain_delay: Duration,
 }
 
 /// Worker process settings (queue, leases, reconciler).
@@ -136,6 +139,8 @@ pub struct CacheConfig {
     pub search_ttl: Duration,
     /// `DF_CACHE_SUPPLIERS_TTL_SECS` (default 86400).
     pub suppliers_ttl: Duration,
+    /// `DF_CACHE_KEYWORD_TTL_SECS`: Meta, YouTube and text-search answers per keyword (default 86400).
+    pub keyword_ttl: Duration,
 }
 
 /// A rate-limit policy: `limit` requests per `window` (written `100/900`, seconds).
@@ -419,6 +424,7 @@ impl Config {
                 max_wait: r.secs("DF_API_MAX_WAIT_SECS", 30),
                 key_cache_ttl: r.millis("DF_API_KEY_CACHE_MS", 1000),
                 result_memo_ttl: r.millis("DF_API_RESULT_MEMO_MS", 1000),
+                drain_delay: r.secs("DF_API_DRAIN_SECS", 2),
             },
             worker: WorkerConfig {
                 metrics_listen: r.addr("DF_WORKER_METRICS_LISTEN", "127.0.0.1:9465"),
@@ -443,6 +449,7 @@ impl Config {
                 partial_ttl: r.secs("DF_CACHE_PARTIAL_TTL_SECS", 3_600),
                 search_ttl: r.secs("DF_CACHE_SEARCH_TTL_SECS", 3_600),
                 suppliers_ttl: r.secs("DF_CACHE_SUPPLIERS_TTL_SECS", 86_400),
+                keyword_ttl: r.secs("DF_CACHE_KEYWORD_TTL_SECS", 86_400),
             },
             edge: EdgeConfig {
                 cors_origins: r.list(

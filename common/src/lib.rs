@@ -14,3 +14,4 @@ pub mod queue;
 pub mod scoring;
 pub mod shutdown;
 pub mod telemetry;
+pub mod webhook;

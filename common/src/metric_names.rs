@@ -44,3 +44,88 @@ pub const JOB_BUCKETS: &[f64] = &[
 ];
 /// Upstream call buckets.
 pub const UPSTREAM_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0];
+
+/// Registers HELP text and units for every metric above (call once after installing the recorder).
+pub fn describe_all() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        Unit::Count,
+        "HTTP requests by method, route template and status."
+    );
+    describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "HTTP request latency by method and route template."
+    );
+    describe_counter!(
+        CACHE_REQUESTS_TOTAL,
+        Unit::Count,
+        "Result cache lookups by kind and result (hit/miss)."
+    );
+    describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        Unit::Count,
+        "PostgreSQL pool connections by state (active/idle)."
+    );
+    describe_gauge!(
+        DB_POOL_MAX_CONNECTIONS,
+        Unit::Count,
+        "PostgreSQL pool size limit of this process."
+    );
+    describe_counter!(
+        JOBS_ENQUEUED_TOTAL,
+        Unit::Count,
+        "Jobs created or dispatched, by kind and outcome (pushed/deferred/joined/dispatched)."
+    );
+    describe_counter!(
+        JOBS_FINISHED_TOTAL,
+        Unit::Count,
+        "Job attempts finished, by kind and outcome (succeeded/failed/retried/throttled)."
+    );
+    describe_histogram!(
+        JOB_DURATION_SECONDS,
+        Unit::Seconds,
+        "Run time of one job attempt, by kind."
+    );
+    describe_histogram!(
+        JOB_QUEUE_WAIT_SECONDS,
+        Unit::Seconds,
+        "Time from a job becoming due to its handler starting, by kind."
+    );
+    describe_gauge!(
+        QUEUE_DEPTH,
+        Unit::Count,
+        "Jobs by kind and state (queued/running from PostgreSQL, dead from Redis)."
+    );
+    describe_gauge!(
+        QUEUE_OLDEST_JOB_AGE_SECONDS,
+        Unit::Seconds,
+        "Age of the oldest due queued job, by kind."
+    );
+    describe_counter!(
+        UPSTREAM_REQUESTS_TOTAL,
+        Unit::Count,
+        "External API calls by upstream and outcome."
+    );
+    describe_histogram!(
+        UPSTREAM_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "External API call latency by upstream and outcome."
+    );
+    describe_counter!(
+        WEBHOOK_DELIVERIES_TOTAL,
+        Unit::Count,
+        "Webhook delivery attempts by outcome."
+    );
+    describe_counter!(
+        RATE_LIMITED_TOTAL,
+        Unit::Count,
+        "Requests refused by a rate-limit policy."
+    );
+    describe_counter!(
+        RECONCILER_ACTIONS_TOTAL,
+        Unit::Count,
+        "Repairs made by the reconciler, by action."
+    );
+}

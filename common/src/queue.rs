@@ -97,6 +97,11 @@ impl Queue {
         }
     }
 
+    /// The underlying connection (completion events share it).
+    pub fn connection(&self) -> &ConnectionManager {
+        &self.conn
+    }
+
     /// The apalis queue name of a kind, always explicit (never the Rust type path).
     pub fn name(&self, kind: JobKind) -> String {
         format!("{}:queue:{}", self.prefix, kind.as_str())

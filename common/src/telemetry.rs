@@ -38,3 +38,103 @@ pub fn record_pool(pool: &sqlx::PgPool) {
     metrics::gauge!(m::DB_POOL_CONNECTIONS, "state" => "idle").set(idle);
     metrics::gauge!(m::DB_POOL_MAX_CONNECTIONS).set(f64::from(pool.options().get_max_connections()));
 }
+
+/// Standard `process_*` metrics (as the Prometheus client libraries export them), read from
+/// `/proc/self` on Linux and appended to each `/metrics` response; empty elsewhere.
+pub fn process_metrics() -> String {
+    use std::fmt::Write;
+    const TICKS_PER_SECOND: f64 = 100.0; // USER_HZ, 100 on every Linux configuration in use
+    const PAGE_SIZE: f64 = 4096.0;
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return String::new();
+    };
+    // Fields after the parenthesised command name (which may contain spaces).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return String::new();
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu = (field(14) + field(15)) / TICKS_PER_SECOND;
+    let threads = field(20);
+    let start_ticks = field(22);
+    let vsize = field(23);
+    let rss = field(24) * PAGE_SIZE;
+    let boot = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok()))
+        })
+        .unwrap_or(0.0);
+    let open_fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
+    let max_fds = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).and_then(|v| v.parse::<f64>().ok()))
+        })
+        .unwrap_or(0.0);
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: f64| {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
+    };
+    metric(
+        "process_cpu_seconds_total",
+        "counter",
+        "Total user and system CPU time spent in seconds.",
+        cpu,
+    );
+    metric(
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        rss,
+    );
+    metric(
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+        vsize,
+    );
+    metric(
+        "process_threads",
+        "gauge",
+        "Number of OS threads in the process.",
+        threads,
+    );
+    metric(
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
+        open_fds as f64,
+    );
+    metric(
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors.",
+        max_fds,
+    );
+    metric(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+        boot + start_ticks / TICKS_PER_SECOND,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_metrics_are_read_from_proc() {
+        let text = super::process_metrics();
+        assert!(text.contains("# TYPE process_cpu_seconds_total counter"), "{text}");
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .and_then(|v| v.parse().ok())
+            .expect("rss line");
+        assert!(rss > 1_000_000.0, "a test process uses more than 1 MB: {rss}");
+    }
+}

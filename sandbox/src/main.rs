@@ -1,5 +1,9 @@
 //! `dropforge-sandbox` binary: reads `DF_SANDBOX_*`, binds with a 4096 backlog, serves until SIGINT/SIGTERM.
 
+/// mimalloc: the services allocate many short-lived JSON buffers; glibc malloc fragmented under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use dropforge_sandbox::env::BinaryConfig;

@@ -6,3 +6,4 @@ pub mod leases;
 pub mod reconciler;
 pub mod runtime;
 pub mod upstream;
+pub mod webhook;

@@ -1,5 +1,9 @@
 //! dropforge-worker binary: runs until SIGINT/SIGTERM, then drains in-flight jobs and exits 0.
 
+/// mimalloc: the services allocate many short-lived JSON buffers; glibc malloc fragmented under load.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use axum::{Router, routing::get};
 use dropforge_common::{config::Config, shutdown, shutdown::Shutdown, telemetry};
 use tokio::net::TcpListener;
@@ -14,7 +18,10 @@ async fn main() -> anyhow::Result<()> {
     let metrics_stop = stop.clone();
     tokio::spawn(async move {
         let app = Router::new()
-            .route("/metrics", get(move || std::future::ready(handle.render())))
+            .route(
+                "/metrics",
+                get(move || std::future::ready(handle.render() + &telemetry::process_metrics())),
+            )
             .route("/health", get(|| async { "ok" }));
         let served =
             axum::serve(metrics_listener, app).with_graceful_shutdown(async move { metrics_stop.wait().await });

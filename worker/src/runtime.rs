@@ -17,7 +17,7 @@ use crate::{
     jobs::{Deps, Runner},
     leases::LeaseRegistry,
     reconciler,
-    upstream::Upstreams,
+    upstream::{KeywordCache, Upstreams},
 };
 
 /// Job kinds this worker runs.
@@ -35,9 +35,13 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let deps = Deps {
         config: config.clone(),
         pool: pool.clone(),
-        cache: Cache::new(cache_conn),
+        cache: Cache::new(cache_conn.clone()),
         events: queue_conn,
-        upstreams: Upstreams::new(&config.upstreams)?,
+        upstreams: Upstreams::new(&config.upstreams)?.with_keyword_cache(KeywordCache::new(
+            cache_conn,
+            &config.redis_prefix,
+            config.cache.keyword_ttl,
+        )),
         scoring: ScoringConfig::default(),
         leases: leases.clone(),
         owner: owner.clone(),

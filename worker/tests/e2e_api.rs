@@ -271,3 +271,61 @@ async fn another_tenants_job_is_not_found() {
     assert_ne!(format!("/v1/jobs/{}", body_b["id"].as_str().unwrap()), path);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_list_pages_filters_and_cancel() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("acme").await);
+    let other = Client::new(&base, &env.key("other").await);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let (status, _, body) = client.validate(&format!("100512300000000{i}"), None).await;
+        assert_eq!(status, 202);
+        ids.push(body["id"].as_str().unwrap().to_owned());
+    }
+    let (status, page) = client.get("/v1/jobs?limit=2").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page["has_more"], true);
+    assert_eq!(page["data"][0]["id"], ids[2], "newest first");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, page2) = client.get(&format!("/v1/jobs?limit=2&cursor={cursor}")).await;
+    assert_eq!(page2["data"].as_array().unwrap().len(), 1);
+    assert_eq!(page2["data"][0]["id"], ids[0]);
+    assert_eq!(page2["has_more"], false);
+    assert_eq!(
+        other.get("/v1/jobs").await.1["data"].as_array().unwrap().len(),
+        0,
+        "tenants see only their jobs"
+    );
+    let (status, problem) = client.get("/v1/jobs?status=done").await;
+    assert_eq!(
+        (status, problem["errors"][0]["pointer"].as_str()),
+        (422, Some("/query/status"))
+    );
+    assert_eq!(client.get("/v1/jobs?cursor=zzz").await.0, 422);
+
+    // Cancel: queued -> canceled; twice -> 409; another tenant -> 404.
+    let http = client.http();
+    let del = |key: &str, id: &str| {
+        http.delete(format!("{base}/v1/jobs/{id}"))
+            .bearer_auth(key.to_owned())
+            .send()
+    };
+    let resp = del(&client.key, &ids[0]).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["status"], "canceled");
+    assert_eq!(del(&client.key, &ids[0]).await.unwrap().status(), 409);
+    assert_eq!(del(&other.key, &ids[1]).await.unwrap().status(), 404);
+    let (_, canceled) = client.get("/v1/jobs?status=canceled").await;
+    assert_eq!(canceled["data"].as_array().unwrap().len(), 1);
+
+    // A worker never runs a canceled job.
+    let (_stop, _worker) = env.start_worker();
+    env.wait_succeeded(2, Duration::from_secs(20)).await;
+    let (_, job) = client.get(&format!("/v1/jobs/{}", ids[0])).await;
+    assert_eq!(job["status"], "canceled");
+    assert_eq!(job["attempts"], 0);
+    env.cleanup().await;
+}

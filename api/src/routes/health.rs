@@ -7,12 +7,37 @@ use serde_json::json;
 use crate::state::AppState;
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "Liveness",
+    responses(
+        (status = 200, description = "The process answers", body = crate::openapi::Health),
+        (status = 405, response = crate::openapi::MethodNotAllowed),
+    )
+)]
 pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// Readiness: dependencies answer and the schema is current.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    summary = "Readiness",
+    description = "PostgreSQL (with every migration applied), the queue Redis and the cache Redis answer.",
+    responses(
+        (status = 200, description = "Ready", body = crate::openapi::Readiness),
+        (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 503, description = "A dependency does not answer", body = crate::openapi::Readiness),
+    )
+)]
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    if state.draining.is_triggered() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"})));
+    }
     let postgres = matches!(db::migrations_applied(&state.pool).await, Ok(true));
     let redis = state.queue.depth(JobKind::Validation).await.is_ok();
     let cache = state.cache.ttl("dropforge:ready-probe").await.is_ok();

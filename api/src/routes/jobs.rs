@@ -39,6 +39,45 @@ pub fn job_document(job: &JobRecord) -> Value {
 }
 
 /// Handler of `GET /v1/jobs/{id}`; another tenant's job answers 404 like a missing one.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    summary = "Read a job",
+    description = "The job with its result once finished. Poll while `status` is `queued` or `running` (the answer \
+        then carries `Retry-After`); send the last `ETag` in `If-None-Match` to get 304 when nothing changed.",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, format = Uuid, example = "019ac3b2-6c1d-7e6f-9a8b-123456789abc", description = "Job id"),
+        ("If-None-Match" = Option<String>, Header, example = "\"019ac3b2-6c1d-7e6f-9a8b-123456789abc-3\"",
+            description = "An `ETag` from an earlier answer (or `*`): 304 when the job has not changed."),
+    ),
+    responses(
+        (status = 200, description = "The job", body = crate::openapi::Job,
+            headers(
+                ("ETag" = String, description = "Version of the job"),
+                ("Cache-Control" = String, description = "`private, no-cache`"),
+                ("Retry-After" = u32, description = "Seconds before polling again; only while the job is not finished"),
+                ("RateLimit" = String, description = "Remaining quota of the most restrictive policy"),
+                ("RateLimit-Policy" = String, description = "Applied quota policies"),
+            )),
+        (status = 304, description = "Not modified since the `ETag` in `If-None-Match`",
+            headers(
+                ("ETag" = String, description = "Version of the job"),
+                ("Cache-Control" = String, description = "`private, no-cache`"),
+                ("Retry-After" = u32, description = "Seconds before polling again; only while the job is not finished"),
+            )),
+        (status = 400, description = "The id is not a job id (`invalid_job_id`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, description = "No such job for this API key's account (`job_not_found`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::ServiceUnavailable),
+    )
+)]
 pub async fn get_job(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,

@@ -134,6 +134,65 @@ fn count_cache(result: &'static str) {
 }
 
 /// Handler of `POST /v1/validations`.
+#[utoipa::path(
+    post,
+    path = "/v1/validations",
+    tag = "validations",
+    summary = "Validate a product",
+    description = "Answers 200 with the cached result when there is one; otherwise creates (or joins an identical \
+        pending) job and answers 202 with it and its `Location`. With `Prefer: wait=N` the request waits up to N \
+        seconds (capped by the deployment) and answers 200 with the finished job when it finishes in time.",
+    security(("bearer" = [])),
+    params(
+        ("Prefer" = Option<String>, Header, example = "wait=10",
+            description = "RFC 7240 `wait=N`: wait up to N seconds for the job to finish; invalid preferences are ignored."),
+        ("Idempotency-Key" = Option<String>, Header, example = "8e03978e-40d5-43e8-bc93-6894a57f9324",
+            description = "1 to 255 visible ASCII characters. A retry with the same key and body replays the first \
+                answer (with `Idempotent-Replayed: true`); the same key with another body is 422; a retry while \
+                the first request runs is 409."),
+    ),
+    request_body(content = crate::openapi::ValidationRequest, content_type = "application/json",
+        description = "`application/json` or any `application/*+json`; at most 64 KiB."),
+    responses(
+        (status = 200, description = "A cached result (`CachedValidation`), or the job finished within `Prefer: wait` (`Job`)",
+            content_type = "application/json",
+            body = crate::openapi::ValidationAnswer,
+            headers(
+                ("Cache-Status" = String, description = "RFC 9211: `dropforge; hit` (with `detail=memory|postgres`) or `dropforge; fwd=miss`"),
+                ("Content-Location" = String, description = "The finished job, when it is one"),
+                ("Preference-Applied" = String, description = "`wait=N` when `Prefer: wait` was honoured"),
+                ("Idempotent-Replayed" = String, description = "`true` on a replayed answer"),
+                ("RateLimit" = String, description = "Remaining quota of the most restrictive policy"),
+                ("RateLimit-Policy" = String, description = "Applied quota policies"),
+            )),
+        (status = 202, description = "Job created or joined; poll `Location`", body = crate::openapi::Job,
+            headers(
+                ("Location" = String, description = "The job, `/v1/jobs/{id}`"),
+                ("Retry-After" = u32, description = "Seconds before polling"),
+                ("Cache-Status" = String, description = "`dropforge; fwd=miss`"),
+                ("Preference-Applied" = String, description = "`wait=N` when `Prefer: wait` was honoured"),
+                ("Idempotent-Replayed" = String, description = "`true` on a replayed answer"),
+                ("RateLimit" = String, description = "Remaining quota of the most restrictive policy"),
+                ("RateLimit-Policy" = String, description = "Applied quota policies"),
+            )),
+        (status = 400, description = "Malformed JSON (`malformed_json`) or invalid `Idempotency-Key` (`idempotency_key_invalid`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 409, description = "A request with this `Idempotency-Key` is still running (`idempotency_request_in_progress`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u32, description = "Seconds before retrying"))),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, description = "The body is not `application/json` (`unsupported_media_type`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid members, each in `errors` (`validation_failed`), or an `Idempotency-Key` \
+            reused with another body (`idempotency_key_reused`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::ServiceUnavailable),
+    )
+)]
 pub async fn create_validation(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -237,8 +296,12 @@ pub async fn submit(
     input: Value,
     request_id: Option<String>,
 ) -> Result<JobId, ApiError> {
-    let room = match state.queue.depth(kind).await {
-        Ok(depth) => depth < state.config.worker.queue_cap,
+    let room = match state
+        .room
+        .reserve(&state.queue, kind, state.config.worker.queue_cap)
+        .await
+    {
+        Ok(room) => room,
         Err(e) => {
             tracing::warn!(error = %e, "queue depth unknown; leaving the job to the dispatcher");
             false
@@ -289,6 +352,8 @@ pub async fn wait_until_finished(state: &AppState, id: JobId, max: Duration) -> 
         tokio::select! {
             () = &mut notified => {}
             () = tokio::time::sleep(remaining.min(Duration::from_secs(2))) => {}
+            // Shutting down: answer 202 now rather than hold the connection open.
+            () = state.draining.wait() => return Ok(false),
         }
     }
 }

@@ -226,20 +226,6 @@ pub async fn renew_leases(pool: &PgPool, ids: &[Uuid], owner: &str, lease: Durat
     Ok(done.rows_affected())
 }
 
-/// Marks a claimed job succeeded inside `tx`; false when `owner` no longer holds it.
-pub async fn mark_succeeded(tx: &mut Transaction<'_, Postgres>, id: JobId, owner: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
-                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
-         where id = $1 and status = 'running' and lease_owner = $2",
-    )
-    .bind(id.0)
-    .bind(owner)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 /// Marks a claimed job failed for good; false when `owner` no longer holds it.
 pub async fn mark_failed(pool: &PgPool, id: JobId, owner: &str, error: &Value) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
@@ -410,4 +396,85 @@ pub async fn depth(pool: &PgPool, kind: JobKind) -> Result<KindDepth, sqlx::Erro
     .bind(kind.as_str())
     .fetch_one(pool)
     .await
+}
+
+/// A page of a tenant's jobs, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only this status.
+    pub status: Option<JobStatus>,
+    /// Only this kind.
+    pub kind: Option<JobKind>,
+    /// Keyset cursor: jobs strictly older than this `(created_at, id)`.
+    pub before: Option<(DateTime<Utc>, Uuid)>,
+    /// Page size (1..=100).
+    pub limit: i64,
+}
+
+/// Lists a tenant's jobs newest first; returns up to `limit + 1` rows so callers can tell `has_more`.
+pub async fn list(pool: &PgPool, tenant: TenantId, f: &JobFilter) -> Result<Vec<JobRecord>, sqlx::Error> {
+    let (before_at, before_id) = f.before.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+    sqlx::query_as(
+        "select j.id, j.tenant_id, j.kind, j.status, j.input, j.error, j.attempts, j.state_version,
+                j.parent_id, j.webhook_url, j.next_run_at, j.created_at, j.started_at, j.finished_at, j.updated_at,
+                null::jsonb as result
+         from jobs j
+         where j.tenant_id = $1
+           and ($2::text is null or j.status = $2)
+           and ($3::text is null or j.kind = $3)
+           and ($4::timestamptz is null or (j.created_at, j.id) < ($4, $5))
+         order by j.created_at desc, j.id desc
+         limit $6",
+    )
+    .bind(tenant.0)
+    .bind(f.status.map(JobStatus::as_str))
+    .bind(f.kind.map(JobKind::as_str))
+    .bind(before_at)
+    .bind(before_id)
+    .bind(f.limit + 1)
+    .fetch_all(pool)
+    .await
+}
+
+/// Outcome of [`cancel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// The job was queued and is now canceled.
+    Canceled,
+    /// The job exists but has started or finished.
+    NotCancelable(JobStatus),
+    /// No such job for this tenant.
+    NotFound,
+}
+
+/// Cancels a tenant's queued job (and the queued children of a batch) in one statement.
+pub async fn cancel(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Cancel, sqlx::Error> {
+    let canceled: Option<Uuid> = sqlx::query_scalar(
+        "with target as (
+             update jobs set status = 'canceled', finished_at = now(), lease_owner = null, lease_expires_at = null,
+                    state_version = state_version + 1, updated_at = now()
+             where id = $1 and tenant_id = $2 and status = 'queued'
+             returning id
+         ), children as (
+             update jobs set status = 'canceled', finished_at = now(), state_version = state_version + 1, updated_at = now()
+             where parent_id in (select id from target) and status = 'queued'
+         )
+         select id from target",
+    )
+    .bind(id.0)
+    .bind(tenant.0)
+    .fetch_optional(pool)
+    .await?;
+    if canceled.is_some() {
+        return Ok(Cancel::Canceled);
+    }
+    let status: Option<String> = sqlx::query_scalar("select status from jobs where id = $1 and tenant_id = $2")
+        .bind(id.0)
+        .bind(tenant.0)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match status.and_then(|s| JobStatus::parse(&s)) {
+        Some(s) => Cancel::NotCancelable(s),
+        None => Cancel::NotFound,
+    })
 }

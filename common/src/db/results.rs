@@ -1,7 +1,7 @@
 //! The `validation_results` table: one row per succeeded validation job, written once.
 
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 
 use crate::{domain::JobId, product::ProductRef};
 
@@ -18,15 +18,27 @@ pub struct NewResult<'a> {
     pub model: &'a str,
     /// True when an upstream other than AliExpress is missing.
     pub partial: bool,
-    /// The result document.
-    pub result: &'a Value,
+    /// The result document as JSON text.
+    pub result: &'a str,
 }
 
-/// Inserts a result unless the job already has one (a re-run never writes twice); true if written.
-pub async fn insert(tx: &mut Transaction<'_, Postgres>, r: &NewResult<'_>) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result)
-         values ($1, $2, $3, $4, $5, $6, $7) on conflict (job_id) do nothing",
+/// Stores a validation result and marks its job succeeded, in one statement: only while `owner`
+/// still holds the job's lease, and never twice (`on conflict (job_id) do nothing`). `result` is
+/// the JSON text of the document (serialised once, also used for the cache). True if the job was
+/// completed by this call.
+pub async fn complete_validation(pool: &PgPool, r: &NewResult<'_>, owner: &str) -> Result<bool, sqlx::Error> {
+    let completed: i64 = sqlx::query_scalar(
+        "with done as (
+             update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                    lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+             where id = $1 and status = 'running' and lease_owner = $8
+             returning id
+         ), stored as (
+             insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result)
+             select id, $2, $3, $4, $5, $6, $7::text::jsonb from done
+             on conflict (job_id) do nothing
+         )
+         select count(*) from done",
     )
     .bind(r.job_id.0)
     .bind(r.cache_key)
@@ -35,9 +47,10 @@ pub async fn insert(tx: &mut Transaction<'_, Postgres>, r: &NewResult<'_>) -> Re
     .bind(r.model)
     .bind(r.partial)
     .bind(r.result)
-    .execute(&mut **tx)
+    .bind(owner)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(completed == 1)
 }
 
 /// The newest result for a cache key younger than its TTL (used when Redis lost the cache entry):

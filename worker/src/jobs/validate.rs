@@ -93,36 +93,34 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
         obj.insert("signals".into(), json!(signals));
     }
 
-    let mut tx = deps.pool.begin().await?;
+    let text = match serde_json::to_string(&doc) {
+        Ok(text) => text,
+        Err(e) => {
+            return Ok(Outcome::Failed(
+                json!({"code": "internal", "message": format!("result did not serialise: {e}")}),
+            ));
+        }
+    };
     let row = NewResult {
         job_id: id,
         cache_key: &input.cache_key,
         product: &input.product,
         model: MODEL,
         partial,
-        result: &doc,
+        result: &text,
     };
-    db::results::insert(&mut tx, &row).await?;
-    if !db::jobs::mark_succeeded(&mut tx, id, &deps.owner).await? {
+    if !db::results::complete_validation(&deps.pool, &row, &deps.owner).await? {
         // Another delivery took the job over after our lease lapsed: it owns the outcome.
-        tx.rollback().await?;
-        tracing::warn!(job.id = %id, "lease lost before commit; result discarded");
+        tracing::warn!(job.id = %id, "lease lost before the result was stored; discarded");
         return Ok(Outcome::Done);
     }
-    tx.commit().await?;
-
     let ttl = if partial {
         deps.config.cache.partial_ttl
     } else {
         deps.config.cache.validation_ttl
     };
-    match serde_json::to_vec(&doc) {
-        Ok(bytes) => {
-            if let Err(e) = deps.cache.set(&input.cache_key, &bytes, ttl).await {
-                tracing::warn!(job.id = %id, error = %e, "cache write failed (PostgreSQL has the result)");
-            }
-        }
-        Err(e) => tracing::error!(job.id = %id, error = %e, "result did not serialise"),
+    if let Err(e) = deps.cache.set(&input.cache_key, text.as_bytes(), ttl).await {
+        tracing::warn!(job.id = %id, error = %e, "cache write failed (PostgreSQL has the result)");
     }
     events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
     tracing::debug!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");

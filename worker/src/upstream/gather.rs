@@ -13,6 +13,7 @@ use super::Upstreams;
 use super::aliexpress::wire::{ProductDetail, cheapest_tracked};
 use super::error::{Upstream, UpstreamError};
 use super::json::age_days;
+use super::keyword_cache::KeywordCache;
 
 /// What to gather for one product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,6 +176,16 @@ fn freight_sku(p: &ProductDetail, cost: f64) -> Option<String> {
         .and_then(|s| s.sku_id.clone())
 }
 
+/// A keyword-cache lookup (a miss when there is no cache).
+async fn cached<T: serde::de::DeserializeOwned>(
+    cache: Option<&KeywordCache>,
+    upstream: &str,
+    scope: &str,
+    keyword: &str,
+) -> Option<T> {
+    cache?.get(upstream, scope, keyword).await
+}
+
 /// Gathers every upstream for `req`. Fails only when `ds.product.get` fails (permanent for
 /// not-found/auth/invalid, retryable for transient/throttled, see [`UpstreamError::is_retryable`]).
 pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered, UpstreamError> {
@@ -201,26 +212,46 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
         }
     };
     let affiliate = ae.affiliate_product_detail(&detail.product_id, &req.ship_to, &req.currency);
+    let cache = clients.keyword_cache.as_ref();
+    let search_scope = format!("{}-{}", req.ship_to, req.currency);
     let search = async {
         if keyword.is_empty() {
-            Err(no_keyword())
-        } else {
-            ae.text_search(&keyword, &req.ship_to, &req.currency).await
+            return Err(no_keyword());
         }
+        if let Some(hit) = cached::<u64>(cache, "text_search", &search_scope, &keyword).await {
+            return Ok(hit);
+        }
+        let found = ae.text_search(&keyword, &req.ship_to, &req.currency).await;
+        if let (Some(c), Ok(total)) = (cache, &found) {
+            c.put("text_search", &search_scope, &keyword, total).await;
+        }
+        found
     };
     let meta = async {
         if keyword.is_empty() {
-            None
-        } else {
-            Some(clients.meta.active_ads(&keyword, req.validated_at).await)
+            return None;
         }
+        if let Some(signals) = cached(cache, "meta", "ads", &keyword).await {
+            return Some(Ok((signals, None)));
+        }
+        let found = clients.meta.active_ads(&keyword, req.validated_at).await;
+        if let (Some(c), Ok(m)) = (cache, &found) {
+            c.put("meta", "ads", &keyword, &m.signals).await;
+        }
+        Some(found.map(|m| (m.signals, Some(m.pages))))
     };
     let youtube = async {
         if keyword.is_empty() {
-            None
-        } else {
-            Some(clients.youtube.videos(&keyword, req.validated_at).await)
+            return None;
         }
+        if let Some(signals) = cached(cache, "youtube", "videos", &keyword).await {
+            return Some(Ok((signals, None)));
+        }
+        let found = clients.youtube.videos(&keyword, req.validated_at).await;
+        if let (Some(c), Ok(y)) = (cache, &found) {
+            c.put("youtube", "videos", &keyword, &y.signals).await;
+        }
+        Some(found.map(|y| (y.signals, Some((y.search_calls, y.units)))))
     };
     let (freight, affiliate, search, meta, youtube) = tokio::join!(freight, affiliate, search, meta, youtube);
 
@@ -262,27 +293,34 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
     let skipped = || UpstreamStatus::Skipped {
         reason: "no keyword".into(),
     };
+    let from_cache = |fresh: bool| {
+        if fresh {
+            Vec::new()
+        } else {
+            vec!["from keyword cache".to_owned()]
+        }
+    };
     let (meta_signals, meta_status) = match meta {
-        Some(Ok(m)) => (
-            Some(m.signals),
+        Some(Ok((signals, pages))) => (
+            Some(signals),
             UpstreamStatus::Ok {
-                pages: Some(m.pages),
+                pages,
                 search_calls: None,
                 units: None,
-                warnings: Vec::new(),
+                warnings: from_cache(pages.is_some()),
             },
         ),
         Some(Err(e)) => (None, UpstreamStatus::from_error(&e)),
         None => (None, skipped()),
     };
     let (yt_signals, yt_status) = match youtube {
-        Some(Ok(y)) => (
-            Some(y.signals),
+        Some(Ok((signals, spent))) => (
+            Some(signals),
             UpstreamStatus::Ok {
                 pages: None,
-                search_calls: Some(y.search_calls),
-                units: Some(y.units),
-                warnings: Vec::new(),
+                search_calls: spent.map(|(calls, _)| calls),
+                units: spent.map(|(_, units)| units),
+                warnings: from_cache(spent.is_some()),
             },
         ),
         Some(Err(e)) => (None, UpstreamStatus::from_error(&e)),

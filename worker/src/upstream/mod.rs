@@ -6,6 +6,7 @@ pub mod error;
 pub mod gather;
 pub mod http;
 pub mod json;
+pub mod keyword_cache;
 pub mod meta;
 pub mod pacific;
 pub mod retry;
@@ -17,6 +18,7 @@ use reqwest::header::HeaderMap;
 pub use aliexpress::AliExpressClient;
 pub use error::{TransientKind, Upstream, UpstreamError};
 pub use gather::{GatherRequest, Gathered, ProductInfo, StoreInfo, UpstreamStatus, UpstreamsReport, gather};
+pub use keyword_cache::KeywordCache;
 pub use meta::MetaClient;
 pub use pacific::next_pacific_midnight;
 pub use retry::RetryPolicy;
@@ -31,6 +33,8 @@ pub struct Upstreams {
     pub meta: MetaClient,
     /// YouTube Data API v3.
     pub youtube: YouTubeClient,
+    /// Keyword-level answers shared by products with the same keyword (off when `None`).
+    pub keyword_cache: Option<KeywordCache>,
 }
 
 impl Upstreams {
@@ -51,6 +55,13 @@ impl Upstreams {
             aliexpress: AliExpressClient::new(client.clone(), cfg),
             meta: MetaClient::new(client.clone(), cfg),
             youtube: YouTubeClient::new(client, cfg),
+            keyword_cache: None,
         }
+    }
+
+    /// Serves Meta, YouTube and text-search answers from `cache` when it has them.
+    pub fn with_keyword_cache(mut self, cache: KeywordCache) -> Self {
+        self.keyword_cache = Some(cache);
+        self
     }
 }

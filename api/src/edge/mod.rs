@@ -1,0 +1,219 @@
+//! The HTTP edge of the API: security headers, CORS, a whole-request timeout, compression, the
+//! body-size backstop, distributed rate limiting and `Idempotency-Key` handling, all applied around
+//! the application router by [`apply`].
+//!
+//! Layer order, outermost first: security headers → CORS → timeout and problem mapping →
+//! compression → body limit → rate limit → idempotency → the routes (with their own layers).
+
+pub mod client_ip;
+pub mod cors;
+pub mod fallback;
+pub mod headers;
+pub mod idempotency;
+pub mod rate_limit;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use dropforge_common::config::Config;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde_json::{Value, json};
+use tower_http::{
+    compression::{
+        CompressionLayer,
+        predicate::{NotForContentType, Predicate, SizeAbove},
+    },
+    limit::RequestBodyLimitLayer,
+};
+
+use crate::{BODY_LIMIT, error::PROBLEM_JSON, state::AppState};
+
+/// Responses smaller than this are sent uncompressed.
+pub const COMPRESSION_MIN_BYTES: u64 = 1024;
+
+/// Shared edge state of one API process: its own Redis connection (created lazily, so building
+/// the router never blocks), the rate-limit policies, the in-process fallback limiter and counters.
+#[derive(Clone)]
+pub struct EdgeState {
+    inner: Arc<EdgeInner>,
+}
+
+pub(crate) struct EdgeInner {
+    pub(crate) redis: Option<ConnectionManager>,
+    pub(crate) prefix: String,
+    pub(crate) limits: rate_limit::Limits,
+    pub(crate) fallback: fallback::LocalGcra,
+    pub(crate) idempotency_ttl: Duration,
+    /// Redis is skipped (fallback used directly) until this many ms after `epoch`.
+    pub(crate) breaker_until_ms: AtomicU64,
+    pub(crate) epoch: Instant,
+    pub(crate) fallback_decisions: AtomicU64,
+    pub(crate) backend_errors: AtomicU64,
+    pub(crate) denied: AtomicU64,
+}
+
+/// Counters of one process's edge, for tests and diagnostics (the same events are Prometheus counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeStats {
+    /// Rate-limit decisions taken by the in-process fallback.
+    pub fallback_decisions: u64,
+    /// Redis errors and timeouts seen by the limiter.
+    pub backend_errors: u64,
+    /// Requests answered 429.
+    pub denied: u64,
+}
+
+impl EdgeState {
+    /// Builds the edge state from the configuration. Does not connect: the Redis connection is
+    /// opened on first use and re-opened by the connection manager after failures.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        let client = redis::Client::open(config.redis_url.expose())?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let redis = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        Ok(Self::with_connection(config, Some(redis)))
+    }
+
+    fn with_connection(config: &Config, redis: Option<ConnectionManager>) -> Self {
+        let e = &config.edge;
+        Self {
+            inner: Arc::new(EdgeInner {
+                redis,
+                prefix: config.redis_prefix.clone(),
+                limits: rate_limit::Limits::from_config(e),
+                fallback: fallback::LocalGcra::new(e.rate_limit_ip, e.rate_limit_replicas),
+                idempotency_ttl: e.idempotency_ttl,
+                breaker_until_ms: AtomicU64::new(0),
+                epoch: Instant::now(),
+                fallback_decisions: AtomicU64::new(0),
+                backend_errors: AtomicU64::new(0),
+                denied: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> EdgeStats {
+        let i = &self.inner;
+        EdgeStats {
+            fallback_decisions: i.fallback_decisions.load(Ordering::Relaxed),
+            backend_errors: i.backend_errors.load(Ordering::Relaxed),
+            denied: i.denied.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &EdgeInner {
+        &self.inner
+    }
+}
+
+/// What the idempotency middleware needs: the app (key verification) and the edge (Redis).
+#[derive(Clone)]
+pub(crate) struct EdgeCtx {
+    pub(crate) app: AppState,
+    pub(crate) edge: EdgeState,
+}
+
+/// Wraps `router` with every edge layer, using a fresh [`EdgeState`] built from `state.config`.
+pub fn apply(router: Router, state: &AppState) -> Router {
+    let edge = EdgeState::new(&state.config).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "edge: invalid Redis URL; limiter on fallback, idempotent POSTs refused");
+        EdgeState::with_connection(&state.config, None)
+    });
+    apply_with(router, state, edge)
+}
+
+/// Like [`apply`], with a given edge state (tests inspect its [`EdgeState::stats`]).
+pub fn apply_with(router: Router, state: &AppState, edge: EdgeState) -> Router {
+    let e = &state.config.edge;
+    let ctx = EdgeCtx {
+        app: state.clone(),
+        edge: edge.clone(),
+    };
+    let compress_when = SizeAbove::new(COMPRESSION_MIN_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE);
+    let cors = cors::cors_layer(e).unwrap_or_else(|why| {
+        tracing::error!(error = %why, "edge: invalid CORS configuration; cross-origin requests refused");
+        cors::deny_all()
+    });
+    let router = router
+        .layer(middleware::from_fn_with_state(ctx, idempotency::middleware))
+        .layer(middleware::from_fn_with_state(edge, rate_limit::middleware))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(CompressionLayer::new().compress_when(compress_when))
+        .layer(middleware::from_fn_with_state(e.request_timeout, guard))
+        .layer(cors);
+    headers::apply(router, e.hsts)
+}
+
+/// Whole-request timeout (503 problem with `Retry-After`) and problem bodies for answers produced
+/// by tower-http layers (the body limit's plain-text 413).
+async fn guard(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) => problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            "The request body exceeds 64 KiB.",
+        ),
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out");
+            let mut response = problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request-timeout",
+                "Request timed out",
+                "The request took too long to process; retry shortly.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            response
+        }
+    }
+}
+
+fn is_problem(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
+}
+
+/// An RFC 9457 problem response in the shape `ApiError` renders (`/problems/<code>`, `code` with `_`).
+pub(crate) fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Response {
+    problem_document(
+        status,
+        json!({
+            "type": format!("/problems/{code}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": detail,
+            "code": code.replace('-', "_"),
+        }),
+    )
+}
+
+/// A problem response from a complete document.
+pub(crate) fn problem_document(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}

@@ -1,0 +1,382 @@
+//! Distributed rate limiting: one GCRA Lua script call per request decides every policy that
+//! applies (per client IP, per API key or its per-route override) atomically in Redis, so one
+//! limit holds across all replicas. Redis errors or a decision slower than `rate_limit_timeout`
+//! switch the per-IP policy to the in-process fallback (the per-key policy is skipped then), and
+//! keep using it for [`BREAKER`] before Redis is tried again.
+//!
+//! Answers carry draft-ietf-httpapi-ratelimit-headers-11 `RateLimit-Policy` / `RateLimit`; denials
+//! are `429` quota-exceeded problems with `Retry-After`. Partition keys are never sent.
+
+use std::{
+    cmp::Reverse,
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        LazyLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    extract::{ConnectInfo, MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::Response,
+};
+use dropforge_common::{
+    apikey,
+    config::{EdgeConfig, RatePolicy},
+    metric_names::RATE_LIMITED_TOTAL,
+};
+use serde_json::json;
+
+use super::{
+    EdgeInner, EdgeState, client_ip,
+    fallback::{Decision, Gcra},
+    problem_document,
+};
+
+/// Counter: rate-limit decisions taken by the in-process fallback.
+pub const RATELIMIT_FALLBACK_TOTAL: &str = "dropforge_ratelimit_fallback_total";
+/// Counter: Redis errors and timeouts seen by the limiter (alert when non-zero for 5 min).
+pub const RATELIMIT_BACKEND_ERRORS_TOTAL: &str = "dropforge_ratelimit_backend_errors_total";
+/// After a Redis failure the limiter uses the fallback directly for this long.
+pub const BREAKER: Duration = Duration::from_secs(1);
+/// Problem type of a 429 (draft-ietf-httpapi-ratelimit-headers §5).
+pub const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+
+/// GCRA over several buckets: all are checked, and only when every one allows is each advanced.
+/// KEYS[i] = bucket; ARGV[3i-2..3i] = interval µs, tolerance µs, TTL ms.
+/// Returns {allowed, then per bucket: ok, remaining, retry_after_ms, reset_ms}.
+const GCRA_LUA: &str = include_str!("gcra.lua");
+
+static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(GCRA_LUA));
+static WARNED_NO_PEER: AtomicBool = AtomicBool::new(false);
+
+/// Policy names as they appear in headers and the `policy` metric label.
+pub const PER_IP: &str = "per-ip";
+/// Per API key.
+pub const PER_KEY: &str = "per-key";
+/// Per API key on one route (overrides `per-key` there).
+pub const PER_ROUTE: &str = "per-route";
+
+/// The limiter's configuration, prepared once.
+pub struct Limits {
+    pub(crate) enabled: bool,
+    pub(crate) ip: RatePolicy,
+    pub(crate) key: RatePolicy,
+    pub(crate) routes: HashMap<String, RatePolicy>,
+    pub(crate) timeout: Duration,
+    pub(crate) trusted: Vec<ipnet::IpNet>,
+}
+
+impl Limits {
+    /// From the edge configuration; route names are normalised to `METHOD /template`.
+    pub fn from_config(e: &EdgeConfig) -> Self {
+        Self {
+            enabled: e.rate_limit_enabled,
+            ip: e.rate_limit_ip,
+            key: e.rate_limit_key,
+            routes: e
+                .rate_limit_routes
+                .iter()
+                .map(|(route, policy)| (normalise_route(route), *policy))
+                .collect(),
+            timeout: e.rate_limit_timeout,
+            trusted: e.trusted_proxies.clone(),
+        }
+    }
+}
+
+fn normalise_route(route: &str) -> String {
+    let mut parts = route.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_ascii_uppercase();
+    let path = parts.collect::<Vec<_>>().join(" ");
+    format!("{method} {path}")
+}
+
+/// Routes that are never limited: everything outside `/v1`.
+pub fn is_limited_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+/// One policy applied to this request.
+struct Check {
+    name: &'static str,
+    policy: RatePolicy,
+    bucket: String,
+}
+
+/// A policy's decision, with the policy actually applied (the fallback's is smaller).
+struct Outcome {
+    name: &'static str,
+    policy: RatePolicy,
+    decision: Decision,
+}
+
+/// The rate-limit middleware.
+pub async fn middleware(State(edge): State<EdgeState>, req: Request, next: Next) -> Response {
+    let inner = edge.inner();
+    let limits = &inner.limits;
+    if !limits.enabled || !is_limited_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let checks = checks(inner, &req);
+    if checks.is_empty() {
+        return next.run(req).await;
+    }
+    let outcomes = decide(inner, &checks).await;
+    let mut denied: Vec<&Outcome> = outcomes.iter().filter(|o| !o.decision.allowed).collect();
+    if denied.is_empty() {
+        let mut response = next.run(req).await;
+        let tightest = outcomes
+            .iter()
+            .min_by_key(|o| (o.decision.remaining, Reverse(o.decision.reset_ms)));
+        set_headers(response.headers_mut(), &outcomes, tightest);
+        return response;
+    }
+    denied.sort_by_key(|o| Reverse(o.decision.retry_after_ms));
+    for o in &denied {
+        metrics::counter!(RATE_LIMITED_TOTAL, "policy" => o.name).increment(1);
+    }
+    inner.denied.fetch_add(1, Ordering::Relaxed);
+    too_many_requests(&outcomes, &denied)
+}
+
+fn checks(inner: &EdgeInner, req: &Request) -> Vec<Check> {
+    let limits = &inner.limits;
+    let mut checks = Vec::with_capacity(2);
+    match req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) => {
+            let ip = client_ip::client_ip(*peer, req.headers(), &limits.trusted);
+            checks.push(Check {
+                name: PER_IP,
+                policy: limits.ip,
+                bucket: format!("{}:rl:ip:{}", inner.prefix, client_ip::bucket(ip)),
+            });
+        }
+        None => {
+            if !WARNED_NO_PEER.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "no peer address (serve with into_make_service_with_connect_info); per-IP limit skipped"
+                );
+            }
+        }
+    }
+    if let Some(key_id) = bearer_key_id(req.headers()) {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| format!("{} {}", req.method(), p.as_str()));
+        match route.as_ref().and_then(|r| limits.routes.get(r).map(|p| (r, *p))) {
+            Some((route, policy)) => checks.push(Check {
+                name: PER_ROUTE,
+                policy,
+                bucket: format!("{}:rl:route:{route}:{key_id}", inner.prefix),
+            }),
+            None => checks.push(Check {
+                name: PER_KEY,
+                policy: limits.key,
+                bucket: format!("{}:rl:key:{key_id}", inner.prefix),
+            }),
+        }
+    }
+    checks
+}
+
+/// The bearer token of the `Authorization` header, if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    Some(token.to_owned())
+}
+
+/// The key id of a well-formed bearer key, without verifying it (authentication happens later).
+pub fn bearer_key_id(headers: &HeaderMap) -> Option<String> {
+    let token = bearer_token(headers)?;
+    apikey::parse(&token).map(|k| k.id.to_owned())
+}
+
+async fn decide(inner: &EdgeInner, checks: &[Check]) -> Vec<Outcome> {
+    let now_ms = elapsed_ms(inner);
+    let breaker_open = now_ms < inner.breaker_until_ms.load(Ordering::Relaxed);
+    if let (Some(conn), false) = (&inner.redis, breaker_open) {
+        match tokio::time::timeout(inner.limits.timeout, eval(conn.clone(), checks)).await {
+            Ok(Ok(outcomes)) => return outcomes,
+            Ok(Err(e)) => tracing::warn!(error = %e, "rate limiter: Redis error; using the local fallback"),
+            Err(_) => tracing::warn!("rate limiter: Redis too slow; using the local fallback"),
+        }
+        inner.backend_errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(RATELIMIT_BACKEND_ERRORS_TOTAL).increment(1);
+        let until = elapsed_ms(inner) + u64::try_from(BREAKER.as_millis()).unwrap_or(1000);
+        inner.breaker_until_ms.fetch_max(until, Ordering::Relaxed);
+    }
+    // Fallback: only the per-IP policy, at this replica's share of the quota.
+    inner.fallback_decisions.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!(RATELIMIT_FALLBACK_TOTAL).increment(1);
+    checks
+        .iter()
+        .filter(|c| c.name == PER_IP)
+        .map(|c| Outcome {
+            name: c.name,
+            policy: inner.fallback.policy,
+            decision: inner.fallback.check(&c.bucket),
+        })
+        .collect()
+}
+
+fn elapsed_ms(inner: &EdgeInner) -> u64 {
+    u64::try_from(inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX / 2)
+}
+
+async fn eval(mut conn: redis::aio::ConnectionManager, checks: &[Check]) -> redis::RedisResult<Vec<Outcome>> {
+    let mut invocation = SCRIPT.prepare_invoke();
+    for c in checks {
+        invocation.key(&c.bucket);
+    }
+    for c in checks {
+        let gcra = Gcra::new(c.policy.limit, c.policy.window);
+        let ttl_ms = u64::try_from(c.policy.window.as_millis())
+            .unwrap_or(u64::MAX / 4)
+            .max(1);
+        invocation.arg(gcra.interval_us).arg(gcra.tolerance_us).arg(ttl_ms);
+    }
+    let raw: Vec<i64> = invocation.invoke_async(&mut conn).await?;
+    if raw.len() != 1 + 4 * checks.len() {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "unexpected rate-limit script reply",
+        )));
+    }
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok(checks
+        .iter()
+        .zip(raw[1..].chunks_exact(4))
+        .map(|(c, r)| Outcome {
+            name: c.name,
+            policy: c.policy,
+            decision: Decision {
+                allowed: r[0] == 1,
+                remaining: n(r[1]),
+                retry_after_ms: n(r[2]),
+                reset_ms: n(r[3]),
+            },
+        })
+        .collect())
+}
+
+fn secs_ceil(ms: u64) -> u64 {
+    ms.div_ceil(1000)
+}
+
+/// `RateLimit-Policy` for every applied policy and `RateLimit` for the most restrictive one.
+fn set_headers(headers: &mut HeaderMap, outcomes: &[Outcome], tightest: Option<&Outcome>) {
+    let policies = outcomes
+        .iter()
+        .map(|o| format!("\"{}\";q={};w={}", o.name, o.policy.limit, o.policy.window.as_secs()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(v) = HeaderValue::from_str(&policies) {
+        headers.insert("ratelimit-policy", v);
+    }
+    if let Some(o) = tightest {
+        let t = if o.decision.allowed {
+            secs_ceil(o.decision.reset_ms)
+        } else {
+            secs_ceil(o.decision.retry_after_ms).max(1)
+        };
+        let value = format!("\"{}\";r={};t={}", o.name, o.decision.remaining, t);
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert("ratelimit", v);
+        }
+    }
+}
+
+fn too_many_requests(outcomes: &[Outcome], denied: &[&Outcome]) -> Response {
+    let retry = denied
+        .first()
+        .map_or(1, |o| secs_ceil(o.decision.retry_after_ms).max(1));
+    let names: Vec<&str> = denied.iter().map(|o| o.name).collect();
+    let mut response = problem_document(
+        StatusCode::TOO_MANY_REQUESTS,
+        json!({
+            "type": QUOTA_EXCEEDED,
+            "title": "Too many requests",
+            "status": 429,
+            "detail": format!("Rate limit exceeded ({}); retry in {retry} s.", names.join(", ")),
+            "code": "rate_limited",
+            "violated-policies": names,
+        }),
+    );
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    set_headers(headers, outcomes, denied.first().copied());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn routes_are_normalised_and_paths_filtered() {
+        assert_eq!(normalise_route("post   /v1/validations"), "POST /v1/validations");
+        assert!(is_limited_path("/v1/jobs/x"));
+        for p in ["/health", "/ready", "/metrics", "/openapi.json", "/docs", "/v10"] {
+            assert!(!is_limited_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn key_id_is_read_without_verifying() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            "Bearer dfk_abcd1234_0123456789abcdefghijklmnopqrstuv".parse().unwrap(),
+        );
+        assert_eq!(bearer_key_id(&h).as_deref(), Some("abcd1234"));
+        h.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
+        assert_eq!(bearer_key_id(&h), None);
+    }
+
+    #[test]
+    fn headers_follow_draft_11() {
+        let outcomes = vec![
+            Outcome {
+                name: PER_IP,
+                policy: RatePolicy {
+                    limit: 100,
+                    window: Duration::from_secs(900),
+                },
+                decision: Decision {
+                    allowed: true,
+                    remaining: 42,
+                    retry_after_ms: 0,
+                    reset_ms: 416_200,
+                },
+            },
+            Outcome {
+                name: PER_KEY,
+                policy: RatePolicy {
+                    limit: 6000,
+                    window: Duration::from_secs(60),
+                },
+                decision: Decision {
+                    allowed: true,
+                    remaining: 5000,
+                    retry_after_ms: 0,
+                    reset_ms: 10_000,
+                },
+            },
+        ];
+        let mut h = HeaderMap::new();
+        set_headers(&mut h, &outcomes, outcomes.first());
+        assert_eq!(h["ratelimit-policy"], "\"per-ip\";q=100;w=900, \"per-key\";q=6000;w=60");
+        assert_eq!(h["ratelimit"], "\"per-ip\";r=42;t=417");
+    }
+}
