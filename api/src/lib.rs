@@ -54,7 +54,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     })
 }
 
-/// The application router.
+/// The application router: routes, then the edge (security headers, CORS, limits, idempotency),
+/// then metrics, the request span and request ids, so edge answers (429, 413, preflight) are
+/// counted and traced too.
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/health", get(routes::health::health))
@@ -65,17 +67,18 @@ pub fn router(state: AppState) -> Router {
             "/v1/jobs/{id}",
             get(routes::jobs::get_job).delete(routes::job_control::cancel_job),
         )
+        .route("/v1/jobs/{id}/deliveries", get(routes::job_control::list_deliveries))
         .route("/openapi.json", get(openapi::spec_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state.clone());
+    edge::apply(app, &state)
         .layer(middleware::from_fn(http_metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state.clone());
-    edge::apply(app, &state)
 }
 
 /// One span per request, keyed by the route template (never the raw path) and the request id.

@@ -41,6 +41,15 @@ enum KeysAction {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Rotate a tenant's webhook signing secret; the old one keeps signing during the overlap.
+    RotateSecret {
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+        /// Hours both secrets sign (receivers accept either).
+        #[arg(long, default_value_t = 24)]
+        overlap_hours: u64,
+    },
     /// Revoke a key by its id (the part after `dfk_`, before the second `_`) or the whole key.
     Revoke {
         /// Key id or full key.
@@ -91,6 +100,16 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
                     k.created_at.to_rfc3339(),
                     used
                 );
+            }
+        }
+        KeysAction::RotateSecret { tenant, overlap_hours } => {
+            let overlap = std::time::Duration::from_secs(overlap_hours * 3600);
+            match db::webhooks::rotate_secret(&pool, &tenant, overlap).await? {
+                Some(secret) => {
+                    println!("webhook_secret: {secret}");
+                    eprintln!("The previous secret keeps signing for {overlap_hours} h; store the new one now.");
+                }
+                None => anyhow::bail!("no tenant named {tenant}"),
             }
         }
         KeysAction::Revoke { key } => {

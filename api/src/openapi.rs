@@ -21,7 +21,8 @@ use utoipa::{
     openapi::{
         self, ContentBuilder, RefOr, ResponseBuilder,
         header::{Header, HeaderBuilder},
-        schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type},
+        path::{Parameter, ParameterIn},
+        schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -36,6 +37,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/ready"),
     ("POST", "/v1/validations"),
     ("GET", "/v1/jobs/{id}"),
+    ("GET", "/v1/jobs"),
+    ("DELETE", "/v1/jobs/{id}"),
+    ("GET", "/v1/jobs/{id}/deliveries"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 ];
@@ -57,6 +61,9 @@ pub const BEARER: &str = "bearer";
     paths(
         routes::validations::create_validation,
         routes::jobs::get_job,
+        routes::job_control::list_jobs,
+        routes::job_control::cancel_job,
+        routes::job_control::list_deliveries,
         routes::health::health,
         routes::health::ready,
         spec_json,
@@ -114,6 +121,22 @@ struct Finish;
 impl Modify for Finish {
     fn modify(&self, doc: &mut openapi::OpenApi) {
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        doc.info.license = None;
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation.parameters.iter_mut().flatten().for_each(header_not_nullable);
+            }
+        }
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             BEARER,
@@ -128,6 +151,24 @@ impl Modify for Finish {
         if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut("ValidationRequest") {
             object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
         }
+    }
+}
+
+/// Optional header parameters are written as `Option<String>` (not required), which utoipa also
+/// renders as nullable; a header is absent or a string, never null.
+fn header_not_nullable(parameter: &mut RefOr<Parameter>) {
+    let RefOr::T(parameter) = parameter else { return };
+    if parameter.parameter_in != ParameterIn::Header {
+        return;
+    }
+    if let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema
+        && let SchemaType::Array(types) = &object.schema_type
+    {
+        let mut types: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+        object.schema_type = match types.len() {
+            1 => SchemaType::Type(types.remove(0)),
+            _ => SchemaType::Array(types),
+        };
     }
 }
 
@@ -388,6 +429,50 @@ pub struct Job {
     pub links: JobLinks,
 }
 
+/// The webhook delivery log of a job.
+#[derive(ToSchema)]
+pub struct DeliveryLog {
+    /// One entry per attempt, oldest first (a delivery not attempted yet has no attempt fields).
+    pub data: Vec<DeliveryAttempt>,
+}
+
+/// One webhook delivery attempt.
+#[derive(ToSchema)]
+pub struct DeliveryAttempt {
+    /// The `webhook-id`, the same across retries.
+    pub delivery_id: String,
+    /// `job.succeeded` or `job.failed`.
+    pub event_type: String,
+    /// Target URL.
+    pub url: String,
+    /// `pending`, `delivered`, `failed` or `disabled` (410 Gone).
+    pub status: String,
+    /// Attempt number.
+    pub attempt: Option<i32>,
+    /// When the attempt ran (RFC 3339).
+    pub attempted_at: Option<String>,
+    /// Duration in milliseconds.
+    pub duration_ms: Option<i32>,
+    /// The receiver's HTTP status.
+    pub response_status: Option<i32>,
+    /// Error class: timeout, connect, dns, blocked_ip, http_status, redirect, disabled.
+    pub error: Option<String>,
+    /// When the next attempt is due (RFC 3339).
+    pub next_attempt_at: Option<String>,
+}
+
+/// A page of `GET /v1/jobs`, newest first (for its annotation; collected once referenced).
+#[derive(ToSchema)]
+pub struct JobPage {
+    /// The jobs of this page.
+    pub data: Vec<Job>,
+    /// True when another page follows.
+    pub has_more: bool,
+    /// Cursor of the next page, when there is one.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
+}
+
 /// Kind of a job.
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
@@ -592,7 +677,8 @@ pub struct Problem {
     /// Stable machine-readable code: `malformed_json`, `unsupported_media_type`, `validation_failed`,
     /// `invalid_job_id`, `job_not_found`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unauthorized`, `rate_limited`, `idempotency_key_invalid`, `idempotency_key_reused`,
-    /// `idempotency_request_in_progress`, `service_unavailable`, `request_timeout` or `internal_error`.
+    /// `idempotency_request_in_progress`, `job_not_cancelable`, `service_unavailable`, `request_timeout` or
+    /// `internal_error`.
     #[schema(example = "validation_failed")]
     pub code: String,
     /// Every invalid member (`validation_failed` only).

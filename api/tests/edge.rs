@@ -570,6 +570,11 @@ async fn concurrent_duplicates_create_one_job() {
     let results = futures::future::join_all(requests).await;
     let originals: Vec<_> = results.iter().filter(|r| r.0 == 202 && !r.1).collect();
     assert_eq!(originals.len(), 1, "{results:?}");
+    let replayed = results.iter().filter(|r| r.1).count();
+    eprintln!(
+        "10 concurrent: 1 original, {replayed} replayed, {} in progress (409)",
+        9 - replayed
+    );
     let job_id = &originals[0].3["id"];
     for (status, replayed, retry, doc) in &results {
         match status {

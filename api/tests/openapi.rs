@@ -57,7 +57,7 @@ fn spec_matches_committed_snapshot() {
         .lines()
         .zip(generated.lines())
         .position(|(a, b)| a != b)
-        .map_or_else(|| committed.lines().count().min(generated.lines().count()), |i| i)
+        .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()))
         + 1;
     panic!(
         "api/openapi.json differs from the generated document (first difference at line {first_diff}). {}",
@@ -273,7 +273,6 @@ async fn every_documented_operation_is_routed_and_nothing_else() {
         "/",
         "/v1",
         "/v1/",
-        "/v1/jobs",
         "/v1/jobs/",
         "/v1/validations/x",
         "/v1/batches",

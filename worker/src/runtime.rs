@@ -18,10 +18,11 @@ use crate::{
     leases::LeaseRegistry,
     reconciler,
     upstream::{KeywordCache, Upstreams},
+    webhook::WebhookClient,
 };
 
 /// Job kinds this worker runs.
-pub const KINDS: [JobKind; 1] = [JobKind::Validation];
+pub const KINDS: [JobKind; 2] = [JobKind::Validation, JobKind::Webhook];
 
 /// Runs a worker until `shutdown`: returns after in-flight jobs drained (or the shutdown cap).
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -45,6 +46,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         scoring: ScoringConfig::default(),
         leases: leases.clone(),
         owner: owner.clone(),
+        webhooks: WebhookClient::new(&config.webhooks)?,
     };
     tracing::info!(worker = %owner, concurrency = config.worker.concurrency, "dropforge-worker starting");
     let w = &config.worker;

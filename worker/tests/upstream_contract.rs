@@ -295,6 +295,7 @@ async fn throttles_are_classified_per_upstream() {
         aliexpress: AliExpressClient::new(plain.clone(), &cfg),
         meta: MetaClient::new(throttled, &cfg),
         youtube: YouTubeClient::new(plain, &cfg),
+        keyword_cache: None,
     };
     let g = gather(&ups, &request(WINNER)).await.expect("gather");
     assert_eq!(

@@ -143,10 +143,6 @@ pub fn apply_with(router: Router, state: &AppState, edge: EdgeState) -> Router {
         app: state.clone(),
         edge: edge.clone(),
     };
-    let compress_when = SizeAbove::new(COMPRESSION_MIN_BYTES)
-        .and(NotForContentType::GRPC)
-        .and(NotForContentType::IMAGES)
-        .and(NotForContentType::SSE);
     let cors = cors::cors_layer(e).unwrap_or_else(|why| {
         tracing::error!(error = %why, "edge: invalid CORS configuration; cross-origin requests refused");
         cors::deny_all()
@@ -155,10 +151,20 @@ pub fn apply_with(router: Router, state: &AppState, edge: EdgeState) -> Router {
         .layer(middleware::from_fn_with_state(ctx, idempotency::middleware))
         .layer(middleware::from_fn_with_state(edge, rate_limit::middleware))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(CompressionLayer::new().compress_when(compress_when))
+        .layer(compression_layer())
         .layer(middleware::from_fn_with_state(e.request_timeout, guard))
         .layer(cors);
     headers::apply(router, e.hsts)
+}
+
+/// gzip and brotli for answers of at least [`COMPRESSION_MIN_BYTES`] (not images, gRPC or SSE).
+pub fn compression_layer() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new().compress_when(
+        SizeAbove::new(COMPRESSION_MIN_BYTES)
+            .and(NotForContentType::GRPC)
+            .and(NotForContentType::IMAGES)
+            .and(NotForContentType::SSE),
+    )
 }
 
 /// Whole-request timeout (503 problem with `Retry-After`) and problem bodies for answers produced
@@ -216,4 +222,52 @@ pub(crate) fn problem_document(status: StatusCode, body: Value) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use axum::{body::Body, routing::get};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn slow_requests_get_a_503_problem() {
+        let app = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(middleware::from_fn_with_state(Duration::from_millis(50), guard));
+        let resp = app
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[tokio::test]
+    async fn only_large_answers_are_compressed() {
+        let app = Router::new()
+            .route("/big", get(|| async { "x".repeat(2048) }))
+            .route("/small", get(|| async { "x".repeat(100) }))
+            .layer(compression_layer());
+        for (path, want) in [("/big", Some("br")), ("/small", None)] {
+            let req = Request::get(path)
+                .header("accept-encoding", "gzip, br")
+                .body(Body::empty())
+                .unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            let got = resp
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap().to_owned());
+            assert_eq!(got.as_deref(), want, "{path}");
+        }
+    }
 }

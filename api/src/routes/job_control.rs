@@ -1,4 +1,5 @@
-//! `GET /v1/jobs` (newest first, filters, keyset cursor) and `DELETE /v1/jobs/{id}` (cancel).
+//! `GET /v1/jobs` (newest first, filters, keyset cursor), `DELETE /v1/jobs/{id}` (cancel) and
+//! `GET /v1/jobs/{id}/deliveries` (webhook delivery log).
 
 use axum::{
     Json,
@@ -93,6 +94,19 @@ fn parse_filter(q: &ListQuery) -> Result<JobFilter, ApiError> {
 }
 
 /// Handler of `GET /v1/jobs`: the tenant's jobs newest first (results are read per job).
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs", summary = "List jobs", security(("bearer" = [])),
+    params(("status" = Option<String>, Query, description = "queued, running, succeeded, failed or canceled"),
+           ("kind" = Option<String>, Query, description = "validation, batch, search, suppliers or webhook"),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "page size (20)"),
+           ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "Newest first", body = crate::openapi::JobPage,
+            headers(("Link" = String, description = "rel=next when there is another page"),
+                    ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 422, description = "Invalid filter", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::ServiceUnavailable)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -124,6 +138,18 @@ pub async fn list_jobs(
 }
 
 /// Handler of `DELETE /v1/jobs/{id}`: cancels a queued job (and a batch's queued children).
+#[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", summary = "Cancel a queued job", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, description = "Canceled", body = crate::openapi::Job,
+            headers(("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 400, description = "Invalid job id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, description = "No such job", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 409, description = "Not cancelable (`job_not_cancelable`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::ServiceUnavailable)))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -153,4 +179,29 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(at, id)), Some((at, id)));
         assert_eq!(decode_cursor("not-a-cursor"), None);
     }
+}
+
+/// Handler of `GET /v1/jobs/{id}/deliveries`: the job's webhook delivery log (one row per attempt).
+#[utoipa::path(get, path = "/v1/jobs/{id}/deliveries", tag = "jobs", summary = "Webhook delivery log of a job",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, description = "One entry per attempt (attempt, time, status code or error, next retry)",
+            body = crate::openapi::DeliveryLog, headers(("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 400, description = "Invalid job id", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 404, description = "No such job", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    JobIdPath(id): JobIdPath,
+) -> Result<Response, ApiError> {
+    db::jobs::get(&state.pool, tenant, id)
+        .await?
+        .ok_or(ApiError::JobNotFound)?;
+    let entries = db::webhooks::log_for_job(&state.pool, tenant, id).await?;
+    Ok(Json(json!({"data": entries})).into_response())
 }

@@ -15,6 +15,7 @@ use dropforge_common::{
     metric_names as m,
     product::{FieldError, ProductRef, parse_product},
     scoring::MODEL,
+    webhook::ssrf::{self, UrlPolicy},
 };
 use serde_json::{Value, json};
 use ulid::Ulid;
@@ -34,12 +35,14 @@ pub struct ValidationRequest {
     pub product: ProductRef,
     /// Options that shape the result.
     pub options: ValidationOptions,
+    /// Where to send the `job.succeeded` / `job.failed` event (SSRF-checked).
+    pub webhook_url: Option<url::Url>,
 }
 
 const MEMBERS: &[&str] = &["product", "country", "target_price", "webhook_url"];
 
 /// Parses and validates the body, collecting every problem with its JSON pointer.
-pub fn parse_request(body: &Value, default_country: &str) -> Result<ValidationRequest, ApiError> {
+pub fn parse_request(body: &Value, default_country: &str, policy: &UrlPolicy) -> Result<ValidationRequest, ApiError> {
     let Some(obj) = body.as_object() else {
         return Err(ApiError::Validation(vec![FieldError::new(
             "",
@@ -87,17 +90,28 @@ pub fn parse_request(body: &Value, default_country: &str) -> Result<ValidationRe
             None
         }
     };
-    if obj.get("webhook_url").is_some_and(|v| !v.is_null()) {
-        errors.push(FieldError::new(
-            "/webhook_url",
-            "webhooks are not available yet on this deployment",
-        ));
-    }
-    match (product, country, target_price) {
-        (Some(product), Some(country), Some(target_price)) if errors.is_empty() => Ok(ValidationRequest {
-            product,
-            options: ValidationOptions { country, target_price },
-        }),
+    let webhook_url = match obj.get("webhook_url") {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(url)) => match ssrf::check_url(url, policy) {
+            Ok(url) => Some(Some(url)),
+            Err(e) => {
+                errors.push(FieldError::new("/webhook_url", e.to_string()));
+                None
+            }
+        },
+        Some(_) => {
+            errors.push(FieldError::new("/webhook_url", "must be a string"));
+            None
+        }
+    };
+    match (product, country, target_price, webhook_url) {
+        (Some(product), Some(country), Some(target_price), Some(webhook_url)) if errors.is_empty() => {
+            Ok(ValidationRequest {
+                product,
+                options: ValidationOptions { country, target_price },
+                webhook_url,
+            })
+        }
         _ => Err(ApiError::Validation(errors)),
     }
 }
@@ -200,7 +214,14 @@ pub async fn create_validation(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let cfg = &state.config;
-    let request = parse_request(&body, &cfg.upstreams.aliexpress.ship_to_country)?;
+    let policy = UrlPolicy::from(&cfg.webhooks);
+    let request = parse_request(&body, &cfg.upstreams.aliexpress.ship_to_country, &policy)?;
+    if let Some(url) = &request.webhook_url {
+        // Names are checked where they resolve now, and again (pinned) at every delivery.
+        ssrf::resolve_checked(url, &policy)
+            .await
+            .map_err(|e| ApiError::Validation(vec![FieldError::new("/webhook_url", e.to_string())]))?;
+    }
     let key = cache::validation_key(&cfg.redis_prefix, MODEL, &request.product, &request.options);
 
     if let Some(hit) = state.memo.get(&key) {
@@ -243,12 +264,16 @@ pub async fn create_validation(
         "target_price": request.options.target_price,
         "cache_key": key,
     });
+    // In-flight work is joined only when the webhook target matches too (each target gets its event).
+    let webhook_url = request.webhook_url.as_ref().map(url::Url::to_string);
+    let dedupe = format!("validation:{key}:{}", webhook_url.as_deref().unwrap_or(""));
     let id = submit(
         &state,
         tenant,
         JobKind::Validation,
-        format!("validation:{key}"),
+        dedupe,
         input,
+        webhook_url,
         request_id,
     )
     .await?;
@@ -294,6 +319,7 @@ pub async fn submit(
     kind: JobKind,
     dedupe_key: String,
     input: Value,
+    webhook_url: Option<String>,
     request_id: Option<String>,
 ) -> Result<JobId, ApiError> {
     let room = match state
@@ -313,7 +339,7 @@ pub async fn submit(
         kind,
         dedupe_key: Some(dedupe_key),
         input,
-        webhook_url: None,
+        webhook_url,
         request_id,
         dispatch_as,
     };
@@ -382,7 +408,7 @@ mod tests {
     #[test]
     fn every_invalid_member_is_reported() {
         let body = json!({"product": {"id": "x"}, "country": "USA", "target_price": -1, "extra": 1});
-        let Err(ApiError::Validation(errors)) = parse_request(&body, "US") else {
+        let Err(ApiError::Validation(errors)) = parse_request(&body, "US", &UrlPolicy::default()) else {
             panic!("must fail")
         };
         let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();

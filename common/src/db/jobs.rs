@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use ulid::Ulid;
 use uuid::Uuid;
 
@@ -226,8 +226,27 @@ pub async fn renew_leases(pool: &PgPool, ids: &[Uuid], owner: &str, lease: Durat
     Ok(done.rows_affected())
 }
 
+/// Marks a claimed job succeeded (kinds without a result row: webhook deliveries).
+pub async fn mark_succeeded(exec: impl PgExecutor<'_>, id: JobId, owner: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2",
+    )
+    .bind(id.0)
+    .bind(owner)
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Marks a claimed job failed for good; false when `owner` no longer holds it.
-pub async fn mark_failed(pool: &PgPool, id: JobId, owner: &str, error: &Value) -> Result<bool, sqlx::Error> {
+pub async fn mark_failed(
+    exec: impl PgExecutor<'_>,
+    id: JobId,
+    owner: &str,
+    error: &Value,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "update jobs set status = 'failed', finished_at = now(), error = $3, lease_owner = null,
                 lease_expires_at = null, state_version = state_version + 1, updated_at = now()
@@ -236,7 +255,7 @@ pub async fn mark_failed(pool: &PgPool, id: JobId, owner: &str, error: &Value) -
     .bind(id.0)
     .bind(owner)
     .bind(error)
-    .execute(pool)
+    .execute(exec)
     .await?;
     Ok(done.rows_affected() == 1)
 }

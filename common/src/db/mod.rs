@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod jobs;
 pub mod results;
 pub mod tenants;
+pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};
 

@@ -26,7 +26,11 @@ pub struct NewResult<'a> {
 /// still holds the job's lease, and never twice (`on conflict (job_id) do nothing`). `result` is
 /// the JSON text of the document (serialised once, also used for the cache). True if the job was
 /// completed by this call.
-pub async fn complete_validation(pool: &PgPool, r: &NewResult<'_>, owner: &str) -> Result<bool, sqlx::Error> {
+pub async fn complete_validation(
+    exec: impl sqlx::PgExecutor<'_>,
+    r: &NewResult<'_>,
+    owner: &str,
+) -> Result<bool, sqlx::Error> {
     let completed: i64 = sqlx::query_scalar(
         "with done as (
              update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
@@ -48,7 +52,7 @@ pub async fn complete_validation(pool: &PgPool, r: &NewResult<'_>, owner: &str) 
     .bind(r.partial)
     .bind(r.result)
     .bind(owner)
-    .fetch_one(pool)
+    .fetch_one(exec)
     .await?;
     Ok(completed == 1)
 }

@@ -1,5 +1,7 @@
 //! Job execution: claim in PostgreSQL, run the kind's work under a lease, record the outcome.
 
+pub mod deliver;
+pub mod events;
 pub mod validate;
 
 use std::{pin::Pin, sync::Arc, time::Duration};
@@ -10,8 +12,11 @@ use dropforge_common::{
     cache::Cache,
     config::Config,
     db,
+    db::jobs::Claimed,
+    domain::JobId,
     domain::JobKind,
-    events, metric_names as m,
+    events::publish_finished,
+    metric_names as m,
     queue::{JobHandler, QueuedJob},
     scoring::ScoringConfig,
 };
@@ -59,6 +64,8 @@ pub struct Deps {
     pub leases: LeaseRegistry,
     /// This process's lease owner name.
     pub owner: String,
+    /// Webhook sender (SSRF-guarded, no redirects).
+    pub webhooks: crate::webhook::WebhookClient,
 }
 
 /// The apalis handler: one per process, cheap to clone.
@@ -99,6 +106,27 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
     exp.mul_f64(jitter).min(max)
 }
 
+/// Fails a claimed job for good; with its `job.failed` webhook event in the same transaction.
+async fn fail(deps: &Deps, id: JobId, kind: JobKind, claimed: &Claimed, error: &Value) -> Result<bool, sqlx::Error> {
+    let failed = match claimed.webhook_url.as_deref().filter(|_| kind != JobKind::Webhook) {
+        None => db::jobs::mark_failed(&deps.pool, id, &deps.owner, error).await?,
+        Some(url) => {
+            let mut tx = deps.pool.begin().await?;
+            let failed = db::jobs::mark_failed(&mut *tx, id, &deps.owner, error).await?;
+            if failed {
+                let payload = events::job_event("job.failed", id, kind, None, Some(error));
+                events::enqueue(&mut *tx, claimed.tenant_id, id, url, "job.failed", &payload).await?;
+            }
+            tx.commit().await?;
+            failed
+        }
+    };
+    if failed {
+        publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+    }
+    Ok(failed)
+}
+
 /// Runs one delivery. Returns `Err` only when PostgreSQL could not record anything.
 async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
     let id = job.job_id;
@@ -129,6 +157,7 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
                     }),
                 }
             }
+            JobKind::Webhook => deliver::run(&deps, id, &claimed).await,
             other => Ok(Outcome::Failed(
                 json!({"code": "unsupported_kind", "message": format!("{} jobs are not supported", other.as_str())}),
             )),
@@ -141,18 +170,15 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
     let label = match outcome {
         Outcome::Done => "succeeded",
         Outcome::Failed(error) => {
-            if db::jobs::mark_failed(&deps.pool, id, &deps.owner, &error).await? {
+            if fail(&deps, id, kind, &claimed, &error).await? {
                 tracing::info!(job.id = %id, error = %error, "job failed");
-                events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
             }
             "failed"
         }
         Outcome::Retry { delay, error, refund } => {
             if !refund && attempts >= cfg.max_attempts {
                 let error = json!({"code": "attempts_exhausted", "message": format!("gave up after {attempts} attempts"), "last_error": error});
-                if db::jobs::mark_failed(&deps.pool, id, &deps.owner, &error).await? {
-                    events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
-                }
+                fail(&deps, id, kind, &claimed, &error).await?;
                 "failed"
             } else {
                 let delay = if refund {

@@ -3,15 +3,15 @@
 use chrono::Utc;
 use dropforge_common::{
     db::{self, jobs::Claimed, results::NewResult},
-    domain::JobId,
-    events,
+    domain::{JobId, JobKind},
+    events::publish_finished,
     product::ProductRef,
     scoring::{self, MODEL},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Deps, Outcome};
+use super::{Deps, Outcome, events};
 use crate::upstream::{GatherRequest, UpstreamError, gather};
 
 /// The input a validation job was created with.
@@ -109,7 +109,21 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
         partial,
         result: &text,
     };
-    if !db::results::complete_validation(&deps.pool, &row, &deps.owner).await? {
+    let completed = match claimed.webhook_url.as_deref() {
+        None => db::results::complete_validation(&deps.pool, &row, &deps.owner).await?,
+        Some(url) => {
+            // Result, state and the webhook event commit together (the outbox).
+            let mut tx = deps.pool.begin().await?;
+            let done = db::results::complete_validation(&mut *tx, &row, &deps.owner).await?;
+            if done {
+                let payload = events::job_event("job.succeeded", id, JobKind::Validation, Some(&doc), None);
+                events::enqueue(&mut *tx, claimed.tenant_id, id, url, "job.succeeded", &payload).await?;
+            }
+            tx.commit().await?;
+            done
+        }
+    };
+    if !completed {
         // Another delivery took the job over after our lease lapsed: it owns the outcome.
         tracing::warn!(job.id = %id, "lease lost before the result was stored; discarded");
         return Ok(Outcome::Done);
@@ -122,7 +136,7 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
     if let Err(e) = deps.cache.set(&input.cache_key, text.as_bytes(), ttl).await {
         tracing::warn!(job.id = %id, error = %e, "cache write failed (PostgreSQL has the result)");
     }
-    events::publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+    publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
     tracing::debug!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");
     Ok(Outcome::Done)
 }

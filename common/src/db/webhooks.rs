@@ -1,0 +1,223 @@
+//! Webhook tables: tenants' signing secrets (with rotation), deliveries (the outbox), attempts and
+//! disabled URLs.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::{
+    apikey,
+    domain::{JobId, JobKind, TenantId},
+};
+
+/// The secrets that sign a tenant's webhooks now: the current one, plus the previous one while a
+/// rotation overlap lasts (receivers accept either signature).
+pub async fn signing_secrets(pool: &PgPool, tenant: Uuid) -> Result<Vec<String>, sqlx::Error> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "select webhook_secret, case when webhook_secret_previous_until > now() then webhook_secret_previous end
+         from tenants where id = $1",
+    )
+    .bind(tenant)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row
+        .map(|(current, previous)| std::iter::once(current).chain(previous).collect())
+        .unwrap_or_default())
+}
+
+/// Rotates a tenant's signing secret; the old one keeps signing for `overlap`. Returns the new one.
+pub async fn rotate_secret(pool: &PgPool, tenant_name: &str, overlap: Duration) -> Result<Option<String>, sqlx::Error> {
+    let secret = apikey::generate_webhook_secret();
+    let rotated: Option<Uuid> = sqlx::query_scalar(
+        "update tenants set webhook_secret_previous = webhook_secret, webhook_secret = $2,
+                webhook_secret_previous_until = now() + make_interval(secs => $3)
+         where name = $1 returning id",
+    )
+    .bind(tenant_name)
+    .bind(&secret)
+    .bind(overlap.as_secs_f64())
+    .fetch_optional(pool)
+    .await?;
+    Ok(rotated.map(|_| secret))
+}
+
+/// A delivery to create with the job event that triggers it.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    /// Tenant of the job.
+    pub tenant_id: TenantId,
+    /// The job the event is about.
+    pub job_id: JobId,
+    /// `job.succeeded`, `job.failed`, `batch.completed`.
+    pub event_type: &'a str,
+    /// Target URL (vetted at submit time, and again at delivery).
+    pub url: &'a str,
+    /// The exact body to sign and send.
+    pub payload: &'a str,
+}
+
+/// Writes a delivery and the webhook job that sends it, in one statement (call it in the same
+/// transaction that finishes the job, so the event survives a crash right after). Nothing is
+/// written when the tenant disabled the URL (410 Gone) or the event was already recorded.
+pub async fn enqueue(exec: impl PgExecutor<'_>, d: &NewDelivery<'_>) -> Result<bool, sqlx::Error> {
+    let delivery_id = format!("msg_{}", ulid::Ulid::generate());
+    let job_id = JobId::generate();
+    let written: Option<String> = sqlx::query_scalar(
+        "with delivery as (
+             insert into webhook_deliveries (id, tenant_id, job_id, event_type, url, payload)
+             select $1, $2, $3, $4, $5, $6
+             where not exists (select 1 from disabled_webhook_urls where tenant_id = $2 and url = $5)
+             on conflict (job_id, event_type, url) do nothing
+             returning id
+         )
+         insert into jobs (id, tenant_id, kind, status, input, parent_id)
+         select $7, $2, $8, 'queued', jsonb_build_object('delivery_id', id), $3 from delivery
+         returning input ->> 'delivery_id'",
+    )
+    .bind(&delivery_id)
+    .bind(d.tenant_id.0)
+    .bind(d.job_id.0)
+    .bind(d.event_type)
+    .bind(d.url)
+    .bind(d.payload)
+    .bind(job_id.0)
+    .bind(JobKind::Webhook.as_str())
+    .fetch_optional(exec)
+    .await?;
+    Ok(written.is_some())
+}
+
+/// A delivery as the sender needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Delivery {
+    /// `webhook-id`.
+    pub id: String,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Target.
+    pub url: String,
+    /// Body.
+    pub payload: String,
+    /// `pending`, `delivered`, `failed`, `disabled`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: i32,
+}
+
+/// Loads a delivery.
+pub async fn load(pool: &PgPool, id: &str) -> Result<Option<Delivery>, sqlx::Error> {
+    sqlx::query_as("select id, tenant_id, url, payload, status, attempts from webhook_deliveries where id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// One logged attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// 1-based attempt number.
+    pub attempt_no: i32,
+    /// Wall time.
+    pub duration: Duration,
+    /// HTTP status, when a response arrived.
+    pub response_status: Option<u16>,
+    /// `timeout`, `connect`, `dns`, `blocked_ip`, `http_status`, `redirect`, ...
+    pub error_class: Option<&'a str>,
+    /// First bytes of the response body.
+    pub response_excerpt: &'a str,
+    /// When the next attempt is due (`None`: no more attempts).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The delivery's status after this attempt.
+    pub delivery_status: &'a str,
+}
+
+/// Logs an attempt and updates its delivery, in one statement.
+pub async fn record_attempt(pool: &PgPool, delivery_id: &str, a: &Attempt<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "with logged as (
+             insert into webhook_attempts (delivery_id, attempt_no, duration_ms, response_status, error_class,
+                                           response_excerpt, next_attempt_at)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (delivery_id, attempt_no) do nothing
+         )
+         update webhook_deliveries set attempts = greatest(attempts, $2), status = $8, next_attempt_at = $7,
+                finished_at = case when $8 = 'pending' then null else now() end
+         where id = $1",
+    )
+    .bind(delivery_id)
+    .bind(a.attempt_no)
+    .bind(i32::try_from(a.duration.as_millis()).unwrap_or(i32::MAX))
+    .bind(a.response_status.map(i32::from))
+    .bind(a.error_class)
+    .bind(a.response_excerpt)
+    .bind(a.next_attempt_at)
+    .bind(a.delivery_status)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Disables a URL for a tenant (the receiver answered 410 Gone).
+pub async fn disable_url(pool: &PgPool, tenant: Uuid, url: &str, reason: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into disabled_webhook_urls (tenant_id, url, reason) values ($1, $2, $3) on conflict do nothing",
+    )
+    .bind(tenant)
+    .bind(url)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// True when the tenant disabled this URL.
+pub async fn url_disabled(pool: &PgPool, tenant: Uuid, url: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists(select 1 from disabled_webhook_urls where tenant_id = $1 and url = $2)")
+        .bind(tenant)
+        .bind(url)
+        .fetch_one(pool)
+        .await
+}
+
+/// One row of `GET /v1/jobs/{id}/deliveries`.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct DeliveryLogEntry {
+    /// `webhook-id`.
+    pub delivery_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Target URL.
+    pub url: String,
+    /// Delivery status.
+    pub status: String,
+    /// Attempt number (absent for a delivery not attempted yet).
+    pub attempt: Option<i32>,
+    /// When the attempt ran.
+    pub attempted_at: Option<DateTime<Utc>>,
+    /// Duration in milliseconds.
+    pub duration_ms: Option<i32>,
+    /// HTTP status of the receiver.
+    pub response_status: Option<i32>,
+    /// Error class when it failed.
+    pub error: Option<String>,
+    /// When the next attempt is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+/// The delivery log of a tenant's job, oldest first.
+pub async fn log_for_job(pool: &PgPool, tenant: TenantId, job: JobId) -> Result<Vec<DeliveryLogEntry>, sqlx::Error> {
+    sqlx::query_as(
+        "select d.id as delivery_id, d.event_type, d.url, d.status, a.attempt_no as attempt, a.attempted_at,
+                a.duration_ms, a.response_status, a.error_class as error,
+                coalesce(a.next_attempt_at, case when a.attempt_no is null then d.next_attempt_at end) as next_attempt_at
+         from webhook_deliveries d left join webhook_attempts a on a.delivery_id = d.id
+         where d.job_id = $1 and d.tenant_id = $2
+         order by d.created_at, a.attempt_no",
+    )
+    .bind(job.0)
+    .bind(tenant.0)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,240 @@
+//! Webhooks end to end: a real local receiver verifies Standard Webhooks signatures; retries,
+//! 410 Gone, timeouts, the delivery log and the SSRF guard at submit time.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
+use dropforge_common::webhook::signature;
+use serde_json::{Value, json};
+use support::{Client, EnvOptions, TestEnv};
+
+/// What the receiver saw, and the statuses it answers in turn (then 200).
+#[derive(Default)]
+struct Receiver {
+    secret: String,
+    script: Vec<(u16, Duration)>,
+    seen: Vec<(Instant, String, Value)>,
+    bad_signatures: usize,
+}
+
+type Shared = Arc<Mutex<Receiver>>;
+
+async fn hook(State(rx): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (id, ts, sig) = (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
+    let (status, delay) = {
+        let mut r = rx.lock().unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let secret = r.secret.clone();
+        if signature::verify(
+            &[secret.as_str()],
+            (&id, &ts, &sig),
+            &body,
+            now,
+            signature::DEFAULT_TOLERANCE,
+        )
+        .is_err()
+        {
+            r.bad_signatures += 1;
+        }
+        let event: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        r.seen.push((Instant::now(), id, event));
+        let n = r.seen.len() - 1;
+        r.script.get(n).copied().unwrap_or((200, Duration::ZERO))
+    };
+    tokio::time::sleep(delay).await;
+    StatusCode::from_u16(status).unwrap()
+}
+
+async fn receiver(secret: String, script: Vec<(u16, Duration)>) -> (String, Shared) {
+    let shared: Shared = Arc::new(Mutex::new(Receiver {
+        secret,
+        script,
+        ..Receiver::default()
+    }));
+    let app = Router::new().route("/hook", post(hook)).with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://127.0.0.1:{}/hook", addr.port()), shared)
+}
+
+async fn env_with_webhooks() -> TestEnv {
+    TestEnv::new(EnvOptions {
+        extra: vec![
+            ("DF_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8".into()),
+            ("DF_WEBHOOK_SCHEDULE_SECS", "0,1,2,4".into()),
+            ("DF_WEBHOOK_TIMEOUT_SECS", "1".into()),
+        ],
+        ..EnvOptions::default()
+    })
+    .await
+}
+
+async fn secret_of(env: &TestEnv, tenant: &str) -> String {
+    sqlx::query_scalar("select webhook_secret from tenants where name = $1")
+        .bind(tenant)
+        .fetch_one(&env.pool)
+        .await
+        .unwrap()
+}
+
+async fn submit(client: &Client, product: &str, url: &str) -> (u16, Value) {
+    let resp = client
+        .http()
+        .post(format!("{}/v1/validations", client.base))
+        .bearer_auth(&client.key)
+        .json(&json!({"product": {"id": product}, "webhook_url": url}))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+async fn wait_for<F: Fn(&Receiver) -> bool>(rx: &Shared, what: &str, f: F) {
+    let started = Instant::now();
+    while !f(&rx.lock().unwrap()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signed_events_retries_and_the_delivery_log() {
+    let env = env_with_webhooks().await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("hooks").await);
+    let secret = secret_of(&env, "hooks").await;
+    let (_stop, _worker) = env.start_worker();
+
+    // 500, 500, then 200: three attempts with growing delays, one webhook-id, valid signatures.
+    let (url, rx) = receiver(secret.clone(), vec![(500, Duration::ZERO), (500, Duration::ZERO)]).await;
+    let (status, job) = submit(&client, "1005000000000001", &url).await;
+    assert_eq!(status, 202, "{job}");
+    wait_for(&rx, "three attempts", |r| r.seen.len() >= 3).await;
+    {
+        let r = rx.lock().unwrap();
+        assert_eq!(r.bad_signatures, 0);
+        let ids: Vec<_> = r.seen.iter().map(|(_, id, _)| id.clone()).collect();
+        assert!(ids.iter().all(|id| id == &ids[0] && id.starts_with("msg_")), "{ids:?}");
+        let (event, data) = (&r.seen[2].2, &r.seen[2].2["data"]);
+        assert_eq!(event["type"], "job.succeeded");
+        assert_eq!(data["id"], job["id"]);
+        assert_eq!(data["result"]["verdict"], "winner");
+        let gap1 = r.seen[1].0 - r.seen[0].0;
+        let gap2 = r.seen[2].0 - r.seen[1].0;
+        assert!(
+            gap1 >= Duration::from_millis(800) && gap2 > gap1,
+            "delays must grow: {gap1:?} then {gap2:?}"
+        );
+    }
+    let path = format!("/v1/jobs/{}/deliveries", job["id"].as_str().unwrap());
+    let mut log = Value::Null;
+    for _ in 0..50 {
+        log = client.get(&path).await.1;
+        if log["data"]
+            .as_array()
+            .is_some_and(|a| a.len() == 3 && a[2]["status"] == "delivered")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let attempts = log["data"].as_array().unwrap();
+    let codes: Vec<_> = attempts
+        .iter()
+        .map(|a| a["response_status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(codes, [500, 500, 200], "{log}");
+    assert!(attempts[0]["next_attempt_at"].is_string());
+    // Another tenant cannot read the log.
+    let other = Client::new(&base, &env.key("stranger").await);
+    assert_eq!(other.get(&path).await.0, 404);
+
+    // A slow receiver is cut off at the 1 s timeout, logged as such, and retried.
+    let (slow_url, slow) = receiver(secret.clone(), vec![(200, Duration::from_secs(3))]).await;
+    let (_, job2) = submit(&client, "1005000000000002", &slow_url).await;
+    wait_for(&slow, "a retry after the timeout", |r| r.seen.len() >= 2).await;
+    let path2 = format!("/v1/jobs/{}/deliveries", job2["id"].as_str().unwrap());
+    let mut first = Value::Null;
+    for _ in 0..50 {
+        first = client.get(&path2).await.1["data"][0].clone();
+        if first["error"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(first["error"], "timeout", "{first}");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gone_disables_the_url_for_the_tenant() {
+    let env = env_with_webhooks().await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("gone").await);
+    let secret = secret_of(&env, "gone").await;
+    let (_stop, _worker) = env.start_worker();
+    let (url, rx) = receiver(secret, vec![(410, Duration::ZERO)]).await;
+    let (_, job) = submit(&client, "1005000000000003", &url).await;
+    wait_for(&rx, "the 410 attempt", |r| !r.seen.is_empty()).await;
+    env.wait_succeeded(2, Duration::from_secs(20)).await; // the validation and its webhook job
+    let (_, job2) = submit(&client, "1005000000000004", &url).await;
+    env.wait_succeeded(3, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rx.lock().unwrap().seen.len(), 1, "no attempt after 410 Gone");
+    let log = client
+        .get(&format!("/v1/jobs/{}/deliveries", job["id"].as_str().unwrap()))
+        .await
+        .1;
+    assert_eq!(log["data"][0]["status"], "disabled", "{log}");
+    let log2 = client
+        .get(&format!("/v1/jobs/{}/deliveries", job2["id"].as_str().unwrap()))
+        .await
+        .1;
+    assert_eq!(
+        log2["data"].as_array().unwrap().len(),
+        0,
+        "a disabled URL gets no delivery: {log2}"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_urls_pass_the_ssrf_guard_at_submit() {
+    let env = TestEnv::new(EnvOptions::default()).await; // no allow-list
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("ssrf").await);
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://[::ffff:127.0.0.1]/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/",
+        "http://100.64.0.1/",
+        "http://[fc00::1]/",
+        "ftp://example.com/",
+        "http://user:pass@example.com/",
+    ] {
+        let (status, problem) = submit(&client, "1005000000000001", url).await;
+        assert_eq!(status, 422, "{url}: {problem}");
+        assert_eq!(problem["errors"][0]["pointer"], "/webhook_url", "{url}");
+    }
+    let count: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+    env.cleanup().await;
+}
