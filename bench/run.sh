@@ -11,6 +11,7 @@
 #
 # Environment (optional):
 #   DF_BENCH_RESTART=1      restart the stack (scripts/dev.sh) even if a release stack is running
+#   DF_RATE_LIMIT_ENABLED   false by default here (all load comes from one IP); see below
 #   DF_BENCH_RUNS=3         repetitions per bench.sh scenario
 #   DF_BENCH_CONNS=1000     connections (cached scenarios)
 #   DF_BENCH_N=10000 DF_BENCH_C=1000 DF_BENCH_WAIT=30      uncached: products, connections, Prefer: wait
@@ -41,6 +42,10 @@ PROFILE="${DF_BENCH_PROFILE:-release}"   # debug only to smoke-test this script;
 CONNS="${DF_BENCH_CONNS:-1000}"
 BODY='{"product":{"source":"aliexpress","id":"1005000000000001"}}'
 export PEERS_HOME="${PEERS_HOME:-$DF_DATA_DIR/peers}"
+# All load comes from 127.0.0.1, so the per-IP limit (100 / 15 min) would refuse it: benchmarks run
+# with the limiter off unless told otherwise. To measure the edge's cost, run again with
+# DF_RATE_LIMIT_ENABLED=true DF_RATE_LIMIT_IP=1000000000/60 DF_RATE_LIMIT_KEY=1000000000/60 DF_BENCH_RESTART=1.
+export DF_RATE_LIMIT_ENABLED="${DF_RATE_LIMIT_ENABLED:-false}"
 mkdir -p "$RES" "$RUN"
 
 # ---------------------------------------------------------------- tools

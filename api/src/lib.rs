@@ -76,7 +76,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone());
     edge::apply(app, &state)
         .layer(middleware::from_fn(http_metrics::track))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(()))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
@@ -133,11 +133,23 @@ pub fn spawn_background(state: &AppState, shutdown: &Shutdown) {
     });
 }
 
-/// Serves the router until `shutdown`, then drains in-flight requests.
+/// Serves the router until `shutdown`: first `/ready` turns 503 and waiting requests answer (the
+/// drain), then after `drain_delay` the listener closes and in-flight requests finish.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown) -> std::io::Result<()> {
-    let app = router(state);
+    let draining = state.draining.clone();
+    let drain_delay = state.config.api.drain_delay;
+    // Peer addresses feed the per-IP rate limit.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
+        .with_graceful_shutdown(async move {
+            shutdown.wait().await;
+            draining.trigger();
+            tracing::info!(
+                delay_ms = drain_delay.as_millis() as u64,
+                "draining: /ready answers 503"
+            );
+            tokio::time::sleep(drain_delay).await;
+        })
         .await
 }
 

@@ -28,6 +28,7 @@ pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
             m::UPSTREAM_BUCKETS,
         )?
         .install_recorder()
+        .inspect(|_| m::describe_all())
 }
 
 /// Samples the PostgreSQL pool into gauges (call on a timer).

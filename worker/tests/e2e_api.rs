@@ -181,7 +181,8 @@ async fn bad_input_gets_precise_problems() {
         r#"{{"product":{{"id":"1005000000000001"}},"pad":"{}"}}"#,
         "x".repeat(64 * 1024)
     );
-    let resp = http
+    // Its own connection: the server closes a connection after refusing an unread oversized body.
+    let resp = reqwest::Client::new()
         .post(format!("{base}/v1/validations"))
         .bearer_auth(&key)
         .header("content-type", "application/json")
@@ -327,5 +328,36 @@ async fn job_list_pages_filters_and_cancel() {
     let (_, job) = client.get(&format!("/v1/jobs/{}", ids[0])).await;
     assert_eq!(job["status"], "canceled");
     assert_eq!(job["attempts"], 0);
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_is_refused_by_every_replica_within_a_second() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base_a, _a) = env.start_api().await;
+    let (base_b, _b) = env.start_api().await;
+    let key = env.key("revoke").await;
+    let (a, b) = (Client::new(&base_a, &key), Client::new(&base_b, &key));
+    assert_eq!(a.get("/v1/jobs").await.0, 200);
+    assert_eq!(b.get("/v1/jobs").await.0, 200);
+    let key_id = dropforge_common::apikey::parse(&key).unwrap().id.to_owned();
+    assert!(
+        dropforge_common::db::api_keys::revoke(&env.pool, &key_id)
+            .await
+            .unwrap()
+    );
+    let revoked_at = std::time::Instant::now();
+    loop {
+        let (sa, sb) = (a.get("/v1/jobs").await.0, b.get("/v1/jobs").await.0);
+        if sa == 401 && sb == 401 {
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_millis(1100),
+            "still accepted after 1 s: {sa} {sb}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!("revocation seen by both replicas after {:?}", revoked_at.elapsed());
     env.cleanup().await;
 }
