@@ -62,12 +62,15 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .route("/v1/validations", post(routes::validations::create_validation))
+        .route("/v1/validations/batch", post(routes::batches::create_batch))
         .route("/v1/jobs", get(routes::job_control::list_jobs))
         .route(
             "/v1/jobs/{id}",
             get(routes::jobs::get_job).delete(routes::job_control::cancel_job),
         )
         .route("/v1/jobs/{id}/deliveries", get(routes::job_control::list_deliveries))
+        .route("/v1/products/search", get(routes::products::search))
+        .route("/v1/products/{source}/{id}/suppliers", get(routes::products::suppliers))
         .route("/openapi.json", get(openapi::spec_json))
         .route("/docs", get(openapi::docs_page))
         .fallback(|| async { ApiError::RouteNotFound })

@@ -36,10 +36,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
     ("GET", "/ready"),
     ("POST", "/v1/validations"),
+    ("POST", "/v1/validations/batch"),
     ("GET", "/v1/jobs/{id}"),
     ("GET", "/v1/jobs"),
     ("DELETE", "/v1/jobs/{id}"),
     ("GET", "/v1/jobs/{id}/deliveries"),
+    ("GET", "/v1/products/search"),
+    ("GET", "/v1/products/{source}/{id}/suppliers"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 ];
@@ -60,10 +63,13 @@ pub const BEARER: &str = "bearer";
     ),
     paths(
         routes::validations::create_validation,
+        routes::batches::create_batch,
         routes::jobs::get_job,
         routes::job_control::list_jobs,
         routes::job_control::cancel_job,
         routes::job_control::list_deliveries,
+        routes::products::search,
+        routes::products::suppliers,
         routes::health::health,
         routes::health::ready,
         spec_json,
@@ -94,6 +100,16 @@ pub const BEARER: &str = "bearer";
             Readiness,
             ReadinessChecks,
             CheckStatus,
+            CachedSearch,
+            SearchAnswer,
+            SearchResult,
+            SearchProduct,
+            CachedSuppliers,
+            SuppliersAnswer,
+            SuppliersResult,
+            Supplier,
+            SupplierRatings,
+            SuppliersProduct,
         ),
         responses(
             Unauthorized,
@@ -108,6 +124,7 @@ pub const BEARER: &str = "bearer";
     tags(
         (name = "validations", description = "Product validations"),
         (name = "jobs", description = "Asynchronous jobs"),
+        (name = "products", description = "Product search and suppliers"),
         (name = "operations", description = "Liveness and readiness probes"),
         (name = "documentation", description = "This document and its viewer"),
     )
@@ -429,6 +446,56 @@ pub struct Job {
     pub links: JobLinks,
 }
 
+/// Body of `POST /v1/validations/batch`.
+#[derive(ToSchema)]
+pub struct BatchRequest {
+    /// 1 to 50 products, each `{source, id}` or `{url}`.
+    pub products: Vec<ProductInput>,
+    /// Ship-to country for every item (ISO 3166-1 alpha-2, default `US`).
+    pub country: Option<String>,
+    /// Intended retail price for every item.
+    pub target_price: Option<f64>,
+    /// Receives `batch.completed` (and is SSRF-checked).
+    pub webhook_url: Option<String>,
+}
+
+/// A batch: the job fields plus progress and items (or, when all were cached, progress and items).
+#[derive(ToSchema)]
+pub struct BatchResult {
+    /// `{total, done, failed}`.
+    pub progress: BatchProgress,
+    /// One entry per submitted product, in order.
+    pub items: Vec<BatchItem>,
+}
+
+/// Progress of a batch.
+#[derive(ToSchema)]
+pub struct BatchProgress {
+    /// Items submitted.
+    pub total: u32,
+    /// Items with a result.
+    pub done: u32,
+    /// Items that failed or were canceled.
+    pub failed: u32,
+}
+
+/// One batch item.
+#[derive(ToSchema)]
+pub struct BatchItem {
+    /// Index in the submitted list.
+    pub position: u32,
+    /// `succeeded` for cached items, else the serving job's status.
+    pub status: String,
+    /// True when answered from the cache at submit time.
+    pub cached: bool,
+    /// The validation job serving it (absent for cached items).
+    pub job_id: Option<String>,
+    /// The validation result, once there is one.
+    pub result: Option<ValidationResult>,
+    /// The error of a failed item.
+    pub error: Option<JobError>,
+}
+
 /// The webhook delivery log of a job.
 #[derive(ToSchema)]
 pub struct DeliveryLog {
@@ -735,4 +802,193 @@ pub enum CheckStatus {
     Ok,
     /// Does not answer.
     Unavailable,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products: search and suppliers
+// ---------------------------------------------------------------------------------------------
+
+/// A cache hit of `GET /v1/products/search`.
+#[derive(ToSchema)]
+pub struct CachedSearch {
+    /// Always `succeeded`.
+    #[schema(pattern = "^succeeded$", example = "succeeded")]
+    pub status: String,
+    /// Always `hit`.
+    #[schema(pattern = "^hit$", example = "hit")]
+    pub cache: String,
+    /// The cached result.
+    pub result: SearchResult,
+}
+
+/// A 200 answer of `GET /v1/products/search`: a cache hit, or the job finished within `Prefer: wait`.
+pub struct SearchAnswer;
+
+impl PartialSchema for SearchAnswer {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(openapi::Ref::from_schema_name("CachedSearch"))
+            .item(openapi::Ref::from_schema_name("Job"))
+            .description(Some("A cache hit, or the job finished within `Prefer: wait`."))
+            .into()
+    }
+}
+
+impl ToSchema for SearchAnswer {}
+
+/// A product search result (the `result` of a `search` job). Further members may be added.
+#[derive(ToSchema)]
+pub struct SearchResult {
+    /// The normalised query.
+    #[schema(example = "led strip lights")]
+    pub query: String,
+    /// Ship-to country.
+    #[schema(example = "US")]
+    pub country: String,
+    /// Result page.
+    pub page: u32,
+    /// Products per page.
+    pub page_size: u32,
+    /// Listings matching the query on the marketplace.
+    pub total: u64,
+    /// The page's products, best sellers first.
+    pub products: Vec<SearchProduct>,
+    /// When the search ran.
+    #[schema(format = DateTime)]
+    pub searched_at: String,
+    /// Optional upstream calls that failed (the result is still complete).
+    pub warnings: Vec<String>,
+}
+
+/// One product found by a search.
+#[derive(ToSchema)]
+pub struct SearchProduct {
+    /// Product id.
+    #[schema(example = "1005006123456789")]
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Sale price.
+    #[schema(required = true)]
+    pub price: Option<f64>,
+    /// Currency of `price`.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Units sold in the last 30 days.
+    #[schema(required = true)]
+    pub orders_30d: Option<u64>,
+    /// Positive feedback in percent.
+    #[schema(required = true)]
+    pub evaluate_rate: Option<f64>,
+    /// The selling shop.
+    #[schema(required = true)]
+    pub shop_id: Option<String>,
+    /// Product page.
+    pub url: String,
+    /// Main image.
+    #[schema(required = true)]
+    pub image: Option<String>,
+}
+
+/// A cache hit of `GET /v1/products/{source}/{id}/suppliers`.
+#[derive(ToSchema)]
+pub struct CachedSuppliers {
+    /// Always `succeeded`.
+    #[schema(pattern = "^succeeded$", example = "succeeded")]
+    pub status: String,
+    /// Always `hit`.
+    #[schema(pattern = "^hit$", example = "hit")]
+    pub cache: String,
+    /// The cached result.
+    pub result: SuppliersResult,
+}
+
+/// A 200 answer of `GET /v1/products/{source}/{id}/suppliers`: a cache hit, or the finished job.
+pub struct SuppliersAnswer;
+
+impl PartialSchema for SuppliersAnswer {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(openapi::Ref::from_schema_name("CachedSuppliers"))
+            .item(openapi::Ref::from_schema_name("Job"))
+            .description(Some("A cache hit, or the job finished within `Prefer: wait`."))
+            .into()
+    }
+}
+
+impl ToSchema for SuppliersAnswer {}
+
+/// The suppliers of a product (the `result` of a `suppliers` job). Further members may be added.
+#[derive(ToSchema)]
+pub struct SuppliersResult {
+    /// The product.
+    pub product: SuppliersProduct,
+    /// The keyword similar items were searched with (empty when the title has none).
+    #[schema(example = "magnetic phone holder")]
+    pub keyword: String,
+    /// Ship-to country.
+    #[schema(example = "US")]
+    pub country: String,
+    /// The product's own store first (`own: true`), then other shops by 30-day orders.
+    pub suppliers: Vec<Supplier>,
+    /// When the suppliers were gathered.
+    #[schema(format = DateTime)]
+    pub found_at: String,
+}
+
+/// The product whose suppliers are listed.
+#[derive(ToSchema)]
+pub struct SuppliersProduct {
+    /// Marketplace.
+    #[schema(example = "aliexpress")]
+    pub source: String,
+    /// Product id.
+    #[schema(example = "1005006123456789")]
+    pub id: String,
+    /// Title.
+    pub title: String,
+}
+
+/// One shop selling the product or similar items.
+#[derive(ToSchema)]
+pub struct Supplier {
+    /// Store id.
+    pub store_id: String,
+    /// Store name, when known.
+    #[schema(required = true)]
+    pub store_name: Option<String>,
+    /// Store page.
+    pub store_url: String,
+    /// Store country, when known.
+    #[schema(required = true)]
+    pub country: Option<String>,
+    /// Detailed seller ratings, when known.
+    #[schema(required = true)]
+    pub ratings: Option<SupplierRatings>,
+    /// Mean positive feedback of its listed products, in percent.
+    #[schema(required = true)]
+    pub evaluate_rate: Option<f64>,
+    /// Lowest price among its listed products.
+    #[schema(required = true)]
+    pub min_price: Option<f64>,
+    /// Currency of `min_price`.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Units its listed products sold in the last 30 days.
+    pub orders_30d: u64,
+    /// Its listed products.
+    pub products: u64,
+    /// Present and true for the product's own store.
+    pub own: Option<bool>,
+}
+
+/// Detailed seller ratings (0–5).
+#[derive(ToSchema)]
+pub struct SupplierRatings {
+    /// Item as described.
+    pub item_as_described: f64,
+    /// Communication.
+    pub communication: f64,
+    /// Shipping speed.
+    pub shipping_speed: f64,
 }

@@ -29,6 +29,24 @@ pub fn validation_key(prefix: &str, model: &str, product: &ProductRef, options: 
     )
 }
 
+/// Normalises a search query: trimmed, lower-case, inner whitespace collapsed to single spaces.
+pub fn normalise_query(q: &str) -> String {
+    q.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The cache key of a product search (`query` already [`normalise_query`]d).
+pub fn search_key(prefix: &str, query: &str, country: &str, page: u32) -> String {
+    format!("{prefix}:cache:search:{country}:{page}:{query}")
+}
+
+/// The cache key of a product's supplier list.
+pub fn suppliers_key(prefix: &str, product: &ProductRef, country: &str) -> String {
+    format!("{prefix}:cache:suppliers:{}:{}:{country}", product.source, product.id)
+}
+
 /// Handle to the cache Redis.
 #[derive(Clone)]
 pub struct Cache {
@@ -46,6 +64,14 @@ impl Cache {
         self.conn.clone().get(key).await
     }
 
+    /// Reads several entries in one round trip (`MGET`), in the order of `keys`.
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, redis::RedisError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.conn.clone().mget(keys).await
+    }
+
     /// Writes an entry with its TTL (never without one).
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), redis::RedisError> {
         self.conn.clone().set_ex(key, value, ttl.as_secs().max(1)).await
@@ -61,6 +87,23 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_queries_are_normalised_into_keys() {
+        assert_eq!(normalise_query("  LED   Strip\tLights "), "led strip lights");
+        assert_eq!(
+            search_key("df", &normalise_query("LED  strip"), "US", 1),
+            "df:cache:search:US:1:led strip"
+        );
+        let p = ProductRef {
+            source: "aliexpress".into(),
+            id: "1005000000000001".into(),
+        };
+        assert_eq!(
+            suppliers_key("df", &p, "US"),
+            "df:cache:suppliers:aliexpress:1005000000000001:US"
+        );
+    }
 
     #[test]
     fn keys_separate_options_and_models() {

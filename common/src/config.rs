@@ -238,6 +238,25 @@ pub struct UpstreamsConfig {
     pub meta: MetaConfig,
     /// YouTube Data API v3.
     pub youtube: YouTubeConfig,
+    /// Shared rate and quota budgets per upstream and credential (enforced through Redis).
+    pub budget: BudgetConfig,
+}
+
+/// Global upstream budgets, shared by every worker through Redis (0 disables a limit). The
+/// defaults are generous so sandbox benchmarks are never throttled; the real platforms allow
+/// about: AliExpress a few to tens of calls per second per app key, with a daily cap visible in
+/// the console; Meta ~200 calls per user-hour; YouTube 10,000 units a day (a search costs 100).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetConfig {
+    /// `DF_BUDGET_ALIEXPRESS_PER_SEC`: AliExpress calls per second per app key (default 10000).
+    pub aliexpress_per_sec: u64,
+    /// `DF_BUDGET_ALIEXPRESS_PER_DAY`: AliExpress calls per UTC day per app key (default 100000000).
+    pub aliexpress_per_day: u64,
+    /// `DF_BUDGET_META_PER_HOUR`: Meta calls per rolling hour per token (default 1000000; real ≈ 200).
+    pub meta_per_hour: u64,
+    /// `DF_BUDGET_YOUTUBE_UNITS_PER_DAY`: YouTube units per Pacific day per key (default 100000000;
+    /// real 10000; search 100 units, videos 1).
+    pub youtube_units_per_day: u64,
 }
 
 /// AliExpress Open Platform settings.
@@ -539,6 +558,12 @@ impl Config {
                     api_key: Secret::new(r.string("DF_YOUTUBE_API_KEY", "sandbox-yt-key")),
                     max_results: r.parse("DF_YOUTUBE_MAX_RESULTS", 10),
                 },
+                budget: BudgetConfig {
+                    aliexpress_per_sec: r.parse("DF_BUDGET_ALIEXPRESS_PER_SEC", 10_000),
+                    aliexpress_per_day: r.parse("DF_BUDGET_ALIEXPRESS_PER_DAY", 100_000_000),
+                    meta_per_hour: r.parse("DF_BUDGET_META_PER_HOUR", 1_000_000),
+                    youtube_units_per_day: r.parse("DF_BUDGET_YOUTUBE_UNITS_PER_DAY", 100_000_000),
+                },
             },
         };
         config.validate(&mut r.errors);
@@ -646,5 +671,30 @@ mod tests {
             Config::from_vars(&vars(&[("DF_RATE_LIMIT_ROUTES", "POST /v1/validations/batch=10/60")])).expect("routes");
         assert_eq!(c.edge.rate_limit_routes[0].1.limit, 10);
         assert!(Config::from_vars(&vars(&[("DF_RATE_LIMIT_IP", "0/60")])).is_err());
+    }
+
+    #[test]
+    fn budget_defaults_and_overrides() {
+        let b = Config::local_default().upstreams.budget;
+        assert_eq!(
+            b,
+            BudgetConfig {
+                aliexpress_per_sec: 10_000,
+                aliexpress_per_day: 100_000_000,
+                meta_per_hour: 1_000_000,
+                youtube_units_per_day: 100_000_000,
+            }
+        );
+        let vars: HashMap<String, String> = [
+            ("DF_BUDGET_ALIEXPRESS_PER_SEC", "5"),
+            ("DF_BUDGET_YOUTUBE_UNITS_PER_DAY", "10000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let b = Config::from_vars(&vars).expect("budget vars").upstreams.budget;
+        assert_eq!((b.aliexpress_per_sec, b.youtube_units_per_day), (5, 10_000));
+        let bad: HashMap<String, String> = [("DF_BUDGET_META_PER_HOUR".to_owned(), "-1".to_owned())].into();
+        assert!(Config::from_vars(&bad).is_err());
     }
 }

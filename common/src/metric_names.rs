@@ -26,6 +26,8 @@ pub const QUEUE_OLDEST_JOB_AGE_SECONDS: &str = "dropforge_queue_oldest_job_age_s
 pub const UPSTREAM_REQUESTS_TOTAL: &str = "dropforge_upstream_requests_total";
 /// Histogram `upstream`, `outcome`.
 pub const UPSTREAM_REQUEST_DURATION_SECONDS: &str = "dropforge_upstream_request_duration_seconds";
+/// Counter `upstream`, `reason` (rate_wait/pause_wait/rate/paused/quota/unavailable).
+pub const BUDGET_WAITS_TOTAL: &str = "dropforge_upstream_budget_waits_total";
 /// Counter `outcome`.
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "dropforge_webhook_deliveries_total";
 /// Counter `policy`.
@@ -112,6 +114,11 @@ pub fn describe_all() {
         UPSTREAM_REQUEST_DURATION_SECONDS,
         Unit::Seconds,
         "External API call latency by upstream and outcome."
+    );
+    describe_counter!(
+        BUDGET_WAITS_TOTAL,
+        Unit::Count,
+        "Upstream budget waits and refusals, by upstream and reason."
     );
     describe_counter!(
         WEBHOOK_DELIVERIES_TOTAL,

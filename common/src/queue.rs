@@ -97,6 +97,11 @@ impl Queue {
         }
     }
 
+    /// The key prefix of this deployment.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The underlying connection (completion events share it).
     pub fn connection(&self) -> &ConnectionManager {
         &self.conn

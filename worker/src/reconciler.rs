@@ -24,6 +24,11 @@ pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg
         metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "requeued_lease").increment(requeued);
         metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "failed_lease").increment(failed);
     }
+    // Safety net: batches whose last item ended without the hook running (a canceled item, a crash).
+    let finished = crate::jobs::batch::after_child(pool, queue.connection(), queue.prefix(), None).await?;
+    if finished > 0 {
+        metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "finished_batch").increment(finished as u64);
+    }
     for &kind in kinds {
         let dispatched = db::jobs::dispatched_before(pool, kind, cfg.redis_grace, CHECK_BATCH).await?;
         if !dispatched.is_empty() {

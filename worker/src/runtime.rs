@@ -17,12 +17,17 @@ use crate::{
     jobs::{Deps, Runner},
     leases::LeaseRegistry,
     reconciler,
-    upstream::{KeywordCache, Upstreams},
+    upstream::{Budget, KeywordCache, Upstreams},
     webhook::WebhookClient,
 };
 
 /// Job kinds this worker runs.
-pub const KINDS: [JobKind; 2] = [JobKind::Validation, JobKind::Webhook];
+pub const KINDS: [JobKind; 4] = [
+    JobKind::Validation,
+    JobKind::Webhook,
+    JobKind::Search,
+    JobKind::Suppliers,
+];
 
 /// Runs a worker until `shutdown`: returns after in-flight jobs drained (or the shutdown cap).
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -33,16 +38,19 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let queue = Queue::new(queue_conn.clone(), &config.redis_prefix);
     let owner = queue::unique_worker_name();
     let leases = LeaseRegistry::default();
+    let budget = Budget::from_config(queue_conn.clone(), &config.redis_prefix, &config.upstreams);
     let deps = Deps {
         config: config.clone(),
         pool: pool.clone(),
         cache: Cache::new(cache_conn.clone()),
         events: queue_conn,
-        upstreams: Upstreams::new(&config.upstreams)?.with_keyword_cache(KeywordCache::new(
-            cache_conn,
-            &config.redis_prefix,
-            config.cache.keyword_ttl,
-        )),
+        upstreams: Upstreams::new(&config.upstreams)?
+            .with_keyword_cache(KeywordCache::new(
+                cache_conn,
+                &config.redis_prefix,
+                config.cache.keyword_ttl,
+            ))
+            .with_budget(budget),
         scoring: ScoringConfig::default(),
         leases: leases.clone(),
         owner: owner.clone(),

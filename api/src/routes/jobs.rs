@@ -87,7 +87,15 @@ pub async fn get_job(
     let job = db::jobs::get(&state.pool, tenant, id)
         .await?
         .ok_or(ApiError::JobNotFound)?;
-    let etag = format!("\"{}-{}\"", id, job.state_version);
+    // A batch's representation also changes as its items progress: the ETag covers both.
+    let (document, etag) = if job.kind == "batch" {
+        let doc = crate::routes::batches::batch_document(&state, &job).await?;
+        let p = &doc["progress"];
+        let etag = format!("\"{}-{}-{}-{}\"", id, job.state_version, p["done"], p["failed"]);
+        (doc, etag)
+    } else {
+        (job_document(&job), format!("\"{}-{}\"", id, job.state_version))
+    };
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
     let matches = headers
         .get_all(header::IF_NONE_MATCH)
@@ -98,7 +106,7 @@ pub async fn get_job(
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        axum::Json(job_document(&job)).into_response()
+        axum::Json(document).into_response()
     };
     let h = response.headers_mut();
     h.insert(header::ETAG, etag_value);

@@ -322,6 +322,22 @@ pub async fn submit(
     webhook_url: Option<String>,
     request_id: Option<String>,
 ) -> Result<JobId, ApiError> {
+    let job = NewJob {
+        tenant_id: tenant,
+        kind,
+        dedupe_key: Some(dedupe_key),
+        input,
+        webhook_url,
+        request_id,
+        parent_id: None,
+        dispatch_as: None,
+    };
+    submit_job(state, job).await.map(db::jobs::Created::id)
+}
+
+/// [`submit`] for a prepared [`NewJob`] (batches set `parent_id`); tells new jobs from joined ones.
+pub async fn submit_job(state: &AppState, mut job: NewJob) -> Result<db::jobs::Created, ApiError> {
+    let kind = job.kind;
     let room = match state
         .room
         .reserve(&state.queue, kind, state.config.worker.queue_cap)
@@ -334,15 +350,7 @@ pub async fn submit(
         }
     };
     let dispatch_as = room.then(Ulid::generate);
-    let job = NewJob {
-        tenant_id: tenant,
-        kind,
-        dedupe_key: Some(dedupe_key),
-        input,
-        webhook_url,
-        request_id,
-        dispatch_as,
-    };
+    job.dispatch_as = dispatch_as;
     let created = db::jobs::create_or_join(&state.pool, &job).await?;
     if let (db::jobs::Created::New(id), Some(task_id)) = (created, dispatch_as) {
         metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "pushed").increment(1);
@@ -355,7 +363,7 @@ pub async fn submit(
     } else {
         metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "joined").increment(1);
     }
-    Ok(created.id())
+    Ok(created)
 }
 
 /// Waits up to `max` for a job to finish; true when it did. Completion events wake the wait;

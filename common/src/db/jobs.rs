@@ -61,8 +61,9 @@ impl JobRecord {
 const SELECT_JOB_OF_TENANT: &str =
     "select j.id, j.tenant_id, j.kind, j.status, j.input, j.error, j.attempts, j.state_version,
         j.parent_id, j.webhook_url, j.next_run_at, j.created_at, j.started_at, j.finished_at, j.updated_at,
-        r.result
+        coalesce(r.result, jr.result) as result
     from jobs j left join validation_results r on r.job_id = j.id
+        left join job_results jr on jr.job_id = j.id
     where j.id = $1 and j.tenant_id = $2";
 
 /// Reads a tenant's job; another tenant's id reads as missing.
@@ -98,6 +99,8 @@ pub struct NewJob {
     pub webhook_url: Option<String>,
     /// Request id for log correlation.
     pub request_id: Option<String>,
+    /// The batch that created it (a batch cancel cancels it too).
+    pub parent_id: Option<JobId>,
     /// When set, the job is created already marked as dispatched with this apalis task id
     /// (the caller pushes it right after the commit).
     pub dispatch_as: Option<Ulid>,
@@ -127,8 +130,8 @@ pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, sqlx
         let id = JobId::generate();
         let inserted: Option<Uuid> = sqlx::query_scalar(
             "insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
-                               queue_task_id, dispatched_at)
-             values ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, case when $8::text is null then null else now() end)
+                               queue_task_id, dispatched_at, parent_id)
+             values ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, case when $8::text is null then null else now() end, $9)
              on conflict (tenant_id, dedupe_key) where status in ('queued', 'running') and dedupe_key is not null
              do nothing returning id",
         )
@@ -140,6 +143,7 @@ pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, sqlx
         .bind(&job.webhook_url)
         .bind(&job.request_id)
         .bind(job.dispatch_as.map(|t| t.to_string()))
+        .bind(job.parent_id.map(|p| p.0))
         .fetch_optional(pool)
         .await?;
         if let Some(id) = inserted {
@@ -472,7 +476,7 @@ pub async fn cancel(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Cancel
         "with target as (
              update jobs set status = 'canceled', finished_at = now(), lease_owner = null, lease_expires_at = null,
                     state_version = state_version + 1, updated_at = now()
-             where id = $1 and tenant_id = $2 and status = 'queued'
+             where id = $1 and tenant_id = $2 and (status = 'queued' or (kind = 'batch' and status = 'running'))
              returning id
          ), children as (
              update jobs set status = 'canceled', finished_at = now(), state_version = state_version + 1, updated_at = now()

@@ -1,6 +1,8 @@
 //! PostgreSQL access: pool, migrations, and one module per table (free functions taking an executor).
 
 pub mod api_keys;
+pub mod batches;
+pub mod job_results;
 pub mod jobs;
 pub mod results;
 pub mod tenants;

@@ -22,6 +22,15 @@ pub struct NewResult<'a> {
     pub result: &'a str,
 }
 
+/// What [`complete_validation`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Completion {
+    /// The job was completed by this call (the caller still held its lease).
+    pub completed: bool,
+    /// The job serves at least one batch item (its batches may now be finished).
+    pub in_batch: bool,
+}
+
 /// Stores a validation result and marks its job succeeded, in one statement: only while `owner`
 /// still holds the job's lease, and never twice (`on conflict (job_id) do nothing`). `result` is
 /// the JSON text of the document (serialised once, also used for the cache). True if the job was
@@ -30,8 +39,8 @@ pub async fn complete_validation(
     exec: impl sqlx::PgExecutor<'_>,
     r: &NewResult<'_>,
     owner: &str,
-) -> Result<bool, sqlx::Error> {
-    let completed: i64 = sqlx::query_scalar(
+) -> Result<Completion, sqlx::Error> {
+    let (completed, in_batch): (i64, bool) = sqlx::query_as(
         "with done as (
              update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
                     lease_expires_at = null, state_version = state_version + 1, updated_at = now()
@@ -42,7 +51,7 @@ pub async fn complete_validation(
              select id, $2, $3, $4, $5, $6, $7::text::jsonb from done
              on conflict (job_id) do nothing
          )
-         select count(*) from done",
+         select count(*), exists(select 1 from batch_items where job_id = $1) from done",
     )
     .bind(r.job_id.0)
     .bind(r.cache_key)
@@ -54,7 +63,10 @@ pub async fn complete_validation(
     .bind(owner)
     .fetch_one(exec)
     .await?;
-    Ok(completed == 1)
+    Ok(Completion {
+        completed: completed == 1,
+        in_batch,
+    })
 }
 
 /// The newest result for a cache key younger than its TTL (used when Redis lost the cache entry):
@@ -75,4 +87,31 @@ pub async fn fresh_for_key(
     .fetch_optional(pool)
     .await?;
     Ok(row.filter(|(_, left)| *left >= 1.0).map(|(v, left)| (v, left as u64)))
+}
+
+/// [`fresh_for_key`] for many keys in one query: `(cache key, document, seconds left)` per fresh hit.
+pub async fn fresh_for_keys(
+    pool: &PgPool,
+    cache_keys: &[String],
+    full_ttl_secs: f64,
+    partial_ttl_secs: f64,
+) -> Result<Vec<(String, Value, u64)>, sqlx::Error> {
+    if cache_keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, Value, f64)> = sqlx::query_as(
+        "select distinct on (cache_key) cache_key, result,
+                (case when partial then $3 else $2 end) - extract(epoch from now() - created_at)::float8
+         from validation_results where cache_key = any($1) order by cache_key, created_at desc",
+    )
+    .bind(cache_keys)
+    .bind(full_ttl_secs)
+    .bind(partial_ttl_secs)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, left)| *left >= 1.0)
+        .map(|(k, v, left)| (k, v, left as u64))
+        .collect())
 }

@@ -1,7 +1,10 @@
 //! Job execution: claim in PostgreSQL, run the kind's work under a lease, record the outcome.
 
+pub mod batch;
 pub mod deliver;
 pub mod events;
+pub mod search;
+pub mod suppliers;
 pub mod validate;
 
 use std::{pin::Pin, sync::Arc, time::Duration};
@@ -123,6 +126,9 @@ async fn fail(deps: &Deps, id: JobId, kind: JobKind, claimed: &Claimed, error: &
     };
     if failed {
         publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+        if kind == JobKind::Validation {
+            batch::after_child(&deps.pool, &deps.events, &deps.config.redis_prefix, Some(id)).await?;
+        }
     }
     Ok(failed)
 }
@@ -158,6 +164,8 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
                 }
             }
             JobKind::Webhook => deliver::run(&deps, id, &claimed).await,
+            JobKind::Search => search::with_timeout(cfg.job_timeout, search::run(&deps, id, &claimed)).await,
+            JobKind::Suppliers => search::with_timeout(cfg.job_timeout, suppliers::run(&deps, id, &claimed)).await,
             other => Ok(Outcome::Failed(
                 json!({"code": "unsupported_kind", "message": format!("{} jobs are not supported", other.as_str())}),
             )),

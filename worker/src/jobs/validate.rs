@@ -115,7 +115,7 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
             // Result, state and the webhook event commit together (the outbox).
             let mut tx = deps.pool.begin().await?;
             let done = db::results::complete_validation(&mut *tx, &row, &deps.owner).await?;
-            if done {
+            if done.completed {
                 let payload = events::job_event("job.succeeded", id, JobKind::Validation, Some(&doc), None);
                 events::enqueue(&mut *tx, claimed.tenant_id, id, url, "job.succeeded", &payload).await?;
             }
@@ -123,7 +123,7 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
             done
         }
     };
-    if !completed {
+    if !completed.completed {
         // Another delivery took the job over after our lease lapsed: it owns the outcome.
         tracing::warn!(job.id = %id, "lease lost before the result was stored; discarded");
         return Ok(Outcome::Done);
@@ -137,6 +137,9 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
         tracing::warn!(job.id = %id, error = %e, "cache write failed (PostgreSQL has the result)");
     }
     publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+    if completed.in_batch {
+        super::batch::after_child(&deps.pool, &deps.events, &deps.config.redis_prefix, Some(id)).await?;
+    }
     tracing::debug!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");
     Ok(Outcome::Done)
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use super::budget::{Budget, guarded};
 use super::error::{Upstream, UpstreamError, classify_meta};
 use super::http::{RawResponse, send, timed};
 use super::json::{age_days, get, i64_at, parse_time, string_at};
@@ -51,6 +52,7 @@ pub struct MetaClient {
     page_limit: u32,
     retry: RetryPolicy,
     pause_until_ms: Arc<AtomicI64>,
+    pub(crate) budget: Option<Budget>,
 }
 
 struct Ad {
@@ -77,6 +79,7 @@ impl MetaClient {
             page_limit: m.page_limit.max(1),
             retry: RetryPolicy::from_config(cfg),
             pause_until_ms: Arc::new(AtomicI64::new(0)),
+            budget: None,
         }
     }
 
@@ -120,7 +123,10 @@ impl MetaClient {
             }
             let page = self
                 .retry
-                .run(|| timed(META, "ads_archive", self.fetch(keyword, next.as_deref())))
+                .run(|| {
+                    let call = timed(META, "ads_archive", self.fetch(keyword, next.as_deref()));
+                    guarded(self.budget.as_ref(), META, 1, call)
+                })
                 .await?;
             pages += 1;
             let empty = page.ads.is_empty();

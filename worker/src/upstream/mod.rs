@@ -2,6 +2,7 @@
 //! that turns their answers into score-v1 [`Signals`](dropforge_common::scoring::signals::Signals).
 
 pub mod aliexpress;
+pub mod budget;
 pub mod error;
 pub mod gather;
 pub mod http;
@@ -16,6 +17,7 @@ use dropforge_common::config::UpstreamsConfig;
 use reqwest::header::HeaderMap;
 
 pub use aliexpress::AliExpressClient;
+pub use budget::Budget;
 pub use error::{TransientKind, Upstream, UpstreamError};
 pub use gather::{GatherRequest, Gathered, ProductInfo, StoreInfo, UpstreamStatus, UpstreamsReport, gather};
 pub use keyword_cache::KeywordCache;
@@ -35,6 +37,8 @@ pub struct Upstreams {
     pub youtube: YouTubeClient,
     /// Keyword-level answers shared by products with the same keyword (off when `None`).
     pub keyword_cache: Option<KeywordCache>,
+    /// Global rate and quota budgets shared through Redis (unbudgeted when `None`).
+    pub budget: Option<Budget>,
 }
 
 impl Upstreams {
@@ -56,12 +60,22 @@ impl Upstreams {
             meta: MetaClient::new(client.clone(), cfg),
             youtube: YouTubeClient::new(client, cfg),
             keyword_cache: None,
+            budget: None,
         }
     }
 
     /// Serves Meta, YouTube and text-search answers from `cache` when it has them.
     pub fn with_keyword_cache(mut self, cache: KeywordCache) -> Self {
         self.keyword_cache = Some(cache);
+        self
+    }
+
+    /// Makes every client take from `budget` before each request (and record upstream throttles).
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.aliexpress.budget = Some(budget.clone());
+        self.meta.budget = Some(budget.clone());
+        self.youtube.budget = Some(budget.clone());
+        self.budget = Some(budget);
         self
     }
 }

@@ -12,6 +12,7 @@ use dropforge_common::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::budget::{Budget, guarded};
 use super::error::{Upstream, UpstreamError, classify_youtube};
 use super::http::{send, timed};
 use super::json::{age_days, get, list_at, parse_time, string_at, u64_at};
@@ -42,6 +43,7 @@ pub struct YouTubeClient {
     api_key: Secret,
     max_results: u32,
     retry: RetryPolicy,
+    pub(crate) budget: Option<Budget>,
 }
 
 impl YouTubeClient {
@@ -54,6 +56,7 @@ impl YouTubeClient {
             api_key: y.api_key.clone(),
             max_results: y.max_results.clamp(1, 50),
             retry: RetryPolicy::from_config(cfg),
+            budget: None,
         }
     }
 
@@ -80,7 +83,10 @@ impl YouTubeClient {
         ];
         let found = self
             .retry
-            .run(|| timed(YT, "search", self.get("search", &search_query, &searches)))
+            .run(|| {
+                let call = timed(YT, "search", self.get("search", &search_query, &searches));
+                guarded(self.budget.as_ref(), YT, SEARCH_UNITS.into(), call)
+            })
             .await?;
         let mut ids: Vec<String> = Vec::new();
         let mut search_dates = std::collections::HashMap::new();
@@ -104,7 +110,10 @@ impl YouTubeClient {
             ];
             let listed = self
                 .retry
-                .run(|| timed(YT, "videos", self.get("videos", &query, &lists)))
+                .run(|| {
+                    let call = timed(YT, "videos", self.get("videos", &query, &lists));
+                    guarded(self.budget.as_ref(), YT, VIDEOS_UNITS.into(), call)
+                })
                 .await?;
             for item in list_at(&listed, &["items"]) {
                 let Some(stats) = get(item, &["statistics"]) else {

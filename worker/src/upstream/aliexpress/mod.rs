@@ -8,16 +8,19 @@ use chrono::Utc;
 use dropforge_common::config::{Secret, SignMethod, UpstreamsConfig};
 use serde_json::Value;
 
+use super::budget::{Budget, guarded};
 use super::error::{Upstream, UpstreamError};
 use super::http::{send, timed};
 use super::retry::RetryPolicy;
 pub use wire::{AffiliateDetail, DeliveryOption, ProductDetail, Sku, Store};
+pub use wire::{AffiliatePage, AffiliateProduct};
 
 const AE: Upstream = Upstream::AliExpress;
 const PRODUCT_GET: &str = "aliexpress.ds.product.get";
 const FREIGHT_QUERY: &str = "aliexpress.ds.freight.query";
 const TEXT_SEARCH: &str = "aliexpress.ds.text.search";
 const AFFILIATE_DETAIL: &str = "aliexpress.affiliate.productdetail.get";
+const PRODUCT_QUERY: &str = "aliexpress.affiliate.product.query";
 
 /// Client of the AliExpress business gateway (`/sync`).
 #[derive(Debug, Clone)]
@@ -30,6 +33,7 @@ pub struct AliExpressClient {
     tracking_id: String,
     sign_method: SignMethod,
     retry: RetryPolicy,
+    pub(crate) budget: Option<Budget>,
 }
 
 impl AliExpressClient {
@@ -45,6 +49,7 @@ impl AliExpressClient {
             tracking_id: ae.tracking_id.clone(),
             sign_method: ae.sign_method,
             retry: RetryPolicy::from_config(cfg),
+            budget: None,
         }
     }
 
@@ -117,6 +122,29 @@ impl AliExpressClient {
             .await
     }
 
+    /// `aliexpress.affiliate.product.query`: one page (1-based, at most 50) of products matching
+    /// `keywords`, sorted by `sort` (e.g. `LAST_VOLUME_DESC`).
+    pub async fn affiliate_product_query(
+        &self,
+        keywords: &str,
+        page: u32,
+        page_size: u32,
+        sort: &str,
+        country: &str,
+        currency: &str,
+    ) -> Result<AffiliatePage, UpstreamError> {
+        let params = [
+            ("keywords", keywords.to_owned()),
+            ("page_no", page.max(1).to_string()),
+            ("page_size", page_size.clamp(1, 50).to_string()),
+            ("sort", sort.to_owned()),
+            ("target_currency", currency.to_owned()),
+            ("target_language", "EN".to_owned()),
+            ("ship_to_country", country.to_owned()),
+        ];
+        self.call(PRODUCT_QUERY, &params, wire::parse_product_query).await
+    }
+
     /// All parameters of one call, signed. Empty values are dropped (never sent, never signed).
     fn signed_params(&self, method: &str, business: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
         let mut params: Vec<(&'static str, String)> = vec![
@@ -154,7 +182,7 @@ impl AliExpressClient {
     ) -> Result<T, UpstreamError> {
         self.retry
             .run(|| {
-                timed(AE, method, async {
+                let call = timed(AE, method, async {
                     let params = self.signed_params(method, business);
                     let resp = send(AE, self.http.post(&self.url).form(&params)).await?;
                     let body = match resp.json(AE) {
@@ -166,7 +194,8 @@ impl AliExpressClient {
                         return Err(resp.status_error(AE));
                     }
                     parse(wire::envelope(&body, method)?)
-                })
+                });
+                guarded(self.budget.as_ref(), AE, 1, call)
             })
             .await
     }

@@ -288,6 +288,78 @@ pub fn parse_affiliate(env: &Value, product_id: &str) -> Result<AffiliateDetail,
     })
 }
 
+/// One product of `affiliate.product.query`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AffiliateProduct {
+    /// `product_id`.
+    pub id: String,
+    /// `product_title`.
+    pub title: String,
+    /// `target_sale_price` (falling back to `sale_price`).
+    pub price: Option<f64>,
+    /// Currency of `price`.
+    pub currency: Option<String>,
+    /// `lastest_volume` (sic): units sold in the last 30 days.
+    pub orders_30d: Option<u64>,
+    /// `evaluate_rate` in percent.
+    pub evaluate_rate: Option<f64>,
+    /// `shop_id`.
+    pub shop_id: Option<String>,
+    /// `shop_url`.
+    pub shop_url: Option<String>,
+    /// `shop_name`, when the gateway sends it.
+    pub shop_name: Option<String>,
+    /// `product_detail_url`.
+    pub url: Option<String>,
+    /// `product_main_image_url`.
+    pub image: Option<String>,
+}
+
+/// One page of `affiliate.product.query`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AffiliatePage {
+    /// `total_record_count`.
+    pub total: u64,
+    /// The page's products.
+    pub products: Vec<AffiliateProduct>,
+}
+
+/// Parses `aliexpress_affiliate_product_query_response`; `resp_code` 405 ("The result is empty")
+/// is an empty page, not an error.
+pub fn parse_product_query(env: &Value) -> Result<AffiliatePage, UpstreamError> {
+    let resp = get(env, &["resp_result"]).unwrap_or(env);
+    let code = string_at(resp, &["resp_code"]);
+    if code.as_deref() == Some("405") {
+        return Ok(AffiliatePage::default());
+    }
+    if !is_success(code.clone()) {
+        let msg = string_at(resp, &["resp_msg"]).unwrap_or_default();
+        return Err(UpstreamError::invalid(AE, code.unwrap_or_default(), msg));
+    }
+    let result = get(resp, &["result"]).unwrap_or(&Value::Null);
+    let products: Vec<AffiliateProduct> = list_at(result, &["products"])
+        .into_iter()
+        .filter_map(|p| {
+            Some(AffiliateProduct {
+                id: string_at(p, &["product_id"])?,
+                title: string_at(p, &["product_title"]).unwrap_or_default(),
+                price: f64_at(p, &["target_sale_price"]).or_else(|| f64_at(p, &["sale_price"])),
+                currency: string_at(p, &["target_sale_price_currency"])
+                    .or_else(|| string_at(p, &["sale_price_currency"])),
+                orders_30d: u64_at(p, &["lastest_volume"]).or_else(|| u64_at(p, &["latest_volume"])),
+                evaluate_rate: f64_at(p, &["evaluate_rate"]),
+                shop_id: string_at(p, &["shop_id"]),
+                shop_url: string_at(p, &["shop_url"]),
+                shop_name: string_at(p, &["shop_name"]),
+                url: string_at(p, &["product_detail_url"]),
+                image: string_at(p, &["product_main_image_url"]),
+            })
+        })
+        .collect();
+    let total = u64_at(result, &["total_record_count"]).unwrap_or(products.len() as u64);
+    Ok(AffiliatePage { total, products })
+}
+
 #[cfg(test)]
 #[path = "wire_tests.rs"]
 mod tests;

@@ -1,0 +1,357 @@
+//! `GET /v1/products/search` (keyword search, cached 1 h) and `GET /v1/products/{source}/{id}/suppliers`
+//! (the product's store and the shops offering similar items, cached 24 h).
+//!
+//! Both take the validation path: an in-process memo, the Redis cache, then the newest fresh
+//! result in PostgreSQL (`job_results`, re-cached); on a miss they create (or join the tenant's
+//! identical in-flight) job and answer 202, or 200 with the finished job within `Prefer: wait`.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use dropforge_common::{
+    cache, db,
+    domain::JobKind,
+    metric_names as m,
+    product::{FieldError, ProductRef, SOURCES, valid_product_id},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    auth::Tenant,
+    error::ApiError,
+    routes::{
+        jobs::{job_document, job_location},
+        validations::{preferred_wait, submit, wait_until_finished},
+    },
+    state::AppState,
+};
+
+/// Query parameters of `GET /v1/products/search`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    /// Keywords, 2–100 characters after trimming.
+    pub q: Option<String>,
+    /// Ship-to country (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+    /// Result page, 1–10.
+    pub page: Option<String>,
+}
+
+/// Query parameters of `GET /v1/products/{source}/{id}/suppliers`.
+#[derive(Debug, Deserialize)]
+pub struct SuppliersQuery {
+    /// Ship-to country (ISO 3166-1 alpha-2).
+    pub country: Option<String>,
+}
+
+/// A country parameter, upper-cased; `None` (with an error recorded) when it is not two letters.
+fn parse_country(raw: Option<&str>, default: &str, errors: &mut Vec<FieldError>) -> String {
+    match raw {
+        None => default.to_owned(),
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => c.to_ascii_uppercase(),
+        Some(_) => {
+            errors.push(FieldError::new(
+                "/query/country",
+                "must be a two-letter ISO 3166-1 country code",
+            ));
+            default.to_owned()
+        }
+    }
+}
+
+/// Validates a search: `(normalised query, country, page)`.
+pub fn parse_search(q: &SearchQuery, default_country: &str) -> Result<(String, String, u32), ApiError> {
+    let mut errors = Vec::new();
+    let query = cache::normalise_query(q.q.as_deref().unwrap_or_default());
+    let len = query.chars().count();
+    if q.q.is_none() {
+        errors.push(FieldError::new("/query/q", "is required"));
+    } else if !(2..=100).contains(&len) {
+        errors.push(FieldError::new("/query/q", "must be 2 to 100 characters long"));
+    } else if query.chars().any(char::is_control) {
+        errors.push(FieldError::new("/query/q", "must not contain control characters"));
+    }
+    let country = parse_country(q.country.as_deref(), default_country, &mut errors);
+    let page = match q.page.as_deref().map(|p| p.trim().parse::<u32>()) {
+        None => 1,
+        Some(Ok(p)) if (1..=10).contains(&p) => p,
+        Some(_) => {
+            errors.push(FieldError::new("/query/page", "must be an integer between 1 and 10"));
+            1
+        }
+    };
+    if errors.is_empty() {
+        Ok((query, country, page))
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Validates a suppliers request: the product and the country.
+pub fn parse_suppliers(
+    source: &str,
+    id: &str,
+    q: &SuppliersQuery,
+    default_country: &str,
+) -> Result<(ProductRef, String), ApiError> {
+    let mut errors = Vec::new();
+    if !SOURCES.contains(&source) {
+        errors.push(FieldError::new("/path/source", "must be aliexpress"));
+    }
+    if !valid_product_id(id) {
+        errors.push(FieldError::new(
+            "/path/id",
+            "must be an AliExpress product id: 10 to 20 digits",
+        ));
+    }
+    let country = parse_country(q.country.as_deref(), default_country, &mut errors);
+    if errors.is_empty() {
+        let product = ProductRef {
+            source: source.to_owned(),
+            id: id.to_owned(),
+        };
+        Ok((product, country))
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn count_cache(kind: JobKind, result: &'static str) {
+    metrics::counter!(m::CACHE_REQUESTS_TOTAL, "kind" => kind.as_str(), "result" => result).increment(1);
+}
+
+fn cached_response(result: &[u8], detail: &'static str) -> Response {
+    let mut body = Vec::with_capacity(result.len() + 48);
+    body.extend_from_slice(br#"{"status":"succeeded","cache":"hit","result":"#);
+    body.extend_from_slice(result);
+    body.push(b'}');
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("cache-status", HeaderValue::from_static(detail));
+    response
+}
+
+/// The cached answer for `key`, if any: memo, Redis, then PostgreSQL (re-cached).
+async fn cached(state: &AppState, kind: JobKind, key: &str, ttl: Duration) -> Result<Option<Response>, ApiError> {
+    if let Some(hit) = state.memo.get(key) {
+        count_cache(kind, "hit");
+        return Ok(Some(cached_response(&hit, "dropforge; hit; detail=memory")));
+    }
+    match state.cache.get(key).await {
+        Ok(Some(hit)) => {
+            count_cache(kind, "hit");
+            let hit = Bytes::from(hit);
+            state.memo.put(key, hit.clone(), state.config.api.result_memo_ttl);
+            return Ok(Some(cached_response(&hit, "dropforge; hit")));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
+    }
+    if let Some((doc, ttl_left)) = db::job_results::fresh_for_key(&state.pool, key, ttl.as_secs_f64()).await? {
+        // Redis lost the entry but PostgreSQL, the truth, has a fresh result: serve and re-cache it.
+        count_cache(kind, "hit");
+        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Err(e) = state.cache.set(key, &bytes, Duration::from_secs(ttl_left)).await {
+            tracing::warn!(error = %e, "could not re-populate the cache");
+        }
+        return Ok(Some(cached_response(&bytes, "dropforge; hit; detail=postgres")));
+    }
+    count_cache(kind, "miss");
+    Ok(None)
+}
+
+/// Creates or joins the job for a miss and answers 202, or 200 once it finished within `Prefer: wait`.
+async fn job_answer(
+    state: &AppState,
+    tenant: dropforge_common::domain::TenantId,
+    headers: &HeaderMap,
+    kind: JobKind,
+    key: &str,
+    input: Value,
+) -> Result<Response, ApiError> {
+    let wait = preferred_wait(headers, state.config.api.max_wait);
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let dedupe = format!("{}:{key}", kind.as_str());
+    let id = submit(state, tenant, kind, dedupe, input, None, request_id).await?;
+    let finished = match wait {
+        Some(wait) if !wait.is_zero() => wait_until_finished(state, id, wait).await?,
+        _ => false,
+    };
+    let job = db::jobs::get(&state.pool, tenant, id)
+        .await?
+        .ok_or(ApiError::JobNotFound)?;
+    let status = if finished { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let mut response = (status, axum::Json(job_document(&job))).into_response();
+    let headers = response.headers_mut();
+    if !finished {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if let Ok(location) = HeaderValue::from_str(&job_location(id)) {
+        let name = if finished {
+            header::CONTENT_LOCATION
+        } else {
+            header::LOCATION
+        };
+        headers.insert(name, location);
+    }
+    headers.insert("cache-status", HeaderValue::from_static("dropforge; fwd=miss"));
+    if let Some(v) = wait.and_then(|w| HeaderValue::from_str(&format!("wait={}", w.as_secs())).ok()) {
+        headers.insert("preference-applied", v);
+    }
+    Ok(response)
+}
+
+/// Handler of `GET /v1/products/search`.
+#[utoipa::path(get, path = "/v1/products/search", tag = "products", summary = "Search products",
+    description = "AliExpress products matching the keywords, best sellers (30-day orders) first. Answers 200 with \
+        the cached result (kept 1 h per normalised query, country and page); otherwise creates (or joins an \
+        identical pending) job and answers 202 with it and its `Location`, or 200 with the finished job within \
+        `Prefer: wait=N`.",
+    security(("bearer" = [])),
+    params(
+        ("q" = String, Query, min_length = 2, max_length = 100, example = "led strip lights",
+            description = "Keywords, 2–100 characters after trimming; case and repeated spaces are ignored."),
+        ("country" = Option<String>, Query, example = "US", description = "Ship-to country (ISO 3166-1 alpha-2)"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 10, description = "Result page of 20 products (1)"),
+        ("Prefer" = Option<String>, Header, example = "wait=10",
+            description = "RFC 7240 `wait=N`: wait up to N seconds for the job to finish; invalid preferences are ignored."),
+    ),
+    responses(
+        (status = 200, description = "A cached result (`CachedSearch`), or the job finished within `Prefer: wait` (`Job`)",
+            content_type = "application/json", body = crate::openapi::SearchAnswer,
+            headers(("Cache-Status" = String, description = "RFC 9211: `dropforge; hit` or `dropforge; fwd=miss`"),
+                    ("Content-Location" = String, description = "The finished job, when it is one"),
+                    ("Preference-Applied" = String, description = "`wait=N` when `Prefer: wait` was honoured"),
+                    ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 202, description = "Job created or joined; poll `Location`", body = crate::openapi::Job,
+            headers(("Location" = String, description = "The job, `/v1/jobs/{id}`"),
+                    ("Retry-After" = u32, description = "Seconds before polling"),
+                    ("Cache-Status" = String, description = "`dropforge; fwd=miss`"),
+                    ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 422, description = "Invalid parameters, each in `errors` (`validation_failed`)",
+            body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+pub async fn search(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    headers: HeaderMap,
+    Query(query): Query<SearchQuery>,
+) -> Result<Response, ApiError> {
+    let cfg = &state.config;
+    let (q, country, page) = parse_search(&query, &cfg.upstreams.aliexpress.ship_to_country)?;
+    let key = cache::search_key(&cfg.redis_prefix, &q, &country, page);
+    if let Some(hit) = cached(&state, JobKind::Search, &key, cfg.cache.search_ttl).await? {
+        return Ok(hit);
+    }
+    let input = json!({"query": q, "country": country, "page": page, "cache_key": key});
+    job_answer(&state, tenant, &headers, JobKind::Search, &key, input).await
+}
+
+/// Handler of `GET /v1/products/{source}/{id}/suppliers`.
+#[utoipa::path(get, path = "/v1/products/{source}/{id}/suppliers", tag = "products", summary = "Find suppliers",
+    description = "The product's own store (marked `own`, always first) and the other shops offering similar items \
+        (found by the keyword derived from its title), by 30-day orders. Cached 24 h; a miss creates (or joins) a \
+        job like a search. An unknown product's job fails with `product_not_found`.",
+    security(("bearer" = [])),
+    params(
+        ("source" = String, Path, example = "aliexpress", description = "Marketplace; only `aliexpress`"),
+        ("id" = String, Path, example = "1005006123456789", description = "Product id, 10–20 digits"),
+        ("country" = Option<String>, Query, example = "US", description = "Ship-to country (ISO 3166-1 alpha-2)"),
+        ("Prefer" = Option<String>, Header, example = "wait=10",
+            description = "RFC 7240 `wait=N`: wait up to N seconds for the job to finish; invalid preferences are ignored."),
+    ),
+    responses(
+        (status = 200, description = "A cached result (`CachedSuppliers`), or the job finished within `Prefer: wait` (`Job`)",
+            content_type = "application/json", body = crate::openapi::SuppliersAnswer,
+            headers(("Cache-Status" = String, description = "RFC 9211: `dropforge; hit` or `dropforge; fwd=miss`"),
+                    ("Content-Location" = String, description = "The finished job, when it is one"),
+                    ("Preference-Applied" = String, description = "`wait=N` when `Prefer: wait` was honoured"),
+                    ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 202, description = "Job created or joined; poll `Location`", body = crate::openapi::Job,
+            headers(("Location" = String, description = "The job, `/v1/jobs/{id}`"),
+                    ("Retry-After" = u32, description = "Seconds before polling"),
+                    ("Cache-Status" = String, description = "`dropforge; fwd=miss`"),
+                    ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 422, description = "Unknown source (`/path/source`), invalid product id (`/path/id`) or country \
+            (`validation_failed`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+pub async fn suppliers(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    headers: HeaderMap,
+    Path((source, id)): Path<(String, String)>,
+    Query(query): Query<SuppliersQuery>,
+) -> Result<Response, ApiError> {
+    let cfg = &state.config;
+    let (product, country) = parse_suppliers(&source, &id, &query, &cfg.upstreams.aliexpress.ship_to_country)?;
+    let key = cache::suppliers_key(&cfg.redis_prefix, &product, &country);
+    if let Some(hit) = cached(&state, JobKind::Suppliers, &key, cfg.cache.suppliers_ttl).await? {
+        return Ok(hit);
+    }
+    let input = json!({"product": product, "country": country, "cache_key": key});
+    job_answer(&state, tenant, &headers, JobKind::Suppliers, &key, input).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pointers(e: ApiError) -> Vec<String> {
+        match e {
+            ApiError::Validation(errors) => errors.into_iter().map(|e| e.pointer).collect(),
+            other => panic!("not a validation error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn search_parameters_are_normalised_and_checked() {
+        let q = |q: Option<&str>, country: Option<&str>, page: Option<&str>| SearchQuery {
+            q: q.map(str::to_owned),
+            country: country.map(str::to_owned),
+            page: page.map(str::to_owned),
+        };
+        let (query, country, page) = parse_search(&q(Some("  LED   Strip "), Some("de"), None), "US").unwrap();
+        assert_eq!((query.as_str(), country.as_str(), page), ("led strip", "DE", 1));
+        let long = "x".repeat(101);
+        assert_eq!(
+            pointers(parse_search(&q(Some(" a "), None, None), "US").unwrap_err()),
+            ["/query/q"]
+        );
+        assert_eq!(
+            pointers(parse_search(&q(Some(&long), None, None), "US").unwrap_err()),
+            ["/query/q"]
+        );
+        assert_eq!(
+            pointers(parse_search(&q(None, Some("USA"), Some("11")), "US").unwrap_err()),
+            ["/query/q", "/query/country", "/query/page"]
+        );
+    }
+
+    #[test]
+    fn supplier_paths_are_checked() {
+        let q = SuppliersQuery { country: None };
+        assert!(parse_suppliers("aliexpress", "1005000000000001", &q, "US").is_ok());
+        assert_eq!(
+            pointers(parse_suppliers("amazon", "1005000000000001", &q, "US").unwrap_err()),
+            ["/path/source"]
+        );
+        assert_eq!(
+            pointers(parse_suppliers("aliexpress", "12ab", &q, "US").unwrap_err()),
+            ["/path/id"]
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The search job: AliExpress keyword search (affiliate `product.query` by 30-day volume, plus
+//! `ds.text.search` for the listing count), stored once in `job_results`, cached 1 h, announced.
+//!
+//! Also holds what the result-bearing non-validation kinds share: the upstream failure mapping
+//! ([`failure_outcome`]) and the store-cache-publish tail ([`finish`]).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use dropforge_common::{
+    db::{self, jobs::Claimed},
+    domain::{JobId, JobKind},
+    events::publish_finished,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Deps, Outcome, events};
+use crate::upstream::{UpstreamError, aliexpress::AffiliateProduct};
+
+/// Products per search page.
+pub const PAGE_SIZE: u32 = 20;
+
+/// The input a search job was created with.
+#[derive(Debug, Deserialize)]
+struct Input {
+    query: String,
+    country: String,
+    page: u32,
+    cache_key: String,
+}
+
+fn error_doc(code: &str, e: &UpstreamError) -> Value {
+    json!({"code": code, "message": e.to_string(), "upstream": e.upstream().map(|u| u.to_string())})
+}
+
+/// Maps an AliExpress failure to the job's next step (as validations do: unknown product and
+/// auth fail at once, throttles reschedule without using an attempt, transient errors retry).
+pub(crate) fn failure_outcome(e: &UpstreamError) -> Outcome {
+    match e {
+        UpstreamError::NotFound { .. } => Outcome::Failed(error_doc("product_not_found", e)),
+        UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(error_doc("upstream_auth", e)),
+        UpstreamError::Invalid { .. } => Outcome::Failed(error_doc("upstream_rejected", e)),
+        UpstreamError::Throttled { retry_after, .. } => Outcome::Retry {
+            delay: *retry_after,
+            error: error_doc("upstream_throttled", e),
+            refund: true,
+        },
+        UpstreamError::QuotaExhausted { .. } => Outcome::Retry {
+            delay: e.retry_after().unwrap_or_default(),
+            error: error_doc("upstream_quota_exhausted", e),
+            refund: true,
+        },
+        UpstreamError::Transient { .. } => Outcome::Retry {
+            delay: Duration::ZERO,
+            error: error_doc("upstream_unavailable", e),
+            refund: false,
+        },
+    }
+}
+
+/// Runs one attempt under the job timeout; an attempt that exceeds it is retried.
+pub(crate) async fn with_timeout(
+    limit: Duration,
+    attempt: impl Future<Output = Result<Outcome, sqlx::Error>>,
+) -> Result<Outcome, sqlx::Error> {
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(Outcome::Retry {
+            delay: Duration::ZERO,
+            error: json!({"code": "timeout", "message": "the attempt exceeded the job timeout"}),
+            refund: false,
+        }),
+    }
+}
+
+/// The input could not be read: the job fails for good.
+pub(crate) fn invalid_input(e: &serde_json::Error) -> Outcome {
+    Outcome::Failed(json!({"code": "invalid_input", "message": e.to_string()}))
+}
+
+/// Stores `doc` as the job's result and marks it succeeded (with its `job.succeeded` webhook event
+/// in the same transaction when the job has a target), then caches it for `ttl` and publishes the
+/// completion event. `Err` only for database trouble.
+pub(crate) async fn finish(
+    deps: &Deps,
+    id: JobId,
+    claimed: &Claimed,
+    kind: JobKind,
+    cache_key: &str,
+    doc: &Value,
+    ttl: Duration,
+) -> Result<Outcome, sqlx::Error> {
+    let text = match serde_json::to_string(doc) {
+        Ok(text) => text,
+        Err(e) => {
+            return Ok(Outcome::Failed(
+                json!({"code": "internal", "message": format!("result did not serialise: {e}")}),
+            ));
+        }
+    };
+    let owner = &deps.owner;
+    let completed = match claimed.webhook_url.as_deref() {
+        None => db::job_results::complete(&deps.pool, id, cache_key, kind, &text, owner).await?,
+        Some(url) => {
+            let mut tx = deps.pool.begin().await?;
+            let done = db::job_results::complete(&mut *tx, id, cache_key, kind, &text, owner).await?;
+            if done {
+                let payload = events::job_event("job.succeeded", id, kind, Some(doc), None);
+                events::enqueue(&mut *tx, claimed.tenant_id, id, url, "job.succeeded", &payload).await?;
+            }
+            tx.commit().await?;
+            done
+        }
+    };
+    if !completed {
+        // Another delivery took the job over after our lease lapsed: it owns the outcome.
+        tracing::warn!(job.id = %id, "lease lost before the result was stored; discarded");
+        return Ok(Outcome::Done);
+    }
+    if let Err(e) = deps.cache.set(cache_key, text.as_bytes(), ttl).await {
+        tracing::warn!(job.id = %id, error = %e, "cache write failed (PostgreSQL has the result)");
+    }
+    publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+    Ok(Outcome::Done)
+}
+
+/// One product of a search result.
+pub(crate) fn product_doc(p: &AffiliateProduct, fallback_currency: &str) -> Value {
+    json!({
+        "id": p.id,
+        "title": p.title,
+        "price": p.price,
+        "currency": p.currency.as_deref().unwrap_or(fallback_currency),
+        "orders_30d": p.orders_30d,
+        "evaluate_rate": p.evaluate_rate,
+        "shop_id": p.shop_id,
+        "url": p.url.clone().unwrap_or_else(|| format!("https://www.aliexpress.com/item/{}.html", p.id)),
+        "image": p.image,
+    })
+}
+
+/// Runs one search attempt. `Err` only for database trouble while storing the result.
+pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, sqlx::Error> {
+    let input: Input = match serde_json::from_value(claimed.input.clone()) {
+        Ok(input) => input,
+        Err(e) => return Ok(invalid_input(&e)),
+    };
+    let ae = &deps.upstreams.aliexpress;
+    let currency = deps.config.upstreams.aliexpress.currency.as_str();
+    let (page, listings) = tokio::join!(
+        ae.affiliate_product_query(
+            &input.query,
+            input.page,
+            PAGE_SIZE,
+            "LAST_VOLUME_DESC",
+            &input.country,
+            currency
+        ),
+        ae.text_search(&input.query, &input.country, currency),
+    );
+    let page = match page {
+        Ok(page) => page,
+        Err(e) => {
+            tracing::info!(job.id = %id, error = %e, "aliexpress search failed");
+            return Ok(failure_outcome(&e));
+        }
+    };
+    // The listing count is optional: without it the affiliate total (capped) stands in.
+    let (total, warnings) = match listings {
+        Ok(n) => (n.max(page.total), Vec::new()),
+        Err(e) => (page.total, vec![format!("ds.text.search: {}", e.reason())]),
+    };
+    let mut products = page.products;
+    products.sort_by_key(|p| std::cmp::Reverse(p.orders_30d.unwrap_or(0)));
+    let doc = json!({
+        "query": input.query,
+        "country": input.country,
+        "page": input.page,
+        "page_size": PAGE_SIZE,
+        "total": total,
+        "products": products.iter().map(|p| product_doc(p, currency)).collect::<Vec<_>>(),
+        "searched_at": Utc::now(),
+        "warnings": warnings,
+    });
+    let ttl = deps.config.cache.search_ttl;
+    let outcome = finish(deps, id, claimed, JobKind::Search, &input.cache_key, &doc, ttl).await?;
+    tracing::debug!(job.id = %id, total, "search succeeded");
+    Ok(outcome)
+}

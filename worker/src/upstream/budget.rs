@@ -1,0 +1,376 @@
+//! Global rate and quota budgets per upstream and credential, shared by every worker process
+//! through Redis (upstreams.md §1.7, §2, §3, §7).
+//!
+//! **Budgets.** Each call takes `cost` from its upstream's budget right before it is sent, in one
+//! atomic Lua script (`budget_take.lua`) keyed `{prefix}:budget:{upstream}:{credential-hash}:{kind}`
+//! (the credential is SHA-256-hashed, never stored): `pause` (a recorded upstream throttle), `rate`
+//! (GCRA: `N` per period with a burst of `N`, clocked by Redis `TIME` so worker clocks do not
+//! matter) and `quota:{window-end}` (a counter that expires at the end of its day window).
+//! - AliExpress: `DF_BUDGET_ALIEXPRESS_PER_SEC` calls per second and `DF_BUDGET_ALIEXPRESS_PER_DAY`
+//!   calls per UTC day, per app key.
+//! - Meta: `DF_BUDGET_META_PER_HOUR` calls per rolling hour (GCRA over 1 h), per access token.
+//! - YouTube: `DF_BUDGET_YOUTUBE_UNITS_PER_DAY` units per Pacific day (reset at midnight
+//!   America/Los_Angeles, like Google's quota), per API key; a search costs 100, `videos.list` 1.
+//!
+//! Day windows other than YouTube's end at UTC midnight (AliExpress bans until Beijing midnight,
+//! which is 16:00 UTC; a UTC day is the simple, documented approximation).
+//!
+//! **Decisions.** A rate budget that admits the call within [`MAX_WAIT`] (1 s) reserves the slot and
+//! the call waits in-process (`reason="rate_wait"`); a longer wait is
+//! [`UpstreamError::Throttled`] with `code: "budget"` and the time until the budget allows. A used-up
+//! quota is [`UpstreamError::QuotaExhausted`] with `until` = the window end (`reason="quota"`). A
+//! throttle or quota exhaustion reported by the upstream itself (AE `ApiCallLimit` with its ban,
+//! Meta 4/17/32/341/613, HTTP 429, YouTube `quotaExceeded`) is recorded as a pause that every worker
+//! honours before calling that upstream and credential again (`budget_pause.lua`): short pauses are
+//! waited out, longer ones are `Throttled { code: "paused" }` or, for quota, `QuotaExhausted`.
+//! `dropforge_upstream_budget_waits_total{upstream,reason}` counts `rate_wait`, `pause_wait`,
+//! `rate`, `paused`, `quota` and `unavailable`.
+//!
+//! **Redis unreachable.** The budget fails open: the call is allowed (`reason="unavailable"`) and a
+//! warning is logged at most once a minute. A budget is a courtesy to the upstream, which still
+//! enforces its own limits (and those errors are handled below); stopping all work because the
+//! coordination store is down would turn a Redis blip into an outage.
+//!
+//! **Retry policy.** In-call: a transient failure (5xx, timeout, transport, malformed body) is retried
+//! up to `DF_UPSTREAM_MAX_RETRIES` (3) times with full jitter, `uniform(0, min(5 s, base·2ⁿ))` from
+//! `DF_UPSTREAM_RETRY_BASE_MS` (200 ms); a stated throttle of at most 5 s (the AE 1 s ban, a short
+//! budget refusal) is waited out plus jitter within the same retries ([`super::retry`]). Job level:
+//! a failed attempt is rescheduled after `1 s·2ⁿ⁻¹ ±20 %`, capped at `DF_RETRY_MAX_MS` (5 min), for
+//! at most `DF_JOB_MAX_ATTEMPTS` (5) attempts. Throttles and quota or budget exhaustion of
+//! AliExpress reschedule the job for when the budget allows (+ up to 0.5 s jitter) without using up an
+//! attempt; Meta and YouTube failures only make the result partial (YouTube `quota_exhausted`).
+
+use std::{
+    fmt,
+    future::Future,
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use dropforge_common::{
+    config::{BudgetConfig, UpstreamsConfig},
+    metric_names,
+};
+use redis::{Script, aio::ConnectionManager};
+use tokio::sync::OnceCell;
+
+use super::error::{Upstream, UpstreamError};
+use decision::{Decision, parse};
+use limits::{ALL, index};
+pub use limits::{DayWindow, Limit, credential_hash};
+
+mod decision;
+mod limits;
+
+/// Longest wait taken in-process for a rate budget or a short pause; longer ones are returned.
+pub const MAX_WAIT: Duration = Duration::from_secs(1);
+/// `Throttled.code` of a refusal by the rate budget.
+pub const BUDGET_CODE: &str = "budget";
+/// `Throttled.code` of a refusal because of a recorded upstream pause.
+pub const PAUSED_CODE: &str = "paused";
+/// Longest a budget decision may take before the call is allowed without one.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// After a failed connection attempt (lazy budgets), calls go unbudgeted this long before retrying.
+const RECONNECT_MS: i64 = 5_000;
+const LOG_EVERY_MS: i64 = 60_000;
+/// Pause recorded for a quota exhaustion that did not say when it resets.
+const DEFAULT_QUOTA_PAUSE: Duration = Duration::from_secs(3600);
+
+static TAKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_take.lua")));
+static PAUSE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_pause.lua")));
+
+/// The Redis-backed budget of every upstream; clones share the connection and state.
+#[derive(Clone)]
+pub struct Budget {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: OnceCell<ConnectionManager>,
+    client: Option<redis::Client>,
+    prefix: String,
+    limits: [Limit; 3],
+    creds: [String; 3],
+    next_connect_ms: AtomicI64,
+    last_log_ms: AtomicI64,
+}
+
+impl fmt::Debug for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Budget")
+            .field("prefix", &self.inner.prefix)
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+impl Budget {
+    fn build(
+        conn: OnceCell<ConnectionManager>,
+        client: Option<redis::Client>,
+        prefix: &str,
+        cfg: &BudgetConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                conn,
+                client,
+                prefix: prefix.to_owned(),
+                limits: ALL.map(|u| Limit::from_config(cfg, u)),
+                creds: ALL.map(|u| credential_hash(u, "")),
+                next_connect_ms: AtomicI64::new(0),
+                last_log_ms: AtomicI64::new(i64::MIN),
+            }),
+        }
+    }
+
+    /// A budget on an open connection, with keys under `{prefix}:budget:`.
+    pub fn new(conn: ConnectionManager, prefix: &str, cfg: &BudgetConfig) -> Self {
+        Self::build(OnceCell::new_with(Some(conn)), None, prefix, cfg)
+    }
+
+    /// A budget that connects to `redis_url` on first use (and again 5 s after a failure).
+    pub fn lazy(redis_url: &str, prefix: &str, cfg: &BudgetConfig) -> Result<Self, UpstreamError> {
+        let client = redis::Client::open(redis_url).map_err(|e| UpstreamError::Config(e.to_string()))?;
+        Ok(Self::build(OnceCell::new(), Some(client), prefix, cfg))
+    }
+
+    /// [`Budget::new`] with the limits of `cfg.budget` and the credentials of `cfg`.
+    pub fn from_config(conn: ConnectionManager, prefix: &str, cfg: &UpstreamsConfig) -> Self {
+        Self::new(conn, prefix, &cfg.budget)
+            .with_credential(Upstream::AliExpress, &cfg.aliexpress.app_key)
+            .with_credential(Upstream::Meta, cfg.meta.access_token.expose())
+            .with_credential(Upstream::YouTube, cfg.youtube.api_key.expose())
+    }
+
+    /// Sets the credential whose budget `upstream` calls take from (only its hash is kept).
+    pub fn with_credential(mut self, upstream: Upstream, credential: &str) -> Self {
+        let hash = credential_hash(upstream, credential);
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.creds[index(upstream)] = hash,
+            None => tracing::warn!("budget credential set after the budget was shared; ignored"),
+        }
+        self
+    }
+
+    /// Replaces the limits of `upstream` (tests, tooling).
+    pub fn with_limit(mut self, upstream: Upstream, limit: Limit) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.limits[index(upstream)] = limit;
+        }
+        self
+    }
+
+    fn key(&self, upstream: Upstream, kind: &str) -> String {
+        let cred = &self.inner.creds[index(upstream)];
+        format!("{}:budget:{}:{cred}:{kind}", self.inner.prefix, upstream.as_str())
+    }
+
+    /// Takes `cost` units for one call to `upstream`, waiting in-process up to [`MAX_WAIT`].
+    pub async fn take(&self, upstream: Upstream, cost: u64) -> Result<(), UpstreamError> {
+        for _ in 0..3 {
+            let window_end = self.inner.limits[index(upstream)]
+                .quota
+                .map(|(_, w)| w.end_after(Utc::now()));
+            let Some(decision) = self.decide(upstream, cost, window_end).await else {
+                return Ok(());
+            };
+            match decision {
+                Decision::Ok(wait) => {
+                    if !wait.is_zero() {
+                        count(upstream, "rate_wait");
+                        tokio::time::sleep(wait).await;
+                    }
+                    return Ok(());
+                }
+                Decision::Rate(retry_after) => {
+                    count(upstream, "rate");
+                    return Err(throttled(upstream, retry_after, BUDGET_CODE));
+                }
+                Decision::Quota => {
+                    count(upstream, "quota");
+                    return Err(UpstreamError::QuotaExhausted {
+                        upstream,
+                        until: window_end,
+                    });
+                }
+                Decision::Paused { left, quota: true, .. } => {
+                    count(upstream, "quota");
+                    let until = Utc::now() + chrono::Duration::from_std(left).unwrap_or_default();
+                    return Err(UpstreamError::QuotaExhausted {
+                        upstream,
+                        until: Some(until),
+                    });
+                }
+                Decision::Paused { left, code, .. } if left > MAX_WAIT => {
+                    count(upstream, "paused");
+                    tracing::debug!(%upstream, code, ?left, "upstream paused by a recorded throttle");
+                    return Err(throttled(upstream, left, PAUSED_CODE));
+                }
+                Decision::Paused { left, .. } => {
+                    count(upstream, "pause_wait");
+                    tokio::time::sleep(left).await;
+                }
+            }
+        }
+        count(upstream, "paused");
+        Err(throttled(upstream, MAX_WAIT, PAUSED_CODE))
+    }
+
+    /// Records a throttle or quota exhaustion reported by the upstream (not our own refusals), so
+    /// every worker pauses that upstream and credential until it ends.
+    pub async fn record(&self, err: &UpstreamError) {
+        let (upstream, pause, kind, code) = match err {
+            UpstreamError::Throttled {
+                upstream,
+                retry_after,
+                code,
+            } if code != BUDGET_CODE && code != PAUSED_CODE => (*upstream, *retry_after, "throttle", code.as_str()),
+            UpstreamError::QuotaExhausted { upstream, until } => {
+                let left = until.map_or(DEFAULT_QUOTA_PAUSE, |u| (u - Utc::now()).to_std().unwrap_or_default());
+                (*upstream, left, "quota", "quota")
+            }
+            _ => return,
+        };
+        if pause.is_zero() {
+            return;
+        }
+        let Some(mut conn) = self.conn().await else {
+            return self.unavailable(upstream, "connect");
+        };
+        let mut inv = PAUSE.key(self.key(upstream, "pause"));
+        inv.arg(micros(pause)).arg(kind).arg(code);
+        match tokio::time::timeout(REDIS_TIMEOUT, inv.invoke_async::<i64>(&mut conn)).await {
+            Ok(Ok(_)) => tracing::info!(%upstream, code, ?pause, "upstream pause recorded for every worker"),
+            Ok(Err(e)) => self.unavailable(upstream, &e.to_string()),
+            Err(_) => self.unavailable(upstream, "timeout"),
+        }
+    }
+
+    /// Runs the take script; `None` when Redis did not answer (the call is then allowed).
+    async fn decide(&self, upstream: Upstream, cost: u64, window_end: Option<DateTime<Utc>>) -> Option<Decision> {
+        let limit = self.inner.limits[index(upstream)];
+        if limit.rate.is_none() && limit.quota.is_none() {
+            return Some(Decision::Ok(Duration::ZERO));
+        }
+        let Some(mut conn) = self.conn().await else {
+            self.unavailable(upstream, "connect");
+            return None;
+        };
+        let (interval, tolerance) = limit.rate.map_or((0, 0), |(n, period)| {
+            let period = micros(period);
+            ((period / n.max(1)).max(1), period)
+        });
+        let (quota_limit, end_ms) = match (limit.quota, window_end) {
+            (Some((n, _)), Some(end)) => (i64::try_from(n).unwrap_or(i64::MAX), end.timestamp_millis()),
+            _ => (-1, 0),
+        };
+        let quota_key = self.key(upstream, &format!("quota:{}", end_ms / 1000));
+        let mut inv = TAKE.key(self.key(upstream, "pause"));
+        inv.key(self.key(upstream, "rate")).key(quota_key);
+        inv.arg(cost).arg(interval).arg(tolerance).arg(micros(MAX_WAIT));
+        inv.arg(quota_limit).arg(end_ms);
+        let reply = tokio::time::timeout(REDIS_TIMEOUT, inv.invoke_async::<redis::Value>(&mut conn)).await;
+        let reply = match reply {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                self.unavailable(upstream, &e.to_string());
+                return None;
+            }
+            Err(_) => {
+                self.unavailable(upstream, "timeout");
+                return None;
+            }
+        };
+        let parsed = parse(&reply);
+        if parsed.is_none() {
+            self.unavailable(upstream, "unexpected reply");
+        }
+        parsed
+    }
+
+    /// The connection, connecting lazily (at most once per [`RECONNECT_MS`] after a failure).
+    async fn conn(&self) -> Option<ConnectionManager> {
+        if let Some(c) = self.inner.conn.get() {
+            return Some(c.clone());
+        }
+        let client = self.inner.client.as_ref()?;
+        let now = Utc::now().timestamp_millis();
+        if now < self.inner.next_connect_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1);
+        let connect = async {
+            match tokio::time::timeout(Duration::from_secs(1), client.get_connection_manager_with_config(cfg)).await {
+                Ok(Ok(c)) => Ok(c),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("connect timeout".to_owned()),
+            }
+        };
+        match self.inner.conn.get_or_try_init(|| connect).await {
+            Ok(c) => Some(c.clone()),
+            Err(e) => {
+                tracing::debug!(error = %e, "budget redis connection failed");
+                self.inner.next_connect_ms.store(now + RECONNECT_MS, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Counts an unbudgeted call and warns at most once a minute.
+    fn unavailable(&self, upstream: Upstream, why: &str) {
+        count(upstream, "unavailable");
+        let now = Utc::now().timestamp_millis();
+        let last = self.inner.last_log_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= LOG_EVERY_MS
+            && self
+                .inner
+                .last_log_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(%upstream, error = why, "upstream budget unavailable (Redis); calls proceed unbudgeted");
+        }
+    }
+}
+
+/// Takes from `budget` (when there is one), runs `call`, and records an upstream throttle or quota
+/// exhaustion it returns. Every client wraps each request in this.
+pub async fn guarded<T, F>(budget: Option<&Budget>, upstream: Upstream, cost: u64, call: F) -> Result<T, UpstreamError>
+where
+    F: Future<Output = Result<T, UpstreamError>>,
+{
+    let Some(budget) = budget else {
+        return call.await;
+    };
+    budget.take(upstream, cost).await?;
+    let out = call.await;
+    if let Err(e) = &out {
+        budget.record(e).await;
+    }
+    out
+}
+
+fn throttled(upstream: Upstream, retry_after: Duration, code: &str) -> UpstreamError {
+    UpstreamError::Throttled {
+        upstream,
+        retry_after,
+        code: code.to_owned(),
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn count(upstream: Upstream, reason: &'static str) {
+    metrics::counter!(metric_names::BUDGET_WAITS_TOTAL, "upstream" => upstream.as_str(), "reason" => reason)
+        .increment(1);
+}
