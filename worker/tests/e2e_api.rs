@@ -361,3 +361,37 @@ async fn a_revoked_key_is_refused_by_every_replica_within_a_second() {
     eprintln!("revocation seen by both replicas after {:?}", revoked_at.elapsed());
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_reads_carry_an_etag_and_answer_304() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("etag").await);
+    let (_, _, body) = client.validate("1005000000000003", None).await;
+    let url = format!("{base}/v1/jobs/{}", body["id"].as_str().unwrap());
+    let first = client.http().get(&url).bearer_auth(&client.key).send().await.unwrap();
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = client
+        .http()
+        .get(&url)
+        .bearer_auth(&client.key)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let (_stop, _worker) = env.start_worker();
+    env.wait_succeeded(1, Duration::from_secs(20)).await;
+    let changed = client
+        .http()
+        .get(&url)
+        .bearer_auth(&client.key)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "a state change changes the ETag");
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+    env.cleanup().await;
+}

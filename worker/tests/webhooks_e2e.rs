@@ -238,3 +238,53 @@ async fn webhook_urls_pass_the_ssrf_guard_at_submit() {
     assert_eq!(count, 0);
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotation_signs_with_both_secrets_and_batches_send_batch_completed() {
+    let env = env_with_webhooks().await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("rotate").await);
+    let old = secret_of(&env, "rotate").await;
+    let new = dropforge_common::db::webhooks::rotate_secret(&env.pool, "rotate", Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .expect("tenant exists");
+    let (_stop, _worker) = env.start_worker();
+    // Two receivers: one knows only the old secret, the other only the new one.
+    let (old_url, old_rx) = receiver(old, Vec::new()).await;
+    let (new_url, new_rx) = receiver(new, Vec::new()).await;
+    submit(&client, "1005000000000005", &old_url).await;
+    submit(&client, "1005000000000006", &new_url).await;
+    wait_for(&old_rx, "the old-secret receiver", |r| !r.seen.is_empty()).await;
+    wait_for(&new_rx, "the new-secret receiver", |r| !r.seen.is_empty()).await;
+    assert_eq!(
+        old_rx.lock().unwrap().bad_signatures,
+        0,
+        "a receiver with the old secret verifies during the overlap"
+    );
+    assert_eq!(
+        new_rx.lock().unwrap().bad_signatures,
+        0,
+        "a receiver with the new secret verifies"
+    );
+
+    // A batch with a webhook_url gets batch.completed once every item ended.
+    let (batch_url, batch_rx) = receiver(secret_of(&env, "rotate").await, Vec::new()).await;
+    let resp = client
+        .http()
+        .post(format!("{base}/v1/validations/batch"))
+        .bearer_auth(&client.key)
+        .json(&json!({"products": [{"id": "1005000000000011"}, {"id": "1005000000000012"}], "webhook_url": batch_url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let batch: Value = resp.json().await.unwrap();
+    wait_for(&batch_rx, "batch.completed", |r| !r.seen.is_empty()).await;
+    let r = batch_rx.lock().unwrap();
+    assert_eq!(r.seen[0].2["type"], "batch.completed");
+    assert_eq!(r.seen[0].2["data"]["id"], batch["id"]);
+    assert_eq!(r.bad_signatures, 0);
+    drop(r);
+    env.cleanup().await;
+}
