@@ -281,10 +281,11 @@ async fn rotation_signs_with_both_secrets_and_batches_send_batch_completed() {
     assert_eq!(resp.status(), 202);
     let batch: Value = resp.json().await.unwrap();
     wait_for(&batch_rx, "batch.completed", |r| !r.seen.is_empty()).await;
-    let r = batch_rx.lock().unwrap();
-    assert_eq!(r.seen[0].2["type"], "batch.completed");
-    assert_eq!(r.seen[0].2["data"]["id"], batch["id"]);
-    assert_eq!(r.bad_signatures, 0);
-    drop(r);
+    {
+        let r = batch_rx.lock().unwrap();
+        assert_eq!(r.seen[0].2["type"], "batch.completed");
+        assert_eq!(r.seen[0].2["data"]["id"], batch["id"]);
+        assert_eq!(r.bad_signatures, 0);
+    }
     env.cleanup().await;
 }

@@ -188,3 +188,29 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
     tracing::debug!(job.id = %id, total, "search succeeded");
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::upstream::aliexpress::wire::parse_product_query;
+
+    #[test]
+    fn affiliate_pages_parse_tolerantly_and_empty_is_not_an_error() {
+        let env = json!({"resp_result": {"resp_code": 200, "result": {"total_record_count": "120",
+            "products": {"product": [{"product_id": 1005000000000123u64, "product_title": "Led Strip",
+                "target_sale_price": "3.50", "target_sale_price_currency": "EUR", "lastest_volume": 42,
+                "evaluate_rate": "97.5%", "shop_id": 1101, "shop_url": "https://www.aliexpress.com/store/1101"}]}}}});
+        let page = parse_product_query(&env).unwrap();
+        assert_eq!(page.total, 120);
+        let p = &page.products[0];
+        assert_eq!(p.id, "1005000000000123");
+        assert_eq!((p.price, p.currency.as_deref()), (Some(3.5), Some("EUR")));
+        assert_eq!((p.orders_30d, p.evaluate_rate), (Some(42), Some(97.5)));
+        assert_eq!(p.shop_id.as_deref(), Some("1101"));
+        let empty = json!({"resp_result": {"resp_code": 405, "resp_msg": "The result is empty"}});
+        assert!(parse_product_query(&empty).unwrap().products.is_empty());
+        let refused = json!({"resp_result": {"resp_code": 402, "resp_msg": "Invalid input"}});
+        assert!(parse_product_query(&refused).is_err());
+    }
+}

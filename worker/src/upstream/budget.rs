@@ -245,7 +245,7 @@ impl Budget {
         let mut inv = PAUSE.key(self.key(upstream, "pause"));
         inv.arg(micros(pause)).arg(kind).arg(code);
         match tokio::time::timeout(REDIS_TIMEOUT, inv.invoke_async::<i64>(&mut conn)).await {
-            Ok(Ok(_)) => tracing::info!(%upstream, code, ?pause, "upstream pause recorded for every worker"),
+            Ok(Ok(_)) => tracing::debug!(%upstream, code, ?pause, "upstream pause recorded for every worker"),
             Ok(Err(e)) => self.unavailable(upstream, &e.to_string()),
             Err(_) => self.unavailable(upstream, "timeout"),
         }
@@ -254,9 +254,6 @@ impl Budget {
     /// Runs the take script; `None` when Redis did not answer (the call is then allowed).
     async fn decide(&self, upstream: Upstream, cost: u64, window_end: Option<DateTime<Utc>>) -> Option<Decision> {
         let limit = self.inner.limits[index(upstream)];
-        if limit.rate.is_none() && limit.quota.is_none() {
-            return Some(Decision::Ok(Duration::ZERO));
-        }
         let Some(mut conn) = self.conn().await else {
             self.unavailable(upstream, "connect");
             return None;

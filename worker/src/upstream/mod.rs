@@ -37,8 +37,6 @@ pub struct Upstreams {
     pub youtube: YouTubeClient,
     /// Keyword-level answers shared by products with the same keyword (off when `None`).
     pub keyword_cache: Option<KeywordCache>,
-    /// Global rate and quota budgets shared through Redis (unbudgeted when `None`).
-    pub budget: Option<Budget>,
 }
 
 impl Upstreams {
@@ -60,7 +58,6 @@ impl Upstreams {
             meta: MetaClient::new(client.clone(), cfg),
             youtube: YouTubeClient::new(client, cfg),
             keyword_cache: None,
-            budget: None,
         }
     }
 
@@ -70,12 +67,12 @@ impl Upstreams {
         self
     }
 
-    /// Makes every client take from `budget` before each request (and record upstream throttles).
+    /// Makes every client take from `budget` before each request (and record upstream throttles);
+    /// the clients hold it, so `Upstreams` built from budgeted clients stay budgeted.
     pub fn with_budget(mut self, budget: Budget) -> Self {
         self.aliexpress.budget = Some(budget.clone());
         self.meta.budget = Some(budget.clone());
-        self.youtube.budget = Some(budget.clone());
-        self.budget = Some(budget);
+        self.youtube.budget = Some(budget);
         self
     }
 }
