@@ -1,6 +1,7 @@
 //! dropforge-api: HTTP only — authenticate, read the cache, enqueue, read jobs. Never calls upstreams.
 
 pub mod auth;
+pub mod cached_body;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -23,14 +24,14 @@ use dropforge_common::{
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpSocket};
 use tower_http::{
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
 
 use crate::{
     auth::KeyCache,
     error::ApiError,
-    state::{AppState, QueueRoom, ResultMemo},
+    state::{AppInner, AppState, QueueRoom, ResultMemo},
 };
 
 /// Request bodies above this are refused with 413.
@@ -41,7 +42,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let pool = db::connect(config.database_url.expose(), config.db_max_connections).await?;
     let queue_conn = queue::connect(config.redis_url.expose()).await?;
     let cache_conn = queue::connect(config.cache_redis_url.expose()).await?;
-    Ok(AppState {
+    Ok(AppState::new(AppInner {
         queue: Queue::new(queue_conn, &config.redis_prefix),
         cache: Cache::new(cache_conn),
         config: Arc::new(config),
@@ -51,7 +52,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         memo: ResultMemo::default(),
         room: QueueRoom::default(),
         draining: Shutdown::new(),
-    })
+    }))
 }
 
 /// The application router: routes, then the edge (security headers, CORS, limits, idempotency),
@@ -81,7 +82,19 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(http_metrics::track))
         .layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(()))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(UlidRequestId))
+}
+
+/// Request ids that sort by time (ULIDs from a thread-local generator: no syscall per request).
+#[derive(Clone, Copy, Default)]
+struct UlidRequestId;
+
+impl MakeRequestId for UlidRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        axum::http::HeaderValue::from_str(&ulid::Ulid::generate().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// One span per request, keyed by the route template (never the raw path) and the request id.

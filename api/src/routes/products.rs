@@ -5,6 +5,7 @@
 //! result in PostgreSQL (`job_results`, re-cached); on a miss they create (or join the tenant's
 //! identical in-flight) job and answer 202, or 200 with the finished job within `Prefer: wait`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{
@@ -12,7 +13,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
 use dropforge_common::{
     cache, db,
     domain::JobKind,
@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::{
     auth::Tenant,
+    cached_body::CachedBody,
     error::ApiError,
     routes::{
         jobs::{job_document, job_location},
@@ -126,30 +127,24 @@ fn count_cache(kind: JobKind, result: &'static str) {
     metrics::counter!(m::CACHE_REQUESTS_TOTAL, "kind" => kind.as_str(), "result" => result).increment(1);
 }
 
-fn cached_response(result: &[u8], detail: &'static str) -> Response {
-    let mut body = Vec::with_capacity(result.len() + 48);
-    body.extend_from_slice(br#"{"status":"succeeded","cache":"hit","result":"#);
-    body.extend_from_slice(result);
-    body.push(b'}');
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert("cache-status", HeaderValue::from_static(detail));
-    response
-}
-
 /// The cached answer for `key`, if any: memo, Redis, then PostgreSQL (re-cached).
-async fn cached(state: &AppState, kind: JobKind, key: &str, ttl: Duration) -> Result<Option<Response>, ApiError> {
+async fn cached(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: JobKind,
+    key: &str,
+    ttl: Duration,
+) -> Result<Option<Response>, ApiError> {
     if let Some(hit) = state.memo.get(key) {
         count_cache(kind, "hit");
-        return Ok(Some(cached_response(&hit, "dropforge; hit; detail=memory")));
+        return Ok(Some(hit.response(headers, "dropforge; hit; detail=memory")));
     }
     match state.cache.get(key).await {
         Ok(Some(hit)) => {
             count_cache(kind, "hit");
-            let hit = Bytes::from(hit);
-            state.memo.put(key, hit.clone(), state.config.api.result_memo_ttl);
-            return Ok(Some(cached_response(&hit, "dropforge; hit")));
+            let body = Arc::new(CachedBody::new(&hit));
+            state.memo.put(key, body.clone(), state.config.api.result_memo_ttl);
+            return Ok(Some(body.response(headers, "dropforge; hit")));
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
@@ -161,7 +156,9 @@ async fn cached(state: &AppState, kind: JobKind, key: &str, ttl: Duration) -> Re
         if let Err(e) = state.cache.set(key, &bytes, Duration::from_secs(ttl_left)).await {
             tracing::warn!(error = %e, "could not re-populate the cache");
         }
-        return Ok(Some(cached_response(&bytes, "dropforge; hit; detail=postgres")));
+        return Ok(Some(
+            CachedBody::new(&bytes).response(headers, "dropforge; hit; detail=postgres"),
+        ));
     }
     count_cache(kind, "miss");
     Ok(None)
@@ -252,7 +249,7 @@ pub async fn search(
     let cfg = &state.config;
     let (q, country, page) = parse_search(&query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::search_key(&cfg.redis_prefix, &q, &country, page);
-    if let Some(hit) = cached(&state, JobKind::Search, &key, cfg.cache.search_ttl).await? {
+    if let Some(hit) = cached(&state, &headers, JobKind::Search, &key, cfg.cache.search_ttl).await? {
         return Ok(hit);
     }
     let input = json!({"query": q, "country": country, "page": page, "cache_key": key});
@@ -299,7 +296,7 @@ pub async fn suppliers(
     let cfg = &state.config;
     let (product, country) = parse_suppliers(&source, &id, &query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::suppliers_key(&cfg.redis_prefix, &product, &country);
-    if let Some(hit) = cached(&state, JobKind::Suppliers, &key, cfg.cache.suppliers_ttl).await? {
+    if let Some(hit) = cached(&state, &headers, JobKind::Suppliers, &key, cfg.cache.suppliers_ttl).await? {
         return Ok(hit);
     }
     let input = json!({"product": product, "country": country, "cache_key": key});

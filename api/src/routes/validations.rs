@@ -1,5 +1,6 @@
 //! `POST /v1/validations`: answer from the cache at once, otherwise create (or join) a job.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::{
@@ -7,7 +8,6 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
 use dropforge_common::{
     cache::{self, ValidationOptions},
     db::{self, jobs::NewJob},
@@ -22,6 +22,7 @@ use ulid::Ulid;
 
 use crate::{
     auth::Tenant,
+    cached_body::CachedBody,
     error::ApiError,
     extract::JsonBody,
     routes::jobs::{job_document, job_location},
@@ -131,18 +132,6 @@ pub fn preferred_wait(headers: &HeaderMap, max: Duration) -> Option<Duration> {
         .map(|secs| Duration::from_secs(secs).min(max))
 }
 
-fn cached_response(result: &[u8], detail: &'static str) -> Response {
-    let mut body = Vec::with_capacity(result.len() + 48);
-    body.extend_from_slice(br#"{"status":"succeeded","cache":"hit","result":"#);
-    body.extend_from_slice(result);
-    body.push(b'}');
-    let mut response = (StatusCode::OK, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert("cache-status", HeaderValue::from_static(detail));
-    response
-}
-
 fn count_cache(result: &'static str) {
     metrics::counter!(m::CACHE_REQUESTS_TOTAL, "kind" => "validation", "result" => result).increment(1);
 }
@@ -226,14 +215,14 @@ pub async fn create_validation(
 
     if let Some(hit) = state.memo.get(&key) {
         count_cache("hit");
-        return Ok(cached_response(&hit, "dropforge; hit; detail=memory"));
+        return Ok(hit.response(&headers, "dropforge; hit; detail=memory"));
     }
     match state.cache.get(&key).await {
         Ok(Some(hit)) => {
             count_cache("hit");
-            let hit = Bytes::from(hit);
-            state.memo.put(&key, hit.clone(), cfg.api.result_memo_ttl);
-            return Ok(cached_response(&hit, "dropforge; hit"));
+            let body = Arc::new(CachedBody::new(&hit));
+            state.memo.put(&key, body.clone(), cfg.api.result_memo_ttl);
+            return Ok(body.response(&headers, "dropforge; hit"));
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
@@ -249,7 +238,7 @@ pub async fn create_validation(
         if let Err(e) = state.cache.set(&key, &bytes, Duration::from_secs(ttl_left)).await {
             tracing::warn!(error = %e, "could not re-populate the cache");
         }
-        return Ok(cached_response(&bytes, "dropforge; hit; detail=postgres"));
+        return Ok(CachedBody::new(&bytes).response(&headers, "dropforge; hit; detail=postgres"));
     }
     count_cache("miss");
 
