@@ -100,8 +100,11 @@ impl QueueRoom {
 /// entry's own TTL in Redis).
 #[derive(Clone, Default)]
 pub struct ResultMemo {
-    entries: Arc<Mutex<HashMap<String, (Arc<CachedBody>, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, MemoEntry>>>,
 }
+
+/// A memoised answer and when it stops being fresh.
+type MemoEntry = (Arc<CachedBody>, Instant);
 
 const MEMO_MAX_ENTRIES: usize = 50_000;
 /// How long after expiry an entry may still be served while one request refreshes it.
