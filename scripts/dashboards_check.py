@@ -429,7 +429,7 @@ def recording_rules(root: str) -> dict[str, set[str]]:
 
 
 def code_catalogue(root: str) -> set[str]:
-    """Metric names the Rust code can emit: every "dropforge_..." string literal (metric_names.rs
+    """Metric names the Rust code can emit: every "dropforge_..." or "process_..." string literal (metric_names.rs
     and the per-module consts), with the histogram suffixes, plus the sandbox's hand-written
     exposition (`# TYPE name ...`)."""
     names: set[str] = set()
@@ -439,7 +439,8 @@ def code_catalogue(root: str) -> set[str]:
                 if not f.endswith(".rs"):
                     continue
                 text = open(os.path.join(dirpath, f), encoding="utf-8").read()
-                for n in re.findall(r'"(dropforge_[a-z0-9_]+)"', text):
+                # dropforge_* names, and the standard process_* metrics (common/src/telemetry.rs)
+                for n in re.findall(r'"((?:dropforge|process)_[a-z0-9_]+)"', text):
                     names |= {n, n + "_bucket", n + "_sum", n + "_count"}
                 names |= set(re.findall(r"# TYPE ([a-z_:][a-z0-9_:]*) ", text))
     return names
