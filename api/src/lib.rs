@@ -108,7 +108,12 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), route, request.id = request_id)
+    tracing::info_span!(
+        "request",
+        method = req.method().as_str(),
+        route,
+        request.id = request_id
+    )
 }
 
 /// Binds with an explicit listen backlog (tokio's default of 128 drops connection bursts).
