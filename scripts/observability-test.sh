@@ -166,7 +166,7 @@ stop_pid() {  # stop_pid NAME GRACE: TERM, then KILL after GRACE seconds; only o
 
 live_cleanup() {
   local name
-  for name in prometheus api worker sandbox; do stop_pid "$name" 45; done
+  for name in prometheus api worker sandbox hook; do stop_pid "$name" 45; done
   if [[ -n "$DB_NAME" && -n "$DB_ADMIN" ]]; then
     PGCONNECT_TIMEOUT=5 psql "$DB_ADMIN" -XAtq -v ON_ERROR_STOP=1 -v db="$DB_NAME" \
       <<<'drop database if exists :"db" with (force);' >/dev/null 2>&1 || warn "could not drop database $DB_NAME"
@@ -216,11 +216,11 @@ live_test() {
   local -a ports
   mapfile -t ports < <(python3 -c '
 import socket
-ss = [socket.socket() for _ in range(5)]
+ss = [socket.socket() for _ in range(6)]
 for s in ss: s.bind(("127.0.0.1", 0))
 for s in ss: print(s.getsockname()[1])
 for s in ss: s.close()')
-  local p_api="${ports[0]}" p_apim="${ports[1]}" p_wm="${ports[2]}" p_sb="${ports[3]}" p_prom="${ports[4]}"
+  local p_api="${ports[0]}" p_apim="${ports[1]}" p_wm="${ports[2]}" p_sb="${ports[3]}" p_prom="${ports[4]}" p_hook="${ports[5]}"
   local api="http://127.0.0.1:$p_api" sb="http://127.0.0.1:$p_sb" prom="http://127.0.0.1:$p_prom"
   local -a E=(env -u DF_CACHE_REDIS_URL
     DATABASE_URL="$db_url" REDIS_URL="$REDIS_URL" DF_REDIS_PREFIX="$PREFIX"
@@ -228,6 +228,7 @@ for s in ss: s.close()')
     DF_WORKER_METRICS_LISTEN="127.0.0.1:$p_wm" DF_SANDBOX_LISTEN="127.0.0.1:$p_sb"
     DF_ALIEXPRESS_BASE_URL="$sb" DF_META_GRAPH_BASE_URL="$sb" DF_YOUTUBE_BASE_URL="$sb"
     DF_SANDBOX_LATENCY_SCALE=0.1 DF_RATE_LIMIT_IP=1000000/60 DF_DB_MAX_CONNECTIONS=5
+    DF_WEBHOOK_ALLOW_CIDRS=127.0.0.0/8 "DF_RATE_LIMIT_ROUTES=GET /v1/jobs=3/60"
     DF_WORKER_CONCURRENCY=16 DF_REDIS_GRACE_SECS=1 DF_RECONCILE_MS=500 DF_WORKER_SHUTDOWN_SECS=5
     DF_LOG_FORMAT=json RUST_LOG=info)
   log "live: db $DB_NAME, redis prefix $PREFIX, api :$p_api (metrics :$p_apim), worker metrics :$p_wm, sandbox :$p_sb, prometheus :$p_prom"
@@ -247,6 +248,16 @@ EOF
   promtool check config "$TMP/prometheus.yml" >/dev/null || return 1
   start_bg prometheus "$TMP/prometheus.log" prometheus --config.file="$TMP/prometheus.yml" \
     --storage.tsdb.path="$TMP/tsdb" --web.listen-address="127.0.0.1:$p_prom" --log.level=warn
+  # a webhook receiver that accepts every event (204)
+  start_bg hook "$TMP/hook.log" python3 -c '
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(204); self.end_headers()
+        print("event", flush=True)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$p_hook"
   start_bg sandbox "$TMP/sandbox.log" "${E[@]}" "$BIN/dropforge-sandbox"
   wait_http "$sb/__sandbox/health" 60 "${PIDS[sandbox]}" || { tail -n 30 "$TMP/sandbox.log" >&2; return 1; }
   start_bg worker "$TMP/worker.log" "${E[@]}" "$BIN/dropforge-worker"
@@ -280,8 +291,13 @@ EOF
       curl -s -o /dev/null -m 5 -w '%{http_code}\n' "$api/v1/no-such-route-$i" || echo 000
     done
     curl -s -o /dev/null -m 5 -w '%{http_code}\n' -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d '{"product":{}}' "$api/v1/validations" || echo 000
+    # rate limiting: GET /v1/jobs is limited to 3 a minute here, so 3 of these 6 get 429
+    for i in 1 2 3 4 5 6; do
+      curl -s -o /dev/null -m 5 -w '%{http_code}\n' -H "Authorization: Bearer $key" "$api/v1/jobs?limit=1" || echo 000
+    done
   } >"$TMP/codes.txt"
   log "live: HTTP status counts: $(sort "$TMP/codes.txt" | uniq -c | awk '{printf "%s x%s  ", $2, $1}')"
+
   if (($(grep -c '^200$' "$TMP/codes.txt" || true) < 50)); then
     warn "fewer than 50 validations answered 200"; tail -n 20 "$TMP/api.log" "$TMP/worker.log" >&2
     return 1
@@ -307,6 +323,16 @@ EOF
   done
 
   # ---- let Prometheus scrape and evaluate the recording rules (group interval 15 s)
+  # ---- webhooks (after the worker restart, so the scraped worker is the one that delivers):
+  # 5 validations whose signed events go to the local receiver
+  log "live: webhooks (5 validations with a webhook_url on a local receiver)"
+  for i in 1 2 3 4 5; do
+    curl -s -o /dev/null -m 20 -H "Authorization: Bearer $key" -H 'Prefer: wait=10' -H 'Content-Type: application/json' \
+      -d "{\"product\":{\"id\":\"10050000003000$i\"},\"webhook_url\":\"http://127.0.0.1:$p_hook/hook\"}" "$api/v1/validations" || true
+  done
+  local waited=0
+  while (($(grep -c '^event$' "$TMP/hook.log" 2>/dev/null || true) < 5 && waited < 150)); do sleep 0.1; waited=$((waited + 1)); done
+  log "live: webhook events received: $(grep -c '^event$' "$TMP/hook.log" 2>/dev/null || true)"
   log "live: waiting 20 s for scrapes and rule evaluations"
   sleep 20
   : >"$TMP/scrape.txt"

@@ -30,6 +30,8 @@ pub const UPSTREAM_REQUEST_DURATION_SECONDS: &str = "dropforge_upstream_request_
 pub const BUDGET_WAITS_TOTAL: &str = "dropforge_upstream_budget_waits_total";
 /// Counter `outcome`.
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "dropforge_webhook_deliveries_total";
+/// Histogram `outcome`: duration of one webhook delivery attempt.
+pub const WEBHOOK_DELIVERY_DURATION_SECONDS: &str = "dropforge_webhook_delivery_duration_seconds";
 /// Counter `policy`.
 pub const RATE_LIMITED_TOTAL: &str = "dropforge_rate_limited_total";
 /// Counter `action` (requeued_lease/redispatched/dispatched).
@@ -44,6 +46,8 @@ pub const HTTP_BUCKETS: &[f64] = &[
 pub const JOB_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0,
 ];
+/// Webhook attempt buckets; 15 s is the default attempt timeout.
+pub const WEBHOOK_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0];
 /// Upstream call buckets.
 pub const UPSTREAM_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0];
 
@@ -124,6 +128,11 @@ pub fn describe_all() {
         WEBHOOK_DELIVERIES_TOTAL,
         Unit::Count,
         "Webhook delivery attempts by outcome."
+    );
+    describe_histogram!(
+        WEBHOOK_DELIVERY_DURATION_SECONDS,
+        Unit::Seconds,
+        "Duration of one webhook delivery attempt, by outcome."
     );
     describe_counter!(
         RATE_LIMITED_TOTAL,

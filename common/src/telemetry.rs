@@ -24,6 +24,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
         .set_buckets_for_metric(Matcher::Full(m::JOB_DURATION_SECONDS.into()), m::JOB_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(m::JOB_QUEUE_WAIT_SECONDS.into()), m::JOB_BUCKETS)?
         .set_buckets_for_metric(
+            Matcher::Full(m::WEBHOOK_DELIVERY_DURATION_SECONDS.into()),
+            m::WEBHOOK_BUCKETS,
+        )?
+        .set_buckets_for_metric(
             Matcher::Full(m::UPSTREAM_REQUEST_DURATION_SECONDS.into()),
             m::UPSTREAM_BUCKETS,
         )?
