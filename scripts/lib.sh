@@ -57,6 +57,7 @@ _df_pg_bindir() {
 _df_have() {
   case "$1" in
     pg-server) [[ -n "$(_df_pg_bindir)" ]] ;;
+    pymod-*) python3 -c "import ${1#pymod-}" >/dev/null 2>&1 ;;  # a Python module, e.g. pymod-yaml
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }

@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$DF_ROOT"
 
 T0=$SECONDS
-ensure_packages promtool:prometheus
+ensure_packages promtool:prometheus prometheus:prometheus pymod-yaml:python3-yaml
 ensure_rust
 ensure_services
 
