@@ -1,0 +1,242 @@
+//! The sections of [`Config`](super::Config): api, worker, cache, edge, webhooks and upstreams.
+
+use std::{net::SocketAddr, str::FromStr, time::Duration};
+
+use super::Secret;
+
+/// API process settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `DF_API_LISTEN` (default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// `DF_API_METRICS_LISTEN` (default `127.0.0.1:9464`), never public.
+    pub metrics_listen: SocketAddr,
+    /// `DF_API_BACKLOG`: TCP listen backlog (default 4096).
+    pub backlog: u32,
+    /// `DF_API_MAX_WAIT_SECS`: upper bound of `Prefer: wait` (default 30).
+    pub max_wait: Duration,
+    /// `DF_API_KEY_CACHE_MS`: how long a verified API key is trusted in-process (default 1000).
+    pub key_cache_ttl: Duration,
+    /// `DF_API_RESULT_MEMO_MS`: in-process memo of hot cache entries (default 1000; 0 disables).
+    pub result_memo_ttl: Duration,
+    /// `DF_API_DRAIN_SECS`: after SIGTERM, how long `/ready` answers 503 before the listener
+    /// closes, so load balancers stop sending traffic (default 2).
+    pub drain_delay: Duration,
+}
+
+/// Worker process settings (queue, leases, reconciler).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `DF_WORKER_METRICS_LISTEN` (default `127.0.0.1:9465`).
+    pub metrics_listen: SocketAddr,
+    /// `DF_WORKER_CONCURRENCY`: jobs in flight per worker process (default 1024).
+    pub concurrency: usize,
+    /// `DF_WORKER_POLL_MS`: apalis fetch tick (default 25).
+    pub poll_interval: Duration,
+    /// `DF_WORKER_HEARTBEAT_SECS` (default 5).
+    pub heartbeat: Duration,
+    /// `DF_WORKER_MISSED_HEARTBEATS` (default 3 → 15 s orphan threshold).
+    pub missed_heartbeats: u32,
+    /// `DF_JOB_LEASE_SECS`: a running job's lease in PostgreSQL (default 15).
+    pub lease: Duration,
+    /// `DF_JOB_LEASE_RENEW_SECS`: how often live jobs renew their lease (default 5).
+    pub lease_renew: Duration,
+    /// `DF_RECONCILE_MS`: reconciler period (default 2000).
+    pub reconcile_interval: Duration,
+    /// `DF_DISPATCH_MS`: dispatcher period when idle (default 50).
+    pub dispatch_interval: Duration,
+    /// `DF_QUEUE_CAP`: most due jobs allowed in one apalis queue (default 3000, defect 1 is at 8000).
+    pub queue_cap: usize,
+    /// `DF_REDIS_GRACE_SECS`: age after which a dispatched job must be visible in Redis (default 5).
+    pub redis_grace: Duration,
+    /// `DF_JOB_MAX_ATTEMPTS`: attempts before a job fails for good (default 5).
+    pub max_attempts: u32,
+    /// `DF_JOB_TIMEOUT_SECS`: hard cap of one attempt (default 60).
+    pub job_timeout: Duration,
+    /// `DF_WORKER_SHUTDOWN_SECS`: graceful shutdown cap (default 30).
+    pub shutdown_timeout: Duration,
+    /// `DF_RETRY_BASE_MS`: first retry delay of a failed attempt (default 1000, doubles, ±20 % jitter).
+    pub retry_base: Duration,
+    /// `DF_RETRY_MAX_MS`: retry delay cap (default 300000).
+    pub retry_max: Duration,
+}
+
+/// Cache TTLs per kind.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// `DF_CACHE_VALIDATION_TTL_SECS` (default 86400).
+    pub validation_ttl: Duration,
+    /// `DF_CACHE_PARTIAL_TTL_SECS`: a result with a missing upstream (default 3600).
+    pub partial_ttl: Duration,
+    /// `DF_CACHE_SEARCH_TTL_SECS` (default 3600).
+    pub search_ttl: Duration,
+    /// `DF_CACHE_SUPPLIERS_TTL_SECS` (default 86400).
+    pub suppliers_ttl: Duration,
+    /// `DF_CACHE_KEYWORD_TTL_SECS`: Meta, YouTube and text-search answers per keyword (default 86400).
+    pub keyword_ttl: Duration,
+}
+
+/// A rate-limit policy: `limit` requests per `window` (written `100/900`, seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RatePolicy {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// Window length.
+    pub window: Duration,
+}
+
+impl FromStr for RatePolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (limit, window) = s.split_once('/').ok_or("expected LIMIT/WINDOW_SECS, e.g. 100/900")?;
+        let limit: u32 = limit.trim().parse().map_err(|e| format!("limit: {e}"))?;
+        let window: u64 = window.trim().parse().map_err(|e| format!("window: {e}"))?;
+        if limit == 0 || window == 0 {
+            return Err("limit and window must be positive".into());
+        }
+        Ok(Self {
+            limit,
+            window: Duration::from_secs(window),
+        })
+    }
+}
+
+/// HTTP edge settings of the API.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    /// `DF_CORS_ORIGINS`: comma list of allowed origins (default: the original's three).
+    pub cors_origins: Vec<String>,
+    /// `DF_CORS_CREDENTIALS`: allow credentials (default true; refused together with `*`).
+    pub cors_credentials: bool,
+    /// `DF_RATE_LIMIT_ENABLED` (default true).
+    pub rate_limit_enabled: bool,
+    /// `DF_RATE_LIMIT_IP`: per client IP (default `100/900`, the original's 100 per 15 min).
+    pub rate_limit_ip: RatePolicy,
+    /// `DF_RATE_LIMIT_KEY`: per API key (default `6000/60`).
+    pub rate_limit_key: RatePolicy,
+    /// `DF_RATE_LIMIT_ROUTES`: per-route overrides of the per-key policy,
+    /// `METHOD /route/template=LIMIT/WINDOW;...` (default none).
+    pub rate_limit_routes: Vec<(String, RatePolicy)>,
+    /// `DF_RATE_LIMIT_TIMEOUT_MS`: Redis decision timeout before the in-process fallback (default 50).
+    pub rate_limit_timeout: Duration,
+    /// `DF_RATE_LIMIT_REPLICAS`: API replicas sharing the per-IP limit; the fallback allows `limit / replicas` (default 1).
+    pub rate_limit_replicas: u32,
+    /// `DF_TRUSTED_PROXIES`: comma list of CIDRs whose `X-Forwarded-For` is believed (default none).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `DF_HSTS`: send `Strict-Transport-Security` (default: on in production).
+    pub hsts: bool,
+    /// `DF_REQUEST_TIMEOUT_SECS`: whole-request timeout (default 35, above the 30 s `Prefer: wait` cap).
+    pub request_timeout: Duration,
+    /// `DF_IDEMPOTENCY_TTL_SECS`: how long an `Idempotency-Key` answer is kept (default 86400).
+    pub idempotency_ttl: Duration,
+}
+
+/// Outgoing webhook settings.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `DF_WEBHOOK_ALLOW_CIDRS`: CIDRs exempt from the SSRF guard, for local receivers (default none;
+    /// refused in production).
+    pub allow_cidrs: Vec<ipnet::IpNet>,
+    /// `DF_WEBHOOK_HTTPS_ONLY` (default: on in production).
+    pub https_only: bool,
+    /// `DF_WEBHOOK_TIMEOUT_SECS`: one delivery attempt (default 15).
+    pub timeout: Duration,
+    /// `DF_WEBHOOK_SCHEDULE_SECS`: delays before each attempt (default Svix: `0,5,300,1800,7200,18000,36000,36000`).
+    pub schedule: Vec<Duration>,
+}
+
+/// Which AliExpress signature algorithm the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignMethod {
+    /// `MD5(secret + s + secret)`.
+    Md5,
+    /// `HMAC-SHA256(secret, s)`, sent as `sha256`.
+    Sha256,
+}
+
+/// External API endpoints and credentials (the sandbox by default).
+#[derive(Debug, Clone)]
+pub struct UpstreamsConfig {
+    /// `DF_UPSTREAM_TIMEOUT_MS`: per-call timeout (default 10000).
+    pub timeout: Duration,
+    /// `DF_UPSTREAM_CONNECT_TIMEOUT_MS` (default 2000).
+    pub connect_timeout: Duration,
+    /// `DF_UPSTREAM_MAX_RETRIES`: retries of a transient failure inside one attempt (default 3).
+    pub max_retries: u32,
+    /// `DF_UPSTREAM_RETRY_BASE_MS`: backoff base, doubled per retry with full jitter (default 200).
+    pub retry_base: Duration,
+    /// AliExpress Open Platform.
+    pub aliexpress: AliExpressConfig,
+    /// Meta Ad Library.
+    pub meta: MetaConfig,
+    /// YouTube Data API v3.
+    pub youtube: YouTubeConfig,
+    /// Shared rate and quota budgets per upstream and credential (enforced through Redis).
+    pub budget: BudgetConfig,
+}
+
+/// Global upstream budgets, shared by every worker through Redis (0 disables a limit). The
+/// defaults are generous so sandbox benchmarks are never throttled; the real platforms allow
+/// about: AliExpress a few to tens of calls per second per app key, with a daily cap visible in
+/// the console; Meta ~200 calls per user-hour; YouTube 10,000 units a day (a search costs 100).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetConfig {
+    /// `DF_BUDGET_ALIEXPRESS_PER_SEC`: AliExpress calls per second per app key (default 10000).
+    pub aliexpress_per_sec: u64,
+    /// `DF_BUDGET_ALIEXPRESS_PER_DAY`: AliExpress calls per UTC day per app key (default 100000000).
+    pub aliexpress_per_day: u64,
+    /// `DF_BUDGET_META_PER_HOUR`: Meta calls per rolling hour per token (default 1000000; real ≈ 200).
+    pub meta_per_hour: u64,
+    /// `DF_BUDGET_YOUTUBE_UNITS_PER_DAY`: YouTube units per Pacific day per key (default 100000000;
+    /// real 10000; search 100 units, videos 1).
+    pub youtube_units_per_day: u64,
+}
+
+/// AliExpress Open Platform settings.
+#[derive(Debug, Clone)]
+pub struct AliExpressConfig {
+    /// `DF_ALIEXPRESS_BASE_URL` (default `http://127.0.0.1:8089`); the client appends `/sync`.
+    pub base_url: String,
+    /// `DF_ALIEXPRESS_APP_KEY` (default `500001`).
+    pub app_key: String,
+    /// `DF_ALIEXPRESS_APP_SECRET` (default `sandbox-secret-0001`).
+    pub app_secret: Secret,
+    /// `DF_ALIEXPRESS_ACCESS_TOKEN` (default `sandbox-token`).
+    pub access_token: Secret,
+    /// `DF_ALIEXPRESS_TRACKING_ID` (default `df`).
+    pub tracking_id: String,
+    /// `DF_ALIEXPRESS_SIGN_METHOD`: `md5` or `sha256` (default `sha256`).
+    pub sign_method: SignMethod,
+    /// `DF_ALIEXPRESS_SHIP_TO` default ship-to country (default `US`).
+    pub ship_to_country: String,
+    /// `DF_ALIEXPRESS_CURRENCY` (default `USD`).
+    pub currency: String,
+}
+
+/// Meta Ad Library settings.
+#[derive(Debug, Clone)]
+pub struct MetaConfig {
+    /// `DF_META_GRAPH_BASE_URL` (default `http://127.0.0.1:8089`).
+    pub base_url: String,
+    /// `DF_META_API_VERSION` (default `v21.0`).
+    pub api_version: String,
+    /// `DF_META_ACCESS_TOKEN` (default `sandbox-meta-token`).
+    pub access_token: Secret,
+    /// `DF_META_COUNTRIES`: comma list of EU countries queried (default `IE,DE,FR`).
+    pub countries: Vec<String>,
+    /// `DF_META_MAX_PAGES` (default 3).
+    pub max_pages: u32,
+    /// `DF_META_PAGE_LIMIT` (default 100).
+    pub page_limit: u32,
+}
+
+/// YouTube Data API v3 settings.
+#[derive(Debug, Clone)]
+pub struct YouTubeConfig {
+    /// `DF_YOUTUBE_BASE_URL` (default `http://127.0.0.1:8089`); the client appends `/youtube/v3/...`.
+    pub base_url: String,
+    /// `DF_YOUTUBE_API_KEY` (default `sandbox-yt-key`).
+    pub api_key: Secret,
+    /// `DF_YOUTUBE_MAX_RESULTS` (default 10).
+    pub max_results: u32,
+}
