@@ -194,28 +194,28 @@ impl TestEnv {
 
     /// Drops the test database and deletes the test's Redis keys (best effort).
     pub async fn cleanup(self) {
-        if let Ok(client) = redis::Client::open(self.vars["REDIS_URL"].as_str()) {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
-                let mut cursor: u64 = 0;
-                loop {
-                    let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(format!("{}:*", self.prefix))
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut conn)
-                        .await
-                    else {
-                        break;
-                    };
-                    if !keys.is_empty() {
-                        let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-                    }
-                    cursor = next;
-                    if cursor == 0 {
-                        break;
-                    }
+        if let Ok(client) = redis::Client::open(self.vars["REDIS_URL"].as_str())
+            && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+        {
+            let mut cursor: u64 = 0;
+            loop {
+                let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{}:*", self.prefix))
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await
+                else {
+                    break;
+                };
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
                 }
             }
         }
