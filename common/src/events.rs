@@ -66,16 +66,6 @@ impl Waiters {
         }
     }
 
-    /// Number of jobs being waited for (tests, metrics).
-    pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// True when nobody waits.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Subscribes to completion events until `shutdown`, reconnecting with backoff.
     pub async fn run_subscriber(self, redis_url: String, prefix: String, shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(100);
@@ -114,11 +104,6 @@ impl Waiters {
 }
 
 impl Waiter {
-    /// Waits until an event for this job arrives or `max` elapses.
-    pub async fn wait(&self, max: Duration) {
-        let _ = tokio::time::timeout(max, self.notify.notified()).await;
-    }
-
     /// A future that completes on the next event; create it *before* checking the job's state.
     pub fn notified(&self) -> tokio::sync::futures::Notified<'_> {
         self.notify.notified()

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use axum::{
     extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::HeaderMap,
+    response::Response,
 };
 use dropforge_common::{
     cache, db,
@@ -26,10 +26,7 @@ use crate::{
     auth::Tenant,
     cached_body::CachedBody,
     error::ApiError,
-    routes::{
-        jobs::{job_document, job_location},
-        validations::{preferred_wait, submit, wait_until_finished},
-    },
+    routes::validations::{job_response, preferred_wait, submit},
     state::AppState,
 };
 
@@ -180,32 +177,7 @@ async fn job_answer(
         .map(str::to_owned);
     let dedupe = format!("{}:{key}", kind.as_str());
     let id = submit(state, tenant, kind, dedupe, input, None, request_id).await?;
-    let finished = match wait {
-        Some(wait) if !wait.is_zero() => wait_until_finished(state, id, wait).await?,
-        _ => false,
-    };
-    let job = db::jobs::get(&state.pool, tenant, id)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
-    let status = if finished { StatusCode::OK } else { StatusCode::ACCEPTED };
-    let mut response = (status, axum::Json(job_document(&job))).into_response();
-    let headers = response.headers_mut();
-    if !finished {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    if let Ok(location) = HeaderValue::from_str(&job_location(id)) {
-        let name = if finished {
-            header::CONTENT_LOCATION
-        } else {
-            header::LOCATION
-        };
-        headers.insert(name, location);
-    }
-    headers.insert("cache-status", HeaderValue::from_static("dropforge; fwd=miss"));
-    if let Some(v) = wait.and_then(|w| HeaderValue::from_str(&format!("wait={}", w.as_secs())).ok()) {
-        headers.insert("preference-applied", v);
-    }
-    Ok(response)
+    job_response(state, tenant, id, wait).await
 }
 
 /// Handler of `GET /v1/products/search`.

@@ -267,22 +267,30 @@ pub async fn create_validation(
     )
     .await?;
 
+    job_response(&state, tenant, id, wait).await
+}
+
+/// The answer for a job just created or joined: waits up to `wait` (`Prefer: wait`), then `200`
+/// with the finished job (`Content-Location`) or `202` with it (`Location`, `Retry-After`).
+pub async fn job_response(
+    state: &AppState,
+    tenant: TenantId,
+    id: JobId,
+    wait: Option<Duration>,
+) -> Result<Response, ApiError> {
     let finished = match wait {
-        Some(wait) if !wait.is_zero() => wait_until_finished(&state, id, wait).await?,
+        Some(wait) if !wait.is_zero() => wait_until_finished(state, id, wait).await?,
         _ => false,
     };
     let job = db::jobs::get(&state.pool, tenant, id)
         .await?
         .ok_or(ApiError::JobNotFound)?;
-    let mut response = if finished {
-        (StatusCode::OK, axum::Json(job_document(&job))).into_response()
-    } else {
-        let mut r = (StatusCode::ACCEPTED, axum::Json(job_document(&job))).into_response();
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        r
-    };
+    let status = if finished { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let mut response = (status, axum::Json(job_document(&job))).into_response();
     let headers = response.headers_mut();
+    if !finished {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     if let Ok(location) = HeaderValue::from_str(&job_location(id)) {
         headers.insert(
             if finished {

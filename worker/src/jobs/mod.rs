@@ -29,7 +29,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tracing::Instrument;
 
-use crate::{leases::LeaseRegistry, upstream::Upstreams};
+use crate::{
+    leases::LeaseRegistry,
+    upstream::{UpstreamError, Upstreams},
+};
 
 /// What one attempt ended with (success is written by the kind itself, in one transaction).
 #[derive(Debug)]
@@ -99,6 +102,37 @@ impl JobHandler for Runner {
                 .map_err(|e| Box::new(e) as BoxDynError)?
                 .map_err(|e| Box::new(e) as BoxDynError)
         })
+    }
+}
+
+fn upstream_error_doc(code: &str, e: &UpstreamError) -> Value {
+    json!({"code": code, "message": e.to_string(), "upstream": e.upstream().map(|u| u.to_string())})
+}
+
+/// Maps an AliExpress failure to the job's next step, for every kind that needs AliExpress: an
+/// unknown product and auth errors fail at once, throttles and quotas reschedule without using an
+/// attempt, transient errors retry with backoff.
+pub(crate) fn failure_outcome(e: &UpstreamError) -> Outcome {
+    let doc = |code| upstream_error_doc(code, e);
+    match e {
+        UpstreamError::NotFound { .. } => Outcome::Failed(doc("product_not_found")),
+        UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(doc("upstream_auth")),
+        UpstreamError::Invalid { .. } => Outcome::Failed(doc("upstream_rejected")),
+        UpstreamError::Throttled { retry_after, .. } => Outcome::Retry {
+            delay: *retry_after,
+            error: doc("upstream_throttled"),
+            refund: true,
+        },
+        UpstreamError::QuotaExhausted { .. } => Outcome::Retry {
+            delay: e.retry_after().unwrap_or_default(),
+            error: doc("upstream_quota_exhausted"),
+            refund: true,
+        },
+        UpstreamError::Transient { .. } => Outcome::Retry {
+            delay: Duration::ZERO,
+            error: doc("upstream_unavailable"),
+            refund: false,
+        },
     }
 }
 

@@ -2,7 +2,7 @@
 //! `ds.text.search` for the listing count), stored once in `job_results`, cached 1 h, announced.
 //!
 //! Also holds what the result-bearing non-validation kinds share: the upstream failure mapping
-//! ([`failure_outcome`]) and the store-cache-publish tail ([`finish`]).
+//! (`super::failure_outcome`) and the store-cache-publish tail ([`finish`]).
 
 use std::time::Duration;
 
@@ -15,8 +15,8 @@ use dropforge_common::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Deps, Outcome, events};
-use crate::upstream::{UpstreamError, aliexpress::AffiliateProduct};
+use super::{Deps, Outcome, events, failure_outcome};
+use crate::upstream::aliexpress::AffiliateProduct;
 
 /// Products per search page.
 pub const PAGE_SIZE: u32 = 20;
@@ -28,35 +28,6 @@ struct Input {
     country: String,
     page: u32,
     cache_key: String,
-}
-
-fn error_doc(code: &str, e: &UpstreamError) -> Value {
-    json!({"code": code, "message": e.to_string(), "upstream": e.upstream().map(|u| u.to_string())})
-}
-
-/// Maps an AliExpress failure to the job's next step (as validations do: unknown product and
-/// auth fail at once, throttles reschedule without using an attempt, transient errors retry).
-pub(crate) fn failure_outcome(e: &UpstreamError) -> Outcome {
-    match e {
-        UpstreamError::NotFound { .. } => Outcome::Failed(error_doc("product_not_found", e)),
-        UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(error_doc("upstream_auth", e)),
-        UpstreamError::Invalid { .. } => Outcome::Failed(error_doc("upstream_rejected", e)),
-        UpstreamError::Throttled { retry_after, .. } => Outcome::Retry {
-            delay: *retry_after,
-            error: error_doc("upstream_throttled", e),
-            refund: true,
-        },
-        UpstreamError::QuotaExhausted { .. } => Outcome::Retry {
-            delay: e.retry_after().unwrap_or_default(),
-            error: error_doc("upstream_quota_exhausted", e),
-            refund: true,
-        },
-        UpstreamError::Transient { .. } => Outcome::Retry {
-            delay: Duration::ZERO,
-            error: error_doc("upstream_unavailable", e),
-            refund: false,
-        },
-    }
 }
 
 /// Runs one attempt under the job timeout; an attempt that exceeds it is retried.

@@ -20,8 +20,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Deps, Outcome,
-    search::{failure_outcome, finish, invalid_input},
+    Deps, Outcome, failure_outcome,
+    search::{finish, invalid_input},
 };
 use crate::upstream::aliexpress::{AffiliateProduct, ProductDetail};
 

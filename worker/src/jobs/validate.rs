@@ -9,10 +9,10 @@ use dropforge_common::{
     scoring::{self, MODEL},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::{Deps, Outcome, events};
-use crate::upstream::{GatherRequest, UpstreamError, gather};
+use super::{Deps, Outcome, events, failure_outcome};
+use crate::upstream::{GatherRequest, gather};
 
 /// The input a validation job was created with.
 #[derive(Debug, Deserialize)]
@@ -21,34 +21,6 @@ struct Input {
     country: String,
     target_price: Option<f64>,
     cache_key: String,
-}
-
-fn error_doc(code: &str, e: &UpstreamError) -> Value {
-    json!({"code": code, "message": e.to_string(), "upstream": e.upstream().map(|u| u.to_string())})
-}
-
-/// Maps an AliExpress failure to the job's next step.
-fn failure_outcome(e: &UpstreamError) -> Outcome {
-    match e {
-        UpstreamError::NotFound { .. } => Outcome::Failed(error_doc("product_not_found", e)),
-        UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(error_doc("upstream_auth", e)),
-        UpstreamError::Invalid { .. } => Outcome::Failed(error_doc("upstream_rejected", e)),
-        UpstreamError::Throttled { retry_after, .. } => Outcome::Retry {
-            delay: *retry_after,
-            error: error_doc("upstream_throttled", e),
-            refund: true,
-        },
-        UpstreamError::QuotaExhausted { .. } => Outcome::Retry {
-            delay: e.retry_after().unwrap_or_default(),
-            error: error_doc("upstream_quota_exhausted", e),
-            refund: true,
-        },
-        UpstreamError::Transient { .. } => Outcome::Retry {
-            delay: std::time::Duration::ZERO,
-            error: error_doc("upstream_unavailable", e),
-            refund: false,
-        },
-    }
 }
 
 /// Runs one validation attempt. `Err` only for database trouble while storing the result.
