@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # DropForge: one image with the three binaries (dropforge-api, dropforge-worker,
 # dropforge-sandbox); docker-compose.yml picks the binary per service with `command:`.
 #
@@ -7,9 +6,18 @@
 #
 # Migrations are embedded in dropforge-api (`dropforge-api migrate`); no queries are checked
 # at compile time, so the build needs no database.
+#
+# Needs BuildKit (RUN --mount cache mounts; the default builder since Docker 23, or
+# DOCKER_BUILDKIT=1); no `# syntax=` line, so the builder's own Dockerfile frontend is used and
+# nothing extra is pulled. The base images can be mirrors:
+#   docker build --build-arg RUST_IMAGE=registry.example.com/rust:1-bookworm \
+#                --build-arg RUNTIME_IMAGE=registry.example.com/debian:bookworm-slim -t dropforge:local .
+# Without any registry see deploy/compose/ (binaries built on the host, local Debian base).
+ARG RUST_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 # ---------------------------------------------------------------- build
-FROM rust:1-bookworm AS builder
+FROM ${RUST_IMAGE} AS builder
 WORKDIR /src
 COPY . .
 # BuildKit cache mounts keep the registry and target/ between builds; the binaries are copied
@@ -22,7 +30,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cp target/release/dropforge-api target/release/dropforge-worker target/release/dropforge-sandbox /out/
 
 # ---------------------------------------------------------------- runtime
-FROM debian:bookworm-slim AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 # ca-certificates: TLS to the real upstreams; curl: container healthchecks; tini: PID 1 that
 # forwards SIGTERM (graceful drain) and reaps children.
 RUN apt-get update \

@@ -12,6 +12,11 @@ uncached  submits N distinct products (16-digit ids: 1005 + 6-digit run nonce + 
           With --wait 0 nothing waits on the server: every job is accepted (202) and polled, so
           the connection count no longer caps throughput (Little's law: with waiting requests,
           completed/s <= C / mean latency).
+batches   submits N distinct products as batches of B (POST /v1/validations/batch) from C clients;
+          each client sends a batch, then waits for it to end (GET /v1/jobs/{id} with
+          `Prefer: wait=5`) before its next one (--open: never waits, everything at once).
+          Reports the accept latency of a batch (p50/p95/p99), submit->batch complete
+          p50/p99, and validations completed per second.
 pickup    submits M jobs one at a time, one every 200-400 ms (random), without waiting, so the
           worker is idle when each arrives; then waits for them to finish and reads
           `started_at - created_at` of those jobs from PostgreSQL (psql) and reports the
@@ -32,6 +37,9 @@ import subprocess
 import sys
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proc_cpu  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -317,12 +325,16 @@ async def run_uncached(args):
             if last_result[0] is None or t1 > last_result[0]:
                 last_result[0] = t1
 
+    cpu_before = proc_cpu.snapshot(args.cpu)
+    redis_before = proc_cpu.redis_commands(args.redis_url)
     tasks = [asyncio.create_task(one(pid)) for pid in ids]
     done, pending = await asyncio.wait(tasks, timeout=args.deadline + 5)
     for t in pending:
         t.cancel()
     counts["timeouts"] += len(pending)
     pool.close()
+    cpu = proc_cpu.diff(cpu_before, proc_cpu.snapshot(args.cpu), max(len(lat), 1))
+    redis_per = proc_cpu.commands_per(redis_before, proc_cpu.redis_commands(args.redis_url), len(lat))
     lat.sort()
     completed = len(lat)
     wall = (last_result[0] - first_submit[0]) if completed and first_submit[0] else 0.0
@@ -334,6 +346,8 @@ async def run_uncached(args):
         "p50_ms": r1(pct(lat, 50)), "p95_ms": r1(pct(lat, 95)), "p99_ms": r1(pct(lat, 99)),
         "max_ms": r1(lat[-1] if lat else None),
         "mean_ms": r1(sum(lat) / completed if completed else None),
+        "cpu_ms_per_validation": {k: round(v, 4) for k, v in cpu.items()},
+        "redis_commands_per_validation": redis_per,
     }
     rec = emit(args, rec)
     print(f"uncached: {completed}/{args.n} completed in {rec['wall_s']} s = {rec['completed_per_s']} validations/s | "
@@ -342,7 +356,121 @@ async def run_uncached(args):
           f"polls: {counts['polls']} errors: {counts['errors']} {errors if errors else ''} timeouts: {counts['timeouts']}")
     for line in samples:
         print(f"  e.g. {line}")
+    print_cpu(cpu, "validation")
+    print_redis(redis_per)
     return 0 if completed == args.n else 1
+
+
+def print_cpu(cpu, unit):
+    if not cpu:
+        return
+    own = sum(v for k, v in cpu.items() if k != "sandbox")
+    print(f"CPU ms per {unit}: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items())
+          + f"; DropForge (all but the sandbox) {own:.3f}")
+
+
+def print_redis(per):
+    if per:
+        total = sum(per.values())
+        print(f"Redis commands per validation: {total:.2f} (" + ", ".join(f"{k} {v}" for k, v in list(per.items())[:8]) + ")")
+
+
+# --------------------------------------------------------------------------- batches
+async def run_batches(args):
+    host, port, base = parse_target(args.url)
+    ids, nonce = product_ids(args.n)
+    groups = [ids[i:i + args.batch] for i in range(0, len(ids), args.batch)]
+    pool = Pool(host, port, args.concurrency * 2, io_timeout=60)
+    auth = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json",
+            "Accept": "application/json"}
+    accept, done_lat, errors = [], [], {}
+    deadline = time.monotonic() + args.deadline
+    first, last = [None], [None]
+    queue = asyncio.Queue()
+    for g in groups:
+        queue.put_nowait(g)
+    waits = []
+
+    def err(kind):
+        errors[kind] = errors.get(kind, 0) + 1
+
+    async def wait_done(jid, t0):
+        while time.monotonic() < deadline:
+            try:
+                st, _, b = await pool.request("GET", f"{base}/v1/jobs/{jid}",
+                                              {"Authorization": auth["Authorization"], "Prefer": "wait=5"})
+            except (HttpError, OSError, asyncio.TimeoutError) as e:
+                err(f"poll: {type(e).__name__}")
+                await asyncio.sleep(0.2)
+                continue
+            if st != 200:
+                err(f"poll HTTP {st}")
+                return
+            status = job_status(b)
+            if status in ("succeeded", "failed", "canceled"):
+                t1 = time.monotonic()
+                done_lat.append((t1 - t0) * 1000.0)
+                if last[0] is None or t1 > last[0]:
+                    last[0] = t1
+                if status != "succeeded":
+                    err(f"batch {status}")
+                return
+            await asyncio.sleep(0.05)
+        err("timeout")
+
+    async def client():
+        while not queue.empty() and time.monotonic() < deadline:
+            g = queue.get_nowait()
+            body = json.dumps({"products": [{"source": "aliexpress", "id": pid} for pid in g]}).encode()
+            t0 = time.monotonic()
+            if first[0] is None:
+                first[0] = t0
+            try:
+                st, h, b = await pool.request("POST", base + "/v1/validations/batch", auth, body)
+            except (HttpError, OSError, asyncio.TimeoutError) as e:
+                err(f"submit: {type(e).__name__}")
+                continue
+            accept.append((time.monotonic() - t0) * 1000.0)
+            if st not in (200, 202):
+                err(f"submit HTTP {st}")
+                continue
+            jid = job_id_of(h, b)
+            if not jid:
+                err("no batch id")
+                continue
+            if args.open:
+                waits.append(asyncio.create_task(wait_done(jid, t0)))
+            else:
+                await wait_done(jid, t0)
+
+    cpu_before = proc_cpu.snapshot(args.cpu)
+    redis_before = proc_cpu.redis_commands(args.redis_url)
+    await asyncio.gather(*(client() for _ in range(args.concurrency)))
+    if waits:
+        await asyncio.gather(*waits)
+    pool.close()
+    accept.sort()
+    done_lat.sort()
+    wall = (last[0] - first[0]) if last[0] and first[0] else 0.0
+    completed = len(done_lat) * args.batch
+    cpu = proc_cpu.diff(cpu_before, proc_cpu.snapshot(args.cpu), max(completed, 1))
+    redis_per = proc_cpu.commands_per(redis_before, proc_cpu.redis_commands(args.redis_url), completed)
+    rec = emit(args, {
+        "redis_commands_per_validation": redis_per,
+        "cpu_ms_per_validation": {k: round(v, 4) for k, v in cpu.items()},
+        "scenario": "batches", "n": args.n, "batch": args.batch, "clients": args.concurrency,
+        "open": args.open, "nonce": f"{nonce:06d}", "batches_done": len(done_lat), "errors": errors,
+        "wall_s": round(wall, 3), "validations_per_s": round(completed / wall, 1) if wall else None,
+        "accept_ms": {"p50": r1(pct(accept, 50)), "p95": r1(pct(accept, 95)), "p99": r1(pct(accept, 99))},
+        "batch_done_ms": {"p50": r1(pct(done_lat, 50)), "p99": r1(pct(done_lat, 99))},
+    })
+    print(f"batches: {len(done_lat)}/{len(groups)} batches of {args.batch} done in {rec['wall_s']} s = "
+          f"{rec['validations_per_s']} validations/s | accept p50 {rec['accept_ms']['p50']} "
+          f"p95 {rec['accept_ms']['p95']} p99 {rec['accept_ms']['p99']} ms | submit->batch done "
+          f"p50 {rec['batch_done_ms']['p50']} p99 {rec['batch_done_ms']['p99']} ms | errors {errors or 0}")
+    print_cpu(cpu, "validation")
+    print_redis(redis_per)
+    return 0 if len(done_lat) == len(groups) and not errors else 1
 
 
 # --------------------------------------------------------------------------- pickup
@@ -439,6 +567,8 @@ def main():
     common.add_argument("--out", default=None, help="append one JSON line here")
     common.add_argument("--label", default=None)
     common.add_argument("--deadline", type=float, default=300.0, help="hard bound of the run, seconds")
+    common.add_argument("--cpu", nargs="*", default=[], help="NAME=PID components whose CPU is accounted")
+    common.add_argument("--redis-url", default=None, help="count Redis commands (INFO commandstats) on this server")
     u = sub.add_parser("uncached", parents=[common])
     u.add_argument("-n", type=int, default=10000, help="distinct products (10000)")
     u.add_argument("-c", "--concurrency", type=int, default=1000, help="connections (1000)")
@@ -447,6 +577,11 @@ def main():
                    help="jobs in flight at once (default: concurrency with --wait > 0, else 4 x concurrency)")
     u.add_argument("--poll-ms", type=float, default=50.0, help="first poll interval (50 ms, x1.5 per poll)")
     u.add_argument("--poll-max-ms", type=float, default=500.0, help="poll interval cap (500 ms)")
+    b = sub.add_parser("batches", parents=[common])
+    b.add_argument("-n", type=int, default=10000, help="distinct products (10000)")
+    b.add_argument("--batch", type=int, default=50, help="products per batch (50)")
+    b.add_argument("-c", "--concurrency", type=int, default=8, help="clients (8)")
+    b.add_argument("--open", action="store_true", help="do not wait for a batch before the next")
     p = sub.add_parser("pickup", parents=[common])
     p.add_argument("-m", type=int, default=200, help="jobs, one at a time (200)")
     p.add_argument("--gap-ms", default="200-400", help="random gap between submissions (200-400)")
@@ -459,6 +594,10 @@ def main():
         if args.n < 1 or args.concurrency < 1 or not 0 <= args.wait <= 30:
             ap.error("need n >= 1, concurrency >= 1, 0 <= wait <= 30")
         return asyncio.run(run_uncached(args))
+    if args.cmd == "batches":
+        if args.n < 1 or not 1 <= args.batch <= 50 or args.concurrency < 1:
+            ap.error("need n >= 1, 1 <= batch <= 50, concurrency >= 1")
+        return asyncio.run(run_batches(args))
     if not args.database_url:
         ap.error("pickup needs --database-url (or DATABASE_URL)")
     return asyncio.run(run_pickup(args))

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # DropForge benchmarks, side by side with the reference peers (see bench/README.md).
 #
-#   bench/run.sh [cached|cached15|uncached|pickup|all]     (default: all)
+#   bench/run.sh [cached|cached15|uncached|pipeline|history|pickup|all]     (default: all)
 #
 # cached     POST /v1/validations on a cached product, 1,000 connections x 10,000 requests, 3 runs,
 #            against DropForge, the Express re-creation and the bare-axum floor (oha via bench.sh)
 # cached15   the same for 15 s per run (-z 15s)
-# uncached   bench/loadgen.py uncached: N distinct products, submit -> result latency, validations/s
+# uncached   bench/loadgen.py uncached: N distinct products, submit -> result latency, validations/s;
+#            then bench/loadgen.py batches: N more as batches of 50 from 8 clients (accept latency);
+#            both print CPU ms per validation of every component (/proc: api, worker, postgres,
+#            redis, sandbox)
+# pipeline   bench/pipeline.py: DF_BENCH_JOBS (100,000) canary jobs through the durable path,
+#            jobs/s end to end and CPU ms per job per component
+# history    pipeline + uncached again on a database seeded with 1,000,000 finished jobs
+#            (bench/seed_history.sh; database dropforge_history, seeded once and reused)
 # pickup     bench/loadgen.py pickup: M spaced jobs on an idle worker, enqueue -> start from PostgreSQL
 #
 # Environment (optional):
@@ -30,7 +37,7 @@ set -euo pipefail
 cd "$DF_ROOT"
 
 SCEN="${1:-all}"
-case "$SCEN" in cached | cached15 | uncached | pickup | all) ;; *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;; esac
+case "$SCEN" in cached | cached15 | uncached | pipeline | history | pickup | all) ;; *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;; esac
 RES="$DF_ROOT/bench/results"
 RUN="$DF_DATA_DIR/run"
 STAMP="$(date +%Y%m%d-%H%M%S)"
@@ -127,6 +134,65 @@ start_stack() {
   log "cache warm for product 1005000000000001"
 }
 
+# The PID listening on a TCP port (PostgreSQL's postmaster, redis-server).
+listener_pid() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }
+url_port() { python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or sys.argv[2])' "$1" "$2"; }
+# NAME=PID of every component whose CPU the job benchmarks account.
+component_pids() {
+  local out=() p
+  for n in api worker sandbox; do
+    p="$(tr -dc '0-9' <"$RUN/$n.pid" 2>/dev/null || true)"; [[ -n "$p" ]] && out+=("$n=$p")
+  done
+  p="$(listener_pid "$(url_port "$DATABASE_URL" 5432)")"; [[ -n "$p" ]] && out+=("postgres=$p")
+  p="$(listener_pid "$(url_port "$REDIS_URL" 6379)")"; [[ -n "$p" ]] && out+=("redis=$p")
+  echo "${out[@]}"
+}
+
+job_round() {
+  local cpu
+  cpu="$(component_pids)"
+  log "CPU accounted for: $cpu"
+  if want pipeline || want history; then
+    quiet
+    log "pipeline: ${DF_BENCH_JOBS:-100000} canary jobs"
+    # shellcheck disable=SC2086
+    python3 bench/pipeline.py --database-url "$DATABASE_URL" -n "${DF_BENCH_JOBS:-100000}" --cpu $cpu \
+      --out "$JSONL" --label "$STAMP${1:+ $1}" || warn "pipeline: not every canary succeeded"
+  fi
+  if want uncached || want history; then
+    quiet
+    log "uncached: ${DF_BENCH_N:-10000} products, ${DF_BENCH_C:-1000} connections, Prefer: wait=${DF_BENCH_WAIT:-30}"
+    # shellcheck disable=SC2086
+    python3 bench/loadgen.py uncached --url "$DF_API_URL" --key "$KEY" -n "${DF_BENCH_N:-10000}" \
+      -c "${DF_BENCH_C:-1000}" --wait "${DF_BENCH_WAIT:-30}" --out "$JSONL" --label "$STAMP${1:+ $1}" --redis-url "$REDIS_URL" --cpu $cpu \
+      || warn "uncached: not every validation completed"
+    quiet
+    log "batches: ${DF_BENCH_N:-10000} products in batches of 50 from 8 clients"
+    # shellcheck disable=SC2086
+    python3 bench/loadgen.py batches --url "$DF_API_URL" --key "$KEY" -n "${DF_BENCH_N:-10000}" -c 8 \
+      --out "$JSONL" --label "$STAMP${1:+ $1}" --redis-url "$REDIS_URL" --cpu $cpu || warn "batches: not every batch completed"
+  fi
+}
+
+# Points the stack at a database seeded with 1,000,000 finished jobs (created and seeded once).
+use_history_database() {
+  local url
+  url="$(pg_url_with_db "$DATABASE_URL" dropforge_history)"
+  ensure_database "$url"
+  DATABASE_URL="$url" "$DF_ROOT/target/$PROFILE/dropforge-api" migrate >/dev/null
+  local have
+  have="$(psql "$url" -XAtq -c "select count(*) from jobs where status = 'succeeded'")"
+  if ((have < 1000000)); then
+    log "seeding dropforge_history with 1,000,000 finished jobs (once)"
+    # within the retention period (30 days): the history stays while the benchmark runs
+    DF_SEED_DAYS=29 bash bench/seed_history.sh "$url" 1000000
+  else
+    log "dropforge_history already holds $have finished jobs"
+  fi
+  export DATABASE_URL="$url"
+  DF_BENCH_RESTART=1 start_stack
+}
+
 quiet() {
   [[ "${DF_BENCH_QUIET:-1}" != 0 && -f "$BENCH/quiet.sh" ]] || return 0
   bash "$BENCH/quiet.sh" 85 60 || warn "machine not quiet: treat the next figures with care"
@@ -211,12 +277,10 @@ if want cached; then cached_round -n 10000; fi
 if want cached15; then cached_round -z 15s; fi
 summarize
 
-if want uncached; then
-  quiet
-  log "uncached: ${DF_BENCH_N:-10000} products, ${DF_BENCH_C:-1000} connections, Prefer: wait=${DF_BENCH_WAIT:-30}"
-  python3 bench/loadgen.py uncached --url "$DF_API_URL" --key "$KEY" -n "${DF_BENCH_N:-10000}" \
-    -c "${DF_BENCH_C:-1000}" --wait "${DF_BENCH_WAIT:-30}" --out "$JSONL" --label "$STAMP" \
-    || warn "uncached: not every validation completed"
+if want uncached || want pipeline; then job_round; fi
+if want history; then
+  use_history_database
+  job_round "history"
 fi
 if want pickup; then
   # the worker must be idle: let any backlog drain first (bounded)
@@ -226,5 +290,5 @@ if want pickup; then
     --database-url "$DATABASE_URL" --out "$JSONL" --label "$STAMP" || warn "pickup: incomplete"
 fi
 if [[ -s "$TSV" ]]; then log "oha runs: ${TSV#"$DF_ROOT"/} (also appended to bench/results/runs.tsv); summary: bench/results/summary.md"; fi
-if want uncached || want pickup; then log "loadgen JSON lines: ${JSONL#"$DF_ROOT"/}"; fi
+if want uncached || want pickup || want pipeline || want history; then log "loadgen JSON lines: ${JSONL#"$DF_ROOT"/}"; fi
 log "done ($SCEN)"

@@ -4,7 +4,7 @@
   scripts/dashboards_check.py --static
   scripts/dashboards_check.py --prometheus http://127.0.0.1:9099 --metrics-file scrape.txt
 
-Checks (conventions.md §5.6):
+Checks (docs/design/webhooks-and-edge.md §5.6):
   1. provisioning YAML shape: apiVersion 1; datasources have name/uid/type/url; dashboard
      providers are `type: file` with options.path (and, when docker-compose.yml exists, that
      path is where it mounts grafana/dashboards);

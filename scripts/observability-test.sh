@@ -59,7 +59,7 @@ promtool_checks() {
 }
 
 # Each mutation (a sed expression on a copy of alerts.yml) changes one threshold, window or
-# `for:`; the unit tests must then FAIL. Proves the tests bite (conventions §6 O1).
+# `for:`; the unit tests must then FAIL. Proves the tests bite (docs/design/webhooks-and-edge.md §6 O1).
 MUTATIONS=(
   's/mean1m > 0.5$/mean1m > 0.7/'
   '0,/for: 5m/s//for: 1m/'
@@ -81,6 +81,8 @@ MUTATIONS=(
   's/fallback_total\[2m\])) > 0/fallback_total[2m])) > 100/'
   's/backend_errors_total\[2m\])) > 0/backend_errors_total[2m])) > 100/'
   's/up{job=~"dropforge-api|dropforge-worker"} == 0/up == 0/'
+  's/seconds_count\[2m\])) or on() vector(0)) == 0/seconds_count[2m])) or on() vector(0)) == 1/'
+  's/seconds_bucket\[5m\]))) > 5/seconds_bucket[5m]))) > 10/'
 )
 mutation_tests() {
   local d m out bad=0 n=0

@@ -71,4 +71,6 @@ step test cargo test --workspace --no-fail-fast -- --test-threads="${DF_TEST_THR
 # Prometheus config and alert-rule unit tests (promtool), dashboard checks, and a real Prometheus
 # scraping a running stack: every dashboard panel must return data.
 step observability scripts/observability-test.sh
+# Kubernetes manifests rendered and validated offline (schemas, CRDs, policies, negative copies).
+step k8s scripts/k8s-validate.sh
 summary

@@ -25,6 +25,18 @@ pub enum ApiError {
     /// A path parameter is not a job id.
     #[error("invalid job id")]
     InvalidJobId,
+    /// A query parameter is given more than once (`?status=a&status=b`); the name is decoded.
+    #[error("duplicate query parameter {0}")]
+    DuplicateQueryParameter(String),
+    /// A query parameter's name or value is not UTF-8 once percent-decoded; the JSON pointer.
+    #[error("query parameter {0} is not UTF-8")]
+    InvalidQueryEncoding(String),
+    /// A path segment is not UTF-8 once percent-decoded; the JSON pointer.
+    #[error("path parameter {0} is not UTF-8")]
+    InvalidPathEncoding(String),
+    /// The query string does not fit the route's parameters (no route has such a parameter today).
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     /// No such job for this tenant.
     #[error("job not found")]
     JobNotFound,
@@ -62,6 +74,22 @@ impl ApiError {
             ),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Invalid request"),
             Self::InvalidJobId => (StatusCode::BAD_REQUEST, "invalid-job-id", "Invalid job id"),
+            Self::DuplicateQueryParameter(_) => (
+                StatusCode::BAD_REQUEST,
+                "duplicate-query-parameter",
+                "Duplicate query parameter",
+            ),
+            Self::InvalidQueryEncoding(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-query-encoding",
+                "Query parameter is not UTF-8",
+            ),
+            Self::InvalidPathEncoding(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid-path-encoding",
+                "Path segment is not UTF-8",
+            ),
+            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid-query", "Invalid query string"),
             Self::JobNotFound => (StatusCode::NOT_FOUND, "job-not-found", "Job not found"),
             Self::JobNotCancelable(_) => (StatusCode::CONFLICT, "job-not-cancelable", "Job cannot be canceled"),
             Self::RouteNotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
@@ -88,6 +116,16 @@ impl ApiError {
             Self::Validation(errors) if errors.len() == 1 => format!("{} {}", errors[0].pointer, errors[0].detail),
             Self::Validation(errors) => format!("{} members are invalid; see errors.", errors.len()),
             Self::InvalidJobId => "Job ids are UUIDs such as 019ac3b2-6c1d-7e6f-9a8b-123456789abc.".into(),
+            Self::DuplicateQueryParameter(name) => {
+                format!("The query parameter `{name}` is given more than once; give it once.")
+            }
+            Self::InvalidQueryEncoding(pointer) => {
+                format!("{pointer} is not valid UTF-8 once percent-decoded.")
+            }
+            Self::InvalidPathEncoding(pointer) => {
+                format!("{pointer} is not valid UTF-8 once percent-decoded.")
+            }
+            Self::InvalidQuery(e) => format!("The query string is invalid: {e}"),
             Self::JobNotFound => "No job with this id exists for your account.".into(),
             Self::JobNotCancelable(status) => format!("Only queued jobs can be canceled; this job is {status}."),
             Self::RouteNotFound => "No such route. See /openapi.json.".into(),
@@ -98,15 +136,58 @@ impl ApiError {
             Self::Internal(_) => "An unexpected error occurred; it has been logged.".into(),
         }
     }
+
+    /// The `errors[]` members of this problem: every invalid member, or the one bad parameter.
+    fn field_errors(&self) -> Option<Vec<FieldError>> {
+        match self {
+            Self::Validation(errors) => Some(errors.clone()),
+            Self::DuplicateQueryParameter(name) => Some(vec![FieldError::new(
+                format!("/query/{}", pointer_token(name)),
+                "is given more than once",
+            )]),
+            Self::InvalidQueryEncoding(pointer) | Self::InvalidPathEncoding(pointer) => Some(vec![FieldError::new(
+                pointer.clone(),
+                "is not valid UTF-8 once percent-decoded",
+            )]),
+            _ => None,
+        }
+    }
+}
+
+/// A name escaped as one JSON pointer reference token (RFC 6901: `~` → `~0`, `/` → `~1`).
+pub fn pointer_token(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+/// SQLSTATEs that mean "this connection or server cannot serve you right now", not "your query
+/// is wrong": 53300 too many connections, 57P01 admin shutdown (`pg_terminate_backend`), 57P02
+/// crash shutdown, 57P03 cannot connect now (starting up or in recovery).
+const UNAVAILABLE_SQLSTATES: [&str; 4] = ["53300", "57P01", "57P02", "57P03"];
+
+/// True when a PostgreSQL error means the database is (momentarily) out of reach: pool timeouts,
+/// closed pools, I/O and TLS failures, protocol desynchronisation after a dropped connection, a
+/// crashed connection worker, SQLSTATE class 08 (connection exception) and [`UNAVAILABLE_SQLSTATES`].
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || UNAVAILABLE_SQLSTATES.contains(&code.as_ref())),
+        _ => false,
+    }
 }
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                Self::Unavailable(format!("postgres: {e}"))
-            }
-            other => Self::Internal(format!("postgres: {other}")),
+        if is_unavailable(&e) {
+            Self::Unavailable(format!("postgres: {e}"))
+        } else {
+            Self::Internal(format!("postgres: {e}"))
         }
     }
 }
@@ -132,7 +213,7 @@ impl IntoResponse for ApiError {
             "detail": self.detail(),
             "code": code.replace('-', "_"),
         });
-        if let Self::Validation(errors) = &self {
+        if let Some(errors) = self.field_errors() {
             body["errors"] = json!(errors);
         }
         let mut response = (status, body.to_string()).into_response();

@@ -31,7 +31,7 @@ use tower_http::{
 use crate::{
     auth::KeyCache,
     error::ApiError,
-    state::{AppInner, AppState, QueueRoom, ResultMemo},
+    state::{AppInner, AppState, QueueRoom, RedisGuard, ResultMemo},
 };
 
 /// Request bodies above this are refused with 413.
@@ -39,9 +39,21 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Builds the shared state: pool, Redis handles, caches.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let pool = db::connect(config.database_url.expose(), config.db_max_connections).await?;
+    let pool = db::connect_with_acquire_timeout(
+        config.database_url.expose(),
+        config.db_max_connections,
+        config.api.db_acquire_timeout,
+    )
+    .await?;
     let queue_conn = queue::connect(config.redis_url.expose()).await?;
     let cache_conn = queue::connect(config.cache_redis_url.expose()).await?;
+    let (timeout, breaker) = (config.api.redis_timeout, config.api.redis_breaker);
+    let queue_redis = RedisGuard::new("queue", timeout, breaker);
+    let cache_redis = if config.cache_redis_url == config.redis_url {
+        queue_redis.clone()
+    } else {
+        RedisGuard::new("cache", timeout, breaker)
+    };
     Ok(AppState::new(AppInner {
         queue: Queue::new(queue_conn, &config.redis_prefix),
         cache: Cache::new(cache_conn),
@@ -52,6 +64,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         memo: ResultMemo::default(),
         room: QueueRoom::default(),
         draining: Shutdown::new(),
+        queue_redis,
+        cache_redis,
     }))
 }
 

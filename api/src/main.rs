@@ -41,7 +41,8 @@ enum KeysAction {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Rotate a tenant's webhook signing secret; the old one keeps signing during the overlap.
+    /// Rotate a tenant's webhook signing secret; the replaced one keeps signing during the overlap
+    /// (and secrets replaced earlier keep signing until their own overlaps end).
     RotateSecret {
         /// Tenant name.
         #[arg(long)]
@@ -128,6 +129,7 @@ async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = telemetry::install_metrics()?;
+    dropforge_common::metric_names::register_http_zero_series(dropforge_api::openapi::ROUTES);
     let listener = dropforge_api::bind(config.api.listen, config.api.backlog)?;
     let metrics_listener = dropforge_api::bind(config.api.metrics_listen, 128)?;
     let state = dropforge_api::build_state(config).await?;

@@ -2,7 +2,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -57,6 +60,91 @@ pub struct AppInner {
     pub room: QueueRoom,
     /// Triggered on SIGTERM: `/ready` answers 503 and waiting requests answer at once.
     pub draining: Shutdown,
+    /// Deadline and breaker of request-path calls to the queue Redis (depth, push, publish).
+    pub queue_redis: RedisGuard,
+    /// Deadline and breaker of request-path calls to the cache Redis (the same guard as
+    /// `queue_redis` when both roles share one server).
+    pub cache_redis: RedisGuard,
+}
+
+/// A deadline on every request-path call to one Redis, and a breaker: once a call failed or
+/// timed out, calls are refused at once for `breaker`, so a stalled Redis costs one deadline per
+/// breaker period instead of one per request. Callers take their fallback on any error (a cache
+/// read becomes a miss, a depth check or push leaves the job to the dispatcher).
+#[derive(Clone)]
+pub struct RedisGuard {
+    inner: Arc<GuardInner>,
+}
+
+struct GuardInner {
+    role: &'static str,
+    timeout: Duration,
+    breaker: Duration,
+    epoch: Instant,
+    /// Calls are refused until this many ms after `epoch`.
+    open_until_ms: AtomicU64,
+}
+
+impl RedisGuard {
+    /// A guard for the Redis playing `role` (for logs).
+    pub fn new(role: &'static str, timeout: Duration, breaker: Duration) -> Self {
+        Self {
+            inner: Arc::new(GuardInner {
+                role,
+                timeout,
+                breaker,
+                epoch: Instant::now(),
+                open_until_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The deadline of one call.
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// True while calls are refused after a failure.
+    pub fn is_open(&self) -> bool {
+        self.now_ms() < self.inner.open_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX / 2)
+    }
+
+    fn trip(&self, why: &dyn std::fmt::Display) {
+        let breaker = u64::try_from(self.inner.breaker.as_millis()).unwrap_or(u64::MAX / 4);
+        let until = self.now_ms().saturating_add(breaker);
+        let previous = self.inner.open_until_ms.fetch_max(until, Ordering::Relaxed);
+        if previous <= self.now_ms() {
+            tracing::warn!(redis = self.inner.role, error = %why, breaker_ms = breaker,
+                "Redis call failed on the request path; taking fallbacks");
+        }
+    }
+
+    /// Runs `call` within the deadline. While the breaker is open the call is not made at all.
+    /// A timeout or an error opens the breaker and is returned as an error of `E`.
+    pub async fn call<T, E>(&self, call: impl Future<Output = Result<T, E>>) -> Result<T, E>
+    where
+        E: From<redis::RedisError> + std::fmt::Display,
+    {
+        if self.is_open() {
+            return Err(redis::RedisError::from((redis::ErrorKind::Io, "skipped: Redis failed moments ago")).into());
+        }
+        match tokio::time::timeout(self.inner.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                self.trip(&e);
+                Err(e)
+            }
+            Err(_) => {
+                let e = redis::RedisError::from((redis::ErrorKind::Io, "timed out on the request path"));
+                self.trip(&e);
+                Err(e.into())
+            }
+        }
+    }
 }
 
 /// Whether an apalis queue has room under the cap, read from Redis at most every 100 ms and
@@ -70,7 +158,14 @@ const DEPTH_REFRESH: Duration = Duration::from_millis(100);
 
 impl QueueRoom {
     /// True when `kind`'s queue holds fewer than `cap` due jobs; reserves one slot when it does.
-    pub async fn reserve(&self, queue: &Queue, kind: JobKind, cap: usize) -> Result<bool, QueueError> {
+    /// The depth is read through `guard` (deadline and breaker).
+    pub async fn reserve(
+        &self,
+        queue: &Queue,
+        guard: &RedisGuard,
+        kind: JobKind,
+        cap: usize,
+    ) -> Result<bool, QueueError> {
         let fresh = {
             let mut depths = self.depths.lock().unwrap_or_else(|p| p.into_inner());
             match depths.get_mut(&kind) {
@@ -85,7 +180,7 @@ impl QueueRoom {
         if let Some(room) = fresh {
             return Ok(room);
         }
-        let depth = queue.depth(kind).await?;
+        let depth = guard.call(queue.depth(kind)).await?;
         let room = depth < cap;
         self.depths
             .lock()
@@ -143,5 +238,34 @@ impl ResultMemo {
             }
         }
         entries.insert(key.to_owned(), (value, Instant::now() + ttl));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stalled_call_times_out_then_the_breaker_skips_calls() {
+        let guard = RedisGuard::new("test", Duration::from_millis(50), Duration::from_millis(300));
+        let started = Instant::now();
+        let stalled = guard
+            .call(std::future::pending::<Result<(), redis::RedisError>>())
+            .await;
+        assert!(stalled.is_err());
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(guard.is_open());
+        // While open, the call is not even polled.
+        let skipped = guard
+            .call(async { panic!("must not run while the breaker is open") as Result<(), redis::RedisError> })
+            .await;
+        assert!(skipped.is_err());
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(!guard.is_open());
+        assert_eq!(guard.call(async { Ok::<_, redis::RedisError>(7) }).await.ok(), Some(7));
     }
 }

@@ -1,4 +1,4 @@
-//! Edge tests (conventions §6 A3, A6–A8, R1–R3) against real Redis and PostgreSQL: two API
+//! Edge tests (docs/design/webhooks-and-edge.md §6 A3, A6–A8, R1–R3) against real Redis and PostgreSQL: two API
 //! "replicas" (two `AppState`s) sharing one Redis, served with connect info on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

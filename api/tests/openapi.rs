@@ -182,7 +182,7 @@ fn spec_shape() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, BTreeSet::from(["If-None-Match", "id"]));
+    assert_eq!(names, BTreeSet::from(["If-None-Match", "Prefer", "id"]));
 }
 
 // ---------------------------------------------------------------------------------------------

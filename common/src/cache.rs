@@ -77,6 +77,18 @@ impl Cache {
         self.conn.clone().set_ex(key, value, ttl.as_secs().max(1)).await
     }
 
+    /// Writes several entries with their TTLs in one round trip (a pipeline of `SET .. EX`).
+    pub async fn set_many(&self, entries: &[(String, Vec<u8>, Duration)]) -> Result<(), redis::RedisError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (key, value, ttl) in entries {
+            pipe.set_ex(key, value.as_slice(), ttl.as_secs().max(1)).ignore();
+        }
+        pipe.query_async(&mut self.conn.clone()).await
+    }
+
     /// Seconds an entry has left, if it exists.
     pub async fn ttl(&self, key: &str) -> Result<Option<u64>, redis::RedisError> {
         let ttl: i64 = self.conn.clone().ttl(key).await?;

@@ -58,16 +58,20 @@ pub enum JobKind {
     Suppliers,
     /// One webhook delivery.
     Webhook,
+    /// A no-op job that the worker submits to itself on a timer: a black-box probe of the whole
+    /// durable path (row, push, claim, lease, completion, event) with no upstream call.
+    Canary,
 }
 
 impl JobKind {
     /// Every kind, in a stable order.
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         Self::Validation,
         Self::Batch,
         Self::Search,
         Self::Suppliers,
         Self::Webhook,
+        Self::Canary,
     ];
 
     /// The name used in the database, queue names and metric labels.
@@ -78,6 +82,7 @@ impl JobKind {
             Self::Search => "search",
             Self::Suppliers => "suppliers",
             Self::Webhook => "webhook",
+            Self::Canary => "canary",
         }
     }
 

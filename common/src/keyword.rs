@@ -1,6 +1,6 @@
 //! Keyword derivation: one search phrase per product, shared by Meta, YouTube and `ds.text.search`.
 //!
-//! Rule (upstreams.md §9.1, "AE title → 2–4 salient words"): lower-case the title, split on
+//! Rule (docs/design/upstreams.md §4.1): lower-case the title, split on
 //! anything that is not a letter or digit, keep purely alphabetic tokens of at least three
 //! letters that are not marketing filler, and join the first three with single spaces.
 

@@ -4,6 +4,7 @@
 pub mod apikey;
 pub mod cache;
 pub mod config;
+pub mod country;
 pub mod db;
 pub mod domain;
 pub mod events;

@@ -1,6 +1,6 @@
 //! The only module that touches apalis: queue names, pushes, depth checks, cleanup and the worker runner.
 //!
-//! Workarounds for apalis-redis 1.0.0 (see `design/apalis-redis.md` §10) live here:
+//! Workarounds for apalis-redis 1.0.0 (see `docs/design/apalis-redis.md`, one section per defect) live here:
 //! - defect 1 (8,000 due jobs wedge a queue): callers check [`Queue::depth`] against a cap before pushing;
 //!   PostgreSQL holds the rest of the backlog;
 //! - defect 2/same-name race: every worker incarnation gets a unique name (`host-pid-ulid`);
@@ -196,23 +196,42 @@ impl Queue {
 }
 
 /// A poll strategy that always re-arms its timer, so an idle worker polls every `every` (defect 4).
+///
+/// While tasks keep arriving (one was handed out less than [`BUSY_WINDOW`] ago) it wakes every
+/// [`BUSY_EVERY`] instead: a worker draining a backlog fetches its next batch as soon as it has
+/// room rather than one tick later, and an idle worker still costs one fetch per `every`.
 pub struct Tick {
     every: Duration,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
+/// How recently a task must have been handed out for the worker to count as busy.
+pub const BUSY_WINDOW: Duration = Duration::from_millis(250);
+/// The wake-up interval of a busy worker.
+pub const BUSY_EVERY: Duration = Duration::from_millis(2);
+
 impl Tick {
-    /// Polls every `every`.
+    /// Polls every `every` when idle.
     pub fn new(every: Duration) -> Self {
         Self { every, sleep: None }
+    }
+
+    /// The interval to sleep next, given how many tasks were handed out so far and how long ago
+    /// the last one was (apalis reports 0 for "never").
+    pub fn interval(&self, handed_out: u64, idle_for: Duration) -> Duration {
+        if handed_out > 0 && idle_for < BUSY_WINDOW {
+            BUSY_EVERY.min(self.every)
+        } else {
+            self.every
+        }
     }
 }
 
 impl PollStrategy for Tick {
-    fn poll_drive(&mut self, cx: &mut Context<'_>, _snapshot: &PollSnapshot) -> Poll<Option<()>> {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, snapshot: &PollSnapshot) -> Poll<Option<()>> {
         let mut fired = false;
+        let every = self.interval(snapshot.total_ready, snapshot.idle_for);
         loop {
-            let every = self.every;
             let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
             match sleep.as_mut().poll(cx) {
                 Poll::Ready(()) => {
@@ -319,5 +338,27 @@ impl Queue {
             }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_is_fast_only_while_tasks_keep_coming() {
+        let tick = Tick::new(Duration::from_millis(25));
+        assert_eq!(
+            tick.interval(0, Duration::ZERO),
+            Duration::from_millis(25),
+            "never busy yet"
+        );
+        assert_eq!(tick.interval(5, Duration::ZERO), BUSY_EVERY);
+        assert_eq!(tick.interval(5, Duration::from_millis(100)), BUSY_EVERY);
+        assert_eq!(tick.interval(5, Duration::from_secs(1)), Duration::from_millis(25));
+        assert_eq!(
+            Tick::new(Duration::from_millis(1)).interval(5, Duration::ZERO),
+            Duration::from_millis(1)
+        );
     }
 }

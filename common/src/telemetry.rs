@@ -17,12 +17,14 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-/// Installs the Prometheus recorder with explicit histogram buckets (never summaries).
+/// Installs the Prometheus recorder with explicit histogram buckets (never summaries), describes
+/// every metric and exports every known counter series at zero ([`m::register_zero_series`]).
 pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
     PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(m::HTTP_REQUEST_DURATION_SECONDS.into()), m::HTTP_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(m::JOB_DURATION_SECONDS.into()), m::JOB_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(m::JOB_QUEUE_WAIT_SECONDS.into()), m::JOB_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(m::CANARY_LATENCY_SECONDS.into()), m::CANARY_BUCKETS)?
         .set_buckets_for_metric(
             Matcher::Full(m::WEBHOOK_DELIVERY_DURATION_SECONDS.into()),
             m::WEBHOOK_BUCKETS,
@@ -32,7 +34,10 @@ pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
             m::UPSTREAM_BUCKETS,
         )?
         .install_recorder()
-        .inspect(|_| m::describe_all())
+        .inspect(|_| {
+            m::describe_all();
+            m::register_zero_series();
+        })
 }
 
 /// Samples the PostgreSQL pool into gauges (call on a timer).

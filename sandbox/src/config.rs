@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Archetype;
 
-/// Log-normal latency profile of one upstream (§10.7): median, p99 and a hard cap, in milliseconds.
+/// Log-normal latency profile of one upstream (docs/design/upstreams.md §7.6): median, p99 and a hard cap, in ms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LatencyProfile {
     pub median_ms: f64,
@@ -26,7 +26,7 @@ impl LatencyProfile {
     }
 }
 
-/// Per-request fault probabilities of one upstream (§10.7); their sum must stay ≤ 1.
+/// Per-request fault probabilities of one upstream (docs/design/upstreams.md §7.6); their sum must stay ≤ 1.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FaultRates {
@@ -56,7 +56,7 @@ impl FaultRates {
     }
 }
 
-/// How a YouTube `search.list` call is charged (§3, §10.3).
+/// How a YouTube `search.list` call is charged (docs/design/upstreams.md §3.3, §7.2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchModel {
@@ -67,7 +67,7 @@ pub enum SearchModel {
     Units,
 }
 
-/// Quotas and throttles enforced by the sandbox (§10.6). Defaults are generous; real-world values in comments.
+/// Sandbox quotas and throttles (docs/design/upstreams.md §7.5). Defaults are generous; real-world values in comments.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
@@ -221,6 +221,9 @@ pub struct SandboxConfig {
     pub pinned: BTreeMap<String, Pin>,
     /// Latency, faults and limits (replaceable at runtime).
     pub runtime: RuntimeConfig,
+    /// Memory for generated data and built answers, bytes (0 = generate every answer afresh); the
+    /// process grows by about this much.
+    pub cache_bytes: usize,
 }
 
 impl Default for SandboxConfig {
@@ -247,6 +250,7 @@ impl Default for SandboxConfig {
             credentials: Credentials::default(),
             pinned,
             runtime: RuntimeConfig::default(),
+            cache_bytes: 32 << 20,
         }
     }
 }
@@ -280,6 +284,12 @@ impl SandboxConfig {
     /// Replaces the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.runtime.limits = limits;
+        self
+    }
+
+    /// Sets the cache memory (0 disables caching).
+    pub fn with_cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
         self
     }
 

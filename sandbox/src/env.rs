@@ -54,6 +54,8 @@ impl BinaryConfig {
                 .unwrap_or_else(|| format!("http://{listen}")),
         );
         cfg.allow_test_headers = parse(&get, "DF_SANDBOX_ALLOW_TEST_HEADERS", true)?;
+        let cache_mb: usize = parse(&get, "DF_SANDBOX_CACHE_MB", cfg.cache_bytes >> 20)?;
+        cfg.cache_bytes = cache_mb.saturating_mul(1 << 20);
         let l = &mut cfg.runtime.limits;
         l.ae_per_app_per_sec = parse(&get, "DF_SANDBOX_AE_PER_SEC", l.ae_per_app_per_sec)?;
         l.ae_per_app_per_day = parse(&get, "DF_SANDBOX_AE_PER_DAY", l.ae_per_app_per_day)?;
@@ -82,11 +84,13 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8089");
         assert_eq!(c.sandbox.public_base_url.as_deref(), Some("http://127.0.0.1:8089"));
         assert_eq!(c.sandbox.runtime.limits.ae_per_app_per_sec, 100_000);
+        assert_eq!(c.sandbox.cache_bytes, 32 << 20);
         let c = BinaryConfig::from_lookup(|k| match k {
             "DF_SANDBOX_FAULT_RATE" => Some("0.1".into()),
             "DF_SANDBOX_LATENCY_SCALE" => Some("0".into()),
             "DF_SANDBOX_FROZEN_NOW" => Some("2025-06-01T00:00:00Z".into()),
             "DF_SANDBOX_YT_QUOTA_WINDOW_SECS" => Some("60".into()),
+            "DF_SANDBOX_CACHE_MB" => Some("0".into()),
             _ => None,
         })
         .expect("overrides parse");
@@ -94,6 +98,7 @@ mod tests {
         assert_eq!(c.sandbox.runtime.latency_scale, 0.0);
         assert!(c.sandbox.frozen_now.is_some());
         assert_eq!(c.sandbox.runtime.limits.yt_quota_window_secs, Some(60));
+        assert_eq!(c.sandbox.cache_bytes, 0);
         assert!(BinaryConfig::from_lookup(|k| (k == "DF_SANDBOX_SEED").then(|| "x".into())).is_err());
     }
 }

@@ -1,8 +1,9 @@
-//! Seeded fault choice and log-normal latency per request (§10.7), plus the test-header overrides.
+//! Seeded fault choice and log-normal latency per request (docs/design/upstreams.md §7.6), plus test-header overrides.
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
 use crate::config::{FaultRates, LatencyProfile};
 use crate::hashing::{splitmix64, unit_of};
@@ -105,9 +106,14 @@ pub fn plan(state: &AppState, up: Upstream, headers: &HeaderMap) -> Plan {
     let seed = state.cfg.seed;
     let (scale, b) = state.behaviour(up);
     let mut fault = choose(&b.faults, draw(seed, up, seq, 1), draw(seed, up, seq, 2));
-    let (u1, u2) = (draw(seed, up, seq, 3).max(1e-12), draw(seed, up, seq, 4));
-    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-    let mut delay_ms = latency_ms(&b.latency, z, scale);
+    // No latency (scale 0, the benchmark setting) needs no normal draw.
+    let mut delay_ms = if scale > 0.0 && b.latency.median_ms > 0.0 {
+        let (u1, u2) = (draw(seed, up, seq, 3).max(1e-12), draw(seed, up, seq, 4));
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        latency_ms(&b.latency, z, scale)
+    } else {
+        0.0
+    };
     if state.cfg.allow_test_headers {
         if let Some(f) = header_fault(headers) {
             fault = f;
@@ -132,13 +138,17 @@ pub fn plan(state: &AppState, up: Upstream, headers: &HeaderMap) -> Plan {
 /// upstream's in-band throttle answer.
 pub fn apply(fault: Fault, hold: Duration, success: Reply, throttle: impl FnOnce() -> Reply) -> Reply {
     let outcome = fault.outcome();
-    let text = |status: StatusCode, body: &str| Reply {
+    let text = |status: StatusCode, body: &'static str| Reply {
         status,
-        headers: vec![(header::CONTENT_TYPE, "text/html; charset=UTF-8".into())],
-        body: body.to_string(),
+        headers: vec![(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=UTF-8"),
+        )],
+        body: Bytes::from_static(body.as_bytes()),
         outcome,
         hold: Duration::ZERO,
     };
+    let retry_after = || HeaderValue::from_static("1");
     match fault {
         Fault::Timeout => Reply {
             hold,
@@ -151,22 +161,23 @@ pub fn apply(fault: Fault, hold: Duration, success: Reply, throttle: impl FnOnce
                 "<html><body><h1>Service temporarily unavailable</h1></body></html>",
             );
             if code == 503 {
-                r.with_header(header::RETRY_AFTER, "1".into())
+                r.with_header(header::RETRY_AFTER, retry_after())
             } else {
                 r
             }
         }
         Fault::Http429 => {
-            text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").with_header(header::RETRY_AFTER, "1".into())
+            text(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").with_header(header::RETRY_AFTER, retry_after())
         }
         Fault::Throttle => Reply { outcome, ..throttle() },
         Fault::Malformed => {
+            // Half the body, moved back to a UTF-8 character boundary.
             let mut cut = success.body.len() / 2;
-            while cut > 0 && !success.body.is_char_boundary(cut) {
+            while cut > 0 && (success.body[cut] & 0xC0) == 0x80 {
                 cut -= 1;
             }
             Reply {
-                body: success.body[..cut].to_string(),
+                body: success.body.slice(..cut),
                 outcome,
                 ..success
             }
@@ -190,6 +201,25 @@ mod tests {
         assert!((latency_ms(&p, 2.3263, 1.0) - 1200.0).abs() < 1.0);
         assert_eq!(latency_ms(&p, 10.0, 1.0), 5000.0);
         assert_eq!(latency_ms(&p, 1.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn malformed_cuts_at_a_character_boundary() {
+        for text in [
+            "{\"a\":\"\u{e9}\u{e9}\u{e9}\"}",
+            "{\"a\":\"\u{e9}\u{e9}\u{e9}\u{e9}\"}",
+            "{}",
+            "",
+        ] {
+            let success = Reply::json_bytes(StatusCode::OK, Bytes::from(text), "ok");
+            let r = apply(Fault::Malformed, Duration::ZERO, success, || unreachable!());
+            let mut cut = text.len() / 2;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            assert_eq!(&r.body[..], &text.as_bytes()[..cut]);
+            assert_eq!(r.outcome, "fault_malformed");
+        }
     }
 
     #[test]

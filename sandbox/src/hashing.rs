@@ -1,12 +1,22 @@
 //! Stable, seeded hashing (FNV-1a 64 + SplitMix64) and per-field value derivation.
 //!
 //! Every generated value is `f(hash(seed, entity_key, field))`, never the next draw of a sequential RNG,
-//! so adding a field never reshuffles existing data (upstreams.md §10.4).
+//! so adding a field never reshuffles existing data (docs/design/upstreams.md §7.3).
 
 /// FNV-1a 64-bit hash of `bytes`.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// FNV-1a 64-bit hash of the concatenation of `parts`.
+pub fn fnv1a64_parts(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.iter()) {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -125,6 +135,7 @@ mod tests {
     fn fnv_matches_reference_values() {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64_parts(&[b"ab", b"", b"c"]), fnv1a64(b"abc"));
     }
 
     #[test]

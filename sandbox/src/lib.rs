@@ -1,5 +1,5 @@
 //! `dropforge-sandbox`: an offline, wire-compatible stand-in for the AliExpress Open Platform, the Meta Ad
-//! Library and the YouTube Data API v3 (upstreams.md §10), with seeded data, quotas, faults and latency.
+//! Library and the YouTube Data API v3 (docs/design/upstreams.md §7), with seeded data, quotas, faults and latency.
 //!
 //! In-process use (integration tests of other crates):
 //!
@@ -9,19 +9,33 @@
 //! let base = format!("http://{addr}"); // AliExpress, Meta and YouTube base URL alike
 //! # let _ = base; Ok(()) }
 //! ```
+//!
+//! Cost per call: generated data (products, ad sets, videos) is kept in bounded caches (`data::store`),
+//! answers are written straight to bytes (`jsonw`) and, from their second request on, kept as templates
+//! whose per-request values are filled in (`bodies`, `template`). Quotas, faults, `x-app-usage` and
+//! latency stay per request. `SandboxConfig::cache_bytes` (`DF_SANDBOX_CACHE_MB`) bounds the caches;
+//! `bench/sandbox_cost.sh` measures the CPU per call.
 
 pub mod admin;
 pub mod aliexpress;
+pub mod bodies;
+pub mod cache;
 pub mod config;
+#[cfg(test)]
+mod costs;
 pub mod data;
+pub mod dates;
 pub mod env;
 pub mod faults;
+pub mod form;
 pub mod hashing;
+pub mod jsonw;
 pub mod meta;
 pub mod quota;
 pub mod reply;
 pub mod state;
 pub mod stats;
+pub mod template;
 pub mod youtube;
 
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
-//! In-memory quotas (§10.6): AliExpress per-second + per-day counters, a sliding hour for Meta, daily (or
-//! fixed-window) YouTube budgets. All counters use the wall clock and short-lived locks.
+//! In-memory quotas (docs/design/upstreams.md §7.5): AliExpress per-second + per-day counters, a sliding
+//! hour for Meta, daily (or fixed-window) YouTube budgets. All counters use the wall clock and short-lived locks.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -51,6 +51,14 @@ pub struct Quotas {
     yt: Mutex<HashMap<String, YtCounter>>,
 }
 
+/// The entry of `key`, created on first use (no allocation once it exists; always `Some`).
+fn slot<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> Option<&'m mut V> {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key)
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
@@ -93,7 +101,9 @@ impl Quotas {
     /// Takes one AliExpress call for `app_key`; `Err(ban_secs)` when a limit is hit.
     pub fn ae_take(&self, app_key: &str, limits: &Limits, now: DateTime<Utc>) -> Result<(), u64> {
         let mut map = lock(&self.ae);
-        let c = map.entry(app_key.to_string()).or_default();
+        let Some(c) = slot(&mut map, app_key) else {
+            return Ok(());
+        };
         let (sec, day) = (now.timestamp(), beijing_day(now));
         if c.sec != sec {
             c.sec = sec;
@@ -118,7 +128,9 @@ impl Quotas {
     /// Takes one Meta call for `token` in the sliding hour. `Ok(used)` / `Err(used)`: calls in the window.
     pub fn meta_take(&self, token: &str, limits: &Limits, now: DateTime<Utc>) -> Result<u64, u64> {
         let mut map = lock(&self.meta);
-        let w = map.entry(token.to_string()).or_default();
+        let Some(w) = slot(&mut map, token) else {
+            return Ok(1);
+        };
         let minute = now.timestamp().div_euclid(60);
         let used: u64 = w.buckets.iter().filter(|(m, _)| *m > minute - 60).map(|(_, n)| n).sum();
         if used >= limits.meta_per_token_per_hour {
@@ -139,7 +151,9 @@ impl Quotas {
             _ => pacific_day(now),
         };
         let mut map = lock(&self.yt);
-        let c = map.entry(key.to_string()).or_default();
+        let Some(c) = slot(&mut map, key) else {
+            return true;
+        };
         if c.window != window {
             *c = YtCounter {
                 window,

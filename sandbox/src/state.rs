@@ -1,9 +1,12 @@
-//! Shared server state: static config, the runtime-replaceable config, counters, quotas and sequences.
+//! Shared server state: static config, the runtime-replaceable config, counters, quotas, sequences and
+//! the caches of generated data and built answers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use crate::bodies::Bodies;
 use crate::config::{RuntimeConfig, SandboxConfig, UpstreamBehaviour};
+use crate::data::store::Store;
 use crate::quota::Quotas;
 use crate::stats::Stats;
 
@@ -45,6 +48,10 @@ pub struct AppState {
     runtime: RwLock<Arc<RuntimeConfig>>,
     pub stats: Stats,
     pub quotas: Quotas,
+    /// Generated products, ads and videos (half of `cache_bytes`).
+    pub store: Store,
+    /// Built answers (the other half).
+    pub bodies: Bodies,
     seqs: [AtomicU64; 3],
 }
 
@@ -55,11 +62,14 @@ impl AppState {
     /// Builds the state from a configuration.
     pub fn new(cfg: Arc<SandboxConfig>) -> Self {
         let runtime = RwLock::new(Arc::new(cfg.runtime.clone()));
+        let half = cfg.cache_bytes / 2;
         Self {
             cfg,
             runtime,
             stats: Stats::default(),
             quotas: Quotas::default(),
+            store: Store::new(half),
+            bodies: Bodies::new(half),
             seqs: Default::default(),
         }
     }

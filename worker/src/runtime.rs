@@ -13,8 +13,8 @@ use dropforge_common::{
 };
 
 use crate::{
-    dispatcher,
-    jobs::{Deps, Runner},
+    canary, dispatcher,
+    jobs::{Deps, Runner, lanes::Lanes},
     leases::LeaseRegistry,
     reconciler,
     upstream::{Budget, KeywordCache, Upstreams},
@@ -22,11 +22,12 @@ use crate::{
 };
 
 /// Job kinds this worker runs.
-pub const KINDS: [JobKind; 4] = [
+pub const KINDS: [JobKind; 5] = [
     JobKind::Validation,
     JobKind::Webhook,
     JobKind::Search,
     JobKind::Suppliers,
+    JobKind::Canary,
 ];
 
 /// Runs a worker until `shutdown`: returns after in-flight jobs drained (or the shutdown cap).
@@ -39,6 +40,14 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let owner = queue::unique_worker_name();
     let leases = LeaseRegistry::default();
     let budget = Budget::from_config(queue_conn.clone(), &config.redis_prefix, &config.upstreams);
+    let lanes = Lanes::start(
+        pool.clone(),
+        queue_conn.clone(),
+        Cache::new(cache_conn.clone()),
+        config.redis_prefix.clone(),
+        owner.clone(),
+        config.worker.lease,
+    );
     let deps = Deps {
         config: config.clone(),
         pool: pool.clone(),
@@ -55,6 +64,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         leases: leases.clone(),
         owner: owner.clone(),
         webhooks: WebhookClient::new(&config.webhooks)?,
+        lanes,
     };
     tracing::info!(worker = %owner, concurrency = config.worker.concurrency, "dropforge-worker starting");
     let w = &config.worker;
@@ -73,6 +83,12 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         w.dispatch_interval,
         shutdown.clone(),
     ));
+    let canaries = tokio::spawn(canary::run(
+        pool.clone(),
+        queue.clone(),
+        w.canary_interval,
+        shutdown.clone(),
+    ));
     let reconcile = tokio::spawn(reconciler::run(
         pool.clone(),
         queue.clone(),
@@ -81,6 +97,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         w.reconcile_interval,
         loops.clone(),
     ));
+    // Retention: removes finished jobs past DF_RETENTION_DAYS in short chunks; stops with `loops`.
+    tokio::spawn(crate::retention::run(pool.clone(), w.retention, loops.clone()));
     let settings = RunnerSettings {
         concurrency: w.concurrency,
         poll_interval: w.poll_interval,
@@ -93,7 +111,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .await;
     tracing::info!(in_flight = leases.len(), "queue workers stopped");
     loops.trigger();
-    let _ = tokio::join!(renewer, dispatch, reconcile);
+    let _ = tokio::join!(renewer, dispatch, canaries, reconcile);
     pool.close().await;
     Ok(())
 }

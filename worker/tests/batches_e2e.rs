@@ -71,7 +71,10 @@ async fn batch_with_duplicates_cached_and_failing_items() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(doc["status"], "succeeded", "{doc}");
-    assert_eq!(doc["progress"], json!({"total": 5, "done": 4, "failed": 1}));
+    assert_eq!(
+        doc["progress"],
+        json!({"total": 5, "done": 4, "failed": 1, "canceled": 0})
+    );
     assert_eq!(doc["items"][3]["status"], "failed");
     assert_eq!(doc["items"][3]["error"]["code"], "product_not_found");
     assert_eq!(doc["items"][0]["result"]["verdict"], "winner");
@@ -146,5 +149,37 @@ async fn batch_limits_pointers_and_cancel() {
             .status(),
         409
     );
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_long_poll_of_a_batch_answers_when_it_ends() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("longpoll").await);
+    let (_stop, _worker) = env.start_worker();
+    let (status, batch) = post_batch(
+        &client,
+        json!({"products": ids(&["1005000000000002", "1005000000000003", "1005000000000004"])}),
+    )
+    .await;
+    assert_eq!(status, 202, "{batch}");
+    let path = format!("{}/v1/jobs/{}", client.base, batch["id"].as_str().unwrap());
+    // One request: the answer comes when the batch ends, not at once.
+    let resp = client
+        .http()
+        .get(&path)
+        .bearer_auth(&client.key)
+        .header("Prefer", "wait=20")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["preference-applied"], "wait=20");
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(doc["status"], "succeeded", "{doc}");
+    assert_eq!(doc["progress"]["done"], 3, "{doc}");
+    // Without the preference the answer is immediate (and already final here).
+    let (status, again) = client.get(&format!("/v1/jobs/{}", batch["id"].as_str().unwrap())).await;
+    assert_eq!((status, &again["status"]), (200, &json!("succeeded")));
     env.cleanup().await;
 }

@@ -1,4 +1,4 @@
-//! Contract tests of the upstream clients against the real sandbox, in-process (upstreams.md §10.10):
+//! Contract tests of the upstream clients against the real sandbox, in-process (docs/design/upstreams.md §7.9):
 //! signing, envelopes, paging, each error class, retries and quota exhaustion → partial result.
 
 use std::{net::SocketAddr, time::Duration};

@@ -1,5 +1,5 @@
 //! Webhook delivery against a real local receiver that verifies Standard Webhooks signatures with
-//! `dropforge_common::webhook::signature::verify` (conventions.md §6 H3, H4, H6, H7): the allow-list,
+//! `dropforge_common::webhook::signature::verify` (docs/design/webhooks-and-edge.md §6 H3, H4, H6, H7): the allow-list,
 //! the SSRF matrix (nothing reaches the receiver), redirects not followed, 500 / 410 / 429 with
 //! `Retry-After`, and the per-attempt timeout.
 

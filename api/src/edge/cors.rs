@@ -1,4 +1,4 @@
-//! CORS from the configured allow-list (conventions §2.8): exact origins echoed, credentials per
+//! CORS from the configured allow-list (docs/design/webhooks-and-edge.md §2.8): exact origins echoed, credentials per
 //! configuration, explicit methods and headers, `Vary: Origin` (tower-http's default `Vary` also
 //! names the two `Access-Control-Request-*` headers, which preflight answers depend on).
 //! A wildcard origin together with credentials is refused with an error, not tower-http's panic.

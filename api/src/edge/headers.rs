@@ -1,5 +1,5 @@
 //! Security headers on every response, errors included (OWASP REST Security Cheat Sheet;
-//! conventions §2.9). Each is set only when absent, so a route (e.g. the `/docs` page with its
+//! docs/design/webhooks-and-edge.md §2.9). Each is set only when absent, so a route (e.g. the `/docs` page with its
 //! own CSP) can send its own value. axum sends no `Server` banner and none is added here.
 
 use axum::{

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POST (draft-ietf-httpapi-idempotency-key-header-07, conventions §2.3).
+//! `Idempotency-Key` on POST (draft-ietf-httpapi-idempotency-key-header-07, docs/design/webhooks-and-edge.md §2.3).
 //!
 //! The Redis key is `<prefix>:idem:<tenant id>:<sha256(key)>`; the tenant comes from verifying the
 //! bearer key (the same cached check the handler's `Tenant` extractor makes), so a replay is only
@@ -10,7 +10,9 @@
 //! `{fingerprint, status, selected headers, body}` for `idempotency_ttl`. Replays get the stored
 //! answer with `Idempotent-Replayed: true`; a different body → 422; a duplicate while the first
 //! runs → 409 + `Retry-After: 1`; a malformed key → 400; Redis unavailable → 503 (fail closed).
-//! 5xx answers are not stored: the marker is removed so a retry runs again.
+//! 5xx answers are not stored: the marker is removed so a retry runs again. Every Redis call has
+//! the request-path deadline (`DF_API_REDIS_TIMEOUT_MS`); claims also go through the queue
+//! Redis breaker, so a stalled Redis answers 503 at once instead of once per deadline.
 
 use std::{sync::LazyLock, time::Duration};
 
@@ -26,12 +28,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{EdgeCtx, problem};
-use crate::BODY_LIMIT;
+use crate::{BODY_LIMIT, state::RedisGuard};
 
 /// Lifetime of the in-progress marker (longer than any request may run).
 pub const IN_PROGRESS_TTL: Duration = Duration::from_secs(60);
-/// Upper bound of one Redis operation of this middleware.
-pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
 /// Response headers kept with a stored answer.
 pub const STORED_HEADERS: [&str; 5] = [
     "content-type",
@@ -147,8 +147,9 @@ pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: N
     let Ok(marker) = serde_json::to_string(&marker) else {
         return echo(unavailable(), &raw);
     };
-    let mut claim = Claim::new(conn.clone(), redis_key.clone(), marker.clone());
-    match claim.acquire(&fp).await {
+    let timeout = app.config.api.redis_timeout;
+    let mut claim = Claim::new(conn.clone(), redis_key.clone(), marker.clone(), timeout);
+    match claim.acquire(&fp, &app.queue_redis).await {
         Ok(None) => {}
         Ok(Some(answer)) => return echo(answer, &raw),
         Err(e) => {
@@ -199,7 +200,7 @@ pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: N
                 .arg(ttl_ms)
                 .clone();
             let mut conn = conn;
-            match tokio::time::timeout(REDIS_TIMEOUT, set.query_async::<()>(&mut conn)).await {
+            match tokio::time::timeout(app.config.api.redis_timeout, set.query_async::<()>(&mut conn)).await {
                 Ok(Ok(())) => claim.disarm(),
                 Ok(Err(e)) => tracing::warn!(error = %e, "could not store an idempotent answer"),
                 Err(_) => tracing::warn!("storing an idempotent answer timed out"),
@@ -217,32 +218,35 @@ struct Claim {
     conn: ConnectionManager,
     key: String,
     marker: String,
+    timeout: Duration,
     armed: bool,
 }
 
 impl Claim {
-    fn new(conn: ConnectionManager, key: String, marker: String) -> Self {
+    fn new(conn: ConnectionManager, key: String, marker: String, timeout: Duration) -> Self {
         Self {
             conn,
             key,
             marker,
+            timeout,
             armed: false,
         }
     }
 
     /// `Ok(None)`: claimed, run the handler. `Ok(Some(answer))`: answer without running it.
-    async fn acquire(&mut self, fp: &str) -> redis::RedisResult<Option<Response>> {
+    async fn acquire(&mut self, fp: &str, guard: &RedisGuard) -> redis::RedisResult<Option<Response>> {
         let px = u64::try_from(IN_PROGRESS_TTL.as_millis()).unwrap_or(60_000);
         for _ in 0..3 {
             let mut set = redis::cmd("SET");
             set.arg(&self.key).arg(&self.marker).arg("NX").arg("PX").arg(px);
-            let claimed: Option<String> = within(set.query_async(&mut self.conn)).await?;
+            let claimed: Option<String> = guard.call(set.query_async(&mut self.conn)).await?;
             if claimed.is_some() {
                 self.armed = true;
                 return Ok(None);
             }
-            let existing: Option<Vec<u8>> =
-                within(redis::cmd("GET").arg(&self.key).query_async(&mut self.conn)).await?;
+            let existing: Option<Vec<u8>> = guard
+                .call(redis::cmd("GET").arg(&self.key).query_async(&mut self.conn))
+                .await?;
             if let Some(existing) = existing {
                 return Ok(Some(answer_existing(&existing, fp)));
             }
@@ -261,7 +265,7 @@ impl Claim {
         self.armed = false;
         let mut invocation = RELEASE.key(&self.key);
         invocation.arg(&self.marker);
-        if let Err(e) = within(invocation.invoke_async::<i64>(&mut self.conn)).await {
+        if let Err(e) = within(self.timeout, invocation.invoke_async::<i64>(&mut self.conn)).await {
             tracing::warn!(error = %e, "could not release an idempotency marker (it expires by itself)");
         }
     }
@@ -277,7 +281,12 @@ impl Drop for Claim {
             return;
         }
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let mut claim = Self::new(self.conn.clone(), std::mem::take(&mut self.key), self.marker.clone());
+            let mut claim = Self::new(
+                self.conn.clone(),
+                std::mem::take(&mut self.key),
+                self.marker.clone(),
+                self.timeout,
+            );
             claim.armed = true;
             self.armed = false;
             handle.spawn(async move { claim.release().await });
@@ -285,8 +294,8 @@ impl Drop for Claim {
     }
 }
 
-async fn within<T>(fut: impl Future<Output = redis::RedisResult<T>>) -> redis::RedisResult<T> {
-    tokio::time::timeout(REDIS_TIMEOUT, fut).await.unwrap_or_else(|_| {
+async fn within<T>(timeout: Duration, fut: impl Future<Output = redis::RedisResult<T>>) -> redis::RedisResult<T> {
+    tokio::time::timeout(timeout, fut).await.unwrap_or_else(|_| {
         Err(redis::RedisError::from((
             redis::ErrorKind::Io,
             "idempotency store timed out",

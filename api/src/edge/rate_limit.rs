@@ -38,9 +38,9 @@ use super::{
 };
 
 /// Counter: rate-limit decisions taken by the in-process fallback.
-pub const RATELIMIT_FALLBACK_TOTAL: &str = "dropforge_ratelimit_fallback_total";
+pub const RATELIMIT_FALLBACK_TOTAL: &str = dropforge_common::metric_names::RATELIMIT_FALLBACK_TOTAL;
 /// Counter: Redis errors and timeouts seen by the limiter (alert when non-zero for 5 min).
-pub const RATELIMIT_BACKEND_ERRORS_TOTAL: &str = "dropforge_ratelimit_backend_errors_total";
+pub const RATELIMIT_BACKEND_ERRORS_TOTAL: &str = dropforge_common::metric_names::RATELIMIT_BACKEND_ERRORS_TOTAL;
 /// After a Redis failure the limiter uses the fallback directly for this long.
 pub const BREAKER: Duration = Duration::from_secs(1);
 /// Problem type of a 429 (draft-ietf-httpapi-ratelimit-headers §5).

@@ -110,6 +110,8 @@ pub const BEARER: &str = "bearer";
             SuppliersProduct,
         ),
         responses(
+            BadQuery,
+            BadQueryOrPath,
             Unauthorized,
             MethodNotAllowed,
             PayloadTooLarge,

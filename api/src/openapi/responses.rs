@@ -64,6 +64,13 @@ problem_responses! {
     /// 401: missing, malformed, unknown or revoked API key.
     Unauthorized => "Missing or invalid API key (`code`: `unauthorized`).",
         [("WWW-Authenticate", string_header("`Bearer realm=\"dropforge\"`"))];
+    /// 400: a query parameter given twice or not UTF-8.
+    BadQuery => "A query parameter is given more than once (`duplicate_query_parameter`) or is not UTF-8 once \
+        percent-decoded (`invalid_query_encoding`); `errors[0].pointer` is `/query/{name}`.", [];
+    /// 400: a query parameter given twice or not UTF-8, or a path segment not UTF-8.
+    BadQueryOrPath => "A query parameter is given more than once (`duplicate_query_parameter`) or is not UTF-8 \
+        once percent-decoded (`invalid_query_encoding`, `errors[0].pointer` `/query/{name}`), or a path segment \
+        is not UTF-8 once percent-decoded (`invalid_path_encoding`, `errors[0].pointer` `/path/{name}`).", [];
     /// 405: the path exists but not with this method.
     MethodNotAllowed => "The path exists but does not support this method (`code`: `method_not_allowed`).", [];
     /// 413: body over 64 KiB.

@@ -108,7 +108,7 @@ pub struct BatchRequest {
 /// A batch: the job fields plus progress and items (or, when all were cached, progress and items).
 #[derive(ToSchema)]
 pub struct BatchResult {
-    /// `{total, done, failed}`.
+    /// `{total, done, failed, canceled}`.
     pub progress: BatchProgress,
     /// One entry per submitted product, in order.
     pub items: Vec<BatchItem>,
@@ -121,8 +121,10 @@ pub struct BatchProgress {
     pub total: u32,
     /// Items with a result.
     pub done: u32,
-    /// Items that failed or were canceled.
+    /// Items that failed.
     pub failed: u32,
+    /// Items canceled before they ran (not counted as failed).
+    pub canceled: u32,
 }
 
 /// One batch item.
@@ -158,8 +160,13 @@ pub struct DeliveryAttempt {
     pub event_type: String,
     /// Target URL.
     pub url: String,
-    /// `pending`, `delivered`, `failed` or `disabled` (410 Gone).
+    /// This attempt's outcome: `delivered` (2xx), `failed` (another status or an error; see
+    /// `next_attempt_at` for a retry) or `disabled` (410 Gone, or the URL was disabled); `pending`
+    /// for a delivery not attempted yet.
     pub status: String,
+    /// The delivery's current status, the same on each of its attempts: `pending`, `delivered`,
+    /// `failed` or `disabled`.
+    pub delivery_status: String,
     /// Attempt number.
     pub attempt: Option<i32>,
     /// When the attempt ran (RFC 3339).
@@ -388,13 +395,15 @@ pub struct Problem {
     /// Explanation of this occurrence.
     pub detail: String,
     /// Stable machine-readable code: `malformed_json`, `unsupported_media_type`, `validation_failed`,
-    /// `invalid_job_id`, `job_not_found`, `not_found`, `method_not_allowed`, `payload_too_large`,
+    /// `invalid_job_id`, `duplicate_query_parameter`, `invalid_query_encoding`, `invalid_path_encoding`,
+    /// `job_not_found`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unauthorized`, `rate_limited`, `idempotency_key_invalid`, `idempotency_key_reused`,
     /// `idempotency_request_in_progress`, `job_not_cancelable`, `service_unavailable`, `request_timeout` or
     /// `internal_error`.
     #[schema(example = "validation_failed")]
     pub code: String,
-    /// Every invalid member (`validation_failed` only).
+    /// Every invalid member (`validation_failed`), or the offending parameter
+    /// (`duplicate_query_parameter`, `invalid_query_encoding`, `invalid_path_encoding`).
     pub errors: Option<Vec<FieldError>>,
     /// Exhausted rate-limit policies (429 only).
     #[schema(rename = "violated-policies")]

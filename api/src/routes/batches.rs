@@ -23,6 +23,7 @@ use dropforge_common::{
     webhook::ssrf::{self, UrlPolicy},
 };
 use serde_json::{Value, json};
+use ulid::Ulid;
 
 use crate::{
     auth::Tenant,
@@ -30,7 +31,7 @@ use crate::{
     extract::JsonBody,
     routes::{
         jobs::{job_document, job_location},
-        validations::{parse_request, submit_job},
+        validations::parse_request,
     },
     state::AppState,
 };
@@ -112,7 +113,7 @@ fn parse_batch(body: &Value, state: &AppState, policy: &UrlPolicy) -> Result<(Ve
 /// Looks up cached results for `keys` (Redis, then fresh PostgreSQL results).
 async fn cached_results(state: &AppState, keys: &[String]) -> Result<HashMap<String, Value>, ApiError> {
     let mut found = HashMap::new();
-    match state.cache.get_many(keys).await {
+    match state.cache_redis.call(state.cache.get_many(keys)).await {
         Ok(values) => {
             for (key, value) in keys.iter().zip(values) {
                 if let Some(doc) = value.and_then(|v| serde_json::from_slice::<Value>(&v).ok()) {
@@ -120,7 +121,7 @@ async fn cached_results(state: &AppState, keys: &[String]) -> Result<HashMap<Str
                 }
             }
         }
-        Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
+        Err(e) => tracing::debug!(error = %e, "cache read failed; falling back to PostgreSQL"),
     }
     let missing: Vec<String> = keys.iter().filter(|k| !found.contains_key(*k)).cloned().collect();
     let (full, partial) = (
@@ -129,7 +130,10 @@ async fn cached_results(state: &AppState, keys: &[String]) -> Result<HashMap<Str
     );
     for (key, doc, ttl_left) in db::results::fresh_for_keys(&state.pool, &missing, full, partial).await? {
         if let Ok(bytes) = serde_json::to_vec(&doc) {
-            let _ = state.cache.set(&key, &bytes, Duration::from_secs(ttl_left)).await;
+            let _ = state
+                .cache_redis
+                .call(state.cache.set(&key, &bytes, Duration::from_secs(ttl_left)))
+                .await;
         }
         found.insert(key, doc);
     }
@@ -195,7 +199,7 @@ pub async fn create_batch(
             .map(|(i, (p, k))| json!({"position": i, "product": p, "status": "succeeded", "cached": true, "result": cached[k]}))
             .collect();
         let total = items.len();
-        let body = json!({"status": "succeeded", "cache": "hit", "progress": {"total": total, "done": total, "failed": 0}, "items": items});
+        let body = json!({"status": "succeeded", "cache": "hit", "progress": {"total": total, "done": total, "failed": 0, "canceled": 0}, "items": items});
         let mut response = (StatusCode::OK, Json(body)).into_response();
         response
             .headers_mut()
@@ -205,30 +209,39 @@ pub async fn create_batch(
 
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok());
     let input = json!({"products": products, "options": options});
-    let batch = db::batches::create(&state.pool, tenant, &input, webhook_url.as_deref(), request_id).await?;
+    // The batch, its jobs and its items commit together: a batch is never seen without its items
+    // (the reconciler would finish an empty batch at once), and no job runs before it is listed.
+    let mut tx = state.pool.begin().await?;
+    let batch = db::batches::create(&mut *tx, tenant, &input, webhook_url.as_deref(), request_id).await?;
     // One job per distinct miss: duplicates in the batch share it, in-flight work is joined.
-    let mut jobs: HashMap<&str, JobId> = HashMap::new();
+    let mut misses: Vec<(&str, NewJob)> = Vec::new();
     for (product, key) in products.iter().zip(&keys) {
-        if cached.contains_key(key) || jobs.contains_key(key.as_str()) {
+        if cached.contains_key(key) || misses.iter().any(|(k, _)| *k == key.as_str()) {
             continue;
         }
-        let job = NewJob {
-            tenant_id: tenant,
-            kind: JobKind::Validation,
-            dedupe_key: Some(format!("validation:{key}:")),
-            input: json!({
-                "product": product,
-                "country": validation_options.country,
-                "target_price": validation_options.target_price,
-                "cache_key": key,
-            }),
-            webhook_url: None,
-            request_id: request_id.map(str::to_owned),
-            parent_id: Some(batch),
-            dispatch_as: None,
-        };
-        jobs.insert(key, submit_job(&state, job).await?.id());
+        misses.push((
+            key.as_str(),
+            NewJob {
+                tenant_id: tenant,
+                kind: JobKind::Validation,
+                dedupe_key: Some(format!("validation:{key}:")),
+                input: json!({
+                    "product": product,
+                    "country": validation_options.country,
+                    "target_price": validation_options.target_price,
+                    "cache_key": key,
+                }),
+                webhook_url: None,
+                request_id: request_id.map(str::to_owned),
+                parent_id: Some(batch),
+                dispatch_as: None,
+            },
+        ));
     }
+    let (miss_keys, mut miss_jobs): (Vec<&str>, Vec<NewJob>) = misses.into_iter().unzip();
+    reserve_dispatch(&state, &mut miss_jobs).await;
+    let created = db::jobs::create_or_join_many(&mut tx, &miss_jobs).await?;
+    let jobs: HashMap<&str, JobId> = miss_keys.into_iter().zip(created.iter().map(|c| c.id())).collect();
     let items: Vec<NewItem> = products
         .iter()
         .zip(&keys)
@@ -241,7 +254,9 @@ pub async fn create_batch(
             result: cached.get(k).cloned(),
         })
         .collect();
-    db::batches::add_items(&state.pool, batch, &items).await?;
+    db::batches::add_items(&mut *tx, batch, &items).await?;
+    tx.commit().await?;
+    push_new(&state, &miss_jobs, &created).await?;
     let job = db::jobs::get(&state.pool, tenant, batch)
         .await?
         .ok_or(ApiError::JobNotFound)?;
@@ -255,14 +270,64 @@ pub async fn create_batch(
     Ok(response)
 }
 
-/// Progress `{total, done, failed}` of a batch's items.
+/// Marks the jobs that the validation queue has room for to be pushed at once (a fresh task id
+/// each); the others are left to the worker's dispatcher, as when Redis does not answer in time.
+async fn reserve_dispatch(state: &AppState, jobs: &mut [NewJob]) {
+    let cap = state.config.worker.queue_cap;
+    for job in jobs {
+        let room = state
+            .room
+            .reserve(&state.queue, &state.queue_redis, JobKind::Validation, cap)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::debug!(error = %e, "queue depth unknown; leaving the jobs to the dispatcher");
+                false
+            });
+        job.dispatch_as = room.then(Ulid::generate);
+    }
+}
+
+/// After the commit: pushes the new jobs marked for dispatch in one Redis call (a failed push
+/// leaves them to the dispatcher) and counts what was pushed, deferred and joined.
+async fn push_new(state: &AppState, jobs: &[NewJob], created: &[db::jobs::Created]) -> Result<(), ApiError> {
+    let mut pushes = Vec::new();
+    let (mut deferred, mut joined) = (0u64, 0u64);
+    for (job, created) in jobs.iter().zip(created) {
+        match (created, job.dispatch_as) {
+            (db::jobs::Created::New(id), Some(task)) => pushes.push((*id, task)),
+            (db::jobs::Created::New(_), None) => deferred += 1,
+            (db::jobs::Created::Joined(_), _) => joined += 1,
+        }
+    }
+    let kind = JobKind::Validation.as_str();
+    metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind, "outcome" => "deferred").increment(deferred);
+    metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind, "outcome" => "joined").increment(joined);
+    if pushes.is_empty() {
+        return Ok(());
+    }
+    metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind, "outcome" => "pushed").increment(pushes.len() as u64);
+    if let Err(e) = state
+        .queue_redis
+        .call(state.queue.push(JobKind::Validation, &pushes))
+        .await
+    {
+        tracing::warn!(jobs = pushes.len(), error = %e, "push failed; the dispatcher will retry");
+        for (id, task) in pushes {
+            db::jobs::undo_dispatch(&state.pool, id, task).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Progress `{total, done, failed, canceled}` of a batch's items (a canceled item did not fail).
 pub fn progress(items: &[Item]) -> Value {
-    let done = items.iter().filter(|i| i.status == "succeeded").count();
-    let failed = items
-        .iter()
-        .filter(|i| matches!(i.status.as_str(), "failed" | "canceled"))
-        .count();
-    json!({"total": items.len(), "done": done, "failed": failed})
+    let count = |status: &str| items.iter().filter(|i| i.status == status).count();
+    json!({
+        "total": items.len(),
+        "done": count("succeeded"),
+        "failed": count("failed"),
+        "canceled": count("canceled"),
+    })
 }
 
 /// A batch as clients see it: the job, its progress and every item with its status and result.
@@ -272,4 +337,33 @@ pub async fn batch_document(state: &AppState, job: &JobRecord) -> Result<Value, 
     doc["progress"] = progress(&items);
     doc["items"] = json!(items);
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(status: &str) -> Item {
+        Item {
+            position: 0,
+            product: json!({}),
+            status: status.to_owned(),
+            job_id: None,
+            cached: false,
+            result: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn canceled_items_are_not_failed() {
+        let items: Vec<Item> = ["succeeded", "failed", "canceled", "canceled", "queued"]
+            .into_iter()
+            .map(item)
+            .collect();
+        assert_eq!(
+            progress(&items),
+            json!({"total": 5, "done": 1, "failed": 1, "canceled": 2})
+        );
+    }
 }

@@ -27,7 +27,9 @@ pub async fn health() -> impl IntoResponse {
     path = "/ready",
     tag = "operations",
     summary = "Readiness",
-    description = "PostgreSQL (with every migration applied), the queue Redis and the cache Redis answer.",
+    description = "PostgreSQL (with every migration applied), the queue Redis and the cache Redis answer, each \
+        within `DF_API_READY_CHECK_MS` (500 ms by default; the checks run together, so the answer takes at most \
+        that long).",
     responses(
         (status = 200, description = "Ready", body = crate::openapi::Readiness),
         (status = 405, response = crate::openapi::MethodNotAllowed),
@@ -38,9 +40,16 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     if state.draining.is_triggered() {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"})));
     }
-    let postgres = matches!(db::migrations_applied(&state.pool).await, Ok(true));
-    let redis = state.queue.depth(JobKind::Validation).await.is_ok();
-    let cache = state.cache.ttl("dropforge:ready-probe").await.is_ok();
+    // The checks run together, each within its own deadline (never the breaker: readiness must
+    // see a recovered Redis at once), so /ready answers within DF_API_READY_CHECK_MS (≤ 1 s).
+    let limit = state.config.api.ready_check_timeout;
+    let (postgres, redis, cache) = tokio::join!(
+        tokio::time::timeout(limit, db::migrations_applied(&state.pool)),
+        tokio::time::timeout(limit, state.queue.depth(JobKind::Validation)),
+        tokio::time::timeout(limit, state.cache.ttl("dropforge:ready-probe")),
+    );
+    let postgres = matches!(postgres, Ok(Ok(true)));
+    let (redis, cache) = (matches!(redis, Ok(Ok(_))), matches!(cache, Ok(Ok(_))));
     let ok = postgres && redis && cache;
     let status = if ok {
         StatusCode::OK

@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    extract::{Query, State},
+    extract::State,
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -19,7 +19,13 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::{auth::Tenant, error::ApiError, extract::JobIdPath, routes::jobs::job_document, state::AppState};
+use crate::{
+    auth::Tenant,
+    error::ApiError,
+    extract::{JobIdPath, StrictQuery},
+    routes::jobs::job_document,
+    state::AppState,
+};
 
 /// Query parameters of `GET /v1/jobs`.
 #[derive(Debug, Deserialize)]
@@ -103,6 +109,7 @@ fn parse_filter(q: &ListQuery) -> Result<JobFilter, ApiError> {
         (status = 200, description = "Newest first", body = crate::openapi::JobPage,
             headers(("Link" = String, description = "rel=next when there is another page"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 400, response = crate::openapi::BadQuery),
         (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
         (status = 422, description = "Invalid filter", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
@@ -110,7 +117,7 @@ fn parse_filter(q: &ListQuery) -> Result<JobFilter, ApiError> {
 pub async fn list_jobs(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    Query(query): Query<ListQuery>,
+    StrictQuery(query): StrictQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
     let filter = parse_filter(&query)?;
     let mut rows = db::jobs::list(&state.pool, tenant, &filter).await?;
@@ -157,7 +164,15 @@ pub async fn cancel_job(
 ) -> Result<Response, ApiError> {
     match db::jobs::cancel(&state.pool, tenant, id).await? {
         Cancel::Canceled => {
-            events::publish_finished(state.queue.connection(), &state.config.redis_prefix, id).await;
+            // Best effort (waiters re-read PostgreSQL anyway): bounded by the request-path deadline.
+            let publish = events::publish_finished(state.queue.connection(), &state.config.redis_prefix, id);
+            if !state.queue_redis.is_open()
+                && tokio::time::timeout(state.queue_redis.timeout(), publish)
+                    .await
+                    .is_err()
+            {
+                tracing::debug!(job.id = %id, "cancel event not published in time");
+            }
             let job = db::jobs::get(&state.pool, tenant, id)
                 .await?
                 .ok_or(ApiError::JobNotFound)?;

@@ -51,6 +51,8 @@ pub fn job_document(job: &JobRecord) -> Value {
         ("id" = String, Path, format = Uuid, example = "019ac3b2-6c1d-7e6f-9a8b-123456789abc", description = "Job id"),
         ("If-None-Match" = Option<String>, Header, example = "\"019ac3b2-6c1d-7e6f-9a8b-123456789abc-3\"",
             description = "An `ETag` from an earlier answer (or `*`): 304 when the job has not changed."),
+        ("Prefer" = Option<String>, Header, example = "wait=10",
+            description = "`wait=N` (N capped at 30): answer when the job ends, or after N seconds (long poll)."),
     ),
     responses(
         (status = 200, description = "The job", body = crate::openapi::Job,
@@ -84,14 +86,26 @@ pub async fn get_job(
     JobIdPath(id): JobIdPath,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = db::jobs::get(&state.pool, tenant, id)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
+    // `Prefer: wait=N` long-polls: the answer comes when the job ends (or after N seconds).
+    let wait = crate::routes::validations::preferred_wait(&headers, state.config.api.max_wait);
+    let job = match wait {
+        Some(wait) if !wait.is_zero() => {
+            crate::routes::validations::wait_for_job(&state, tenant, id, wait)
+                .await?
+                .0
+        }
+        _ => db::jobs::get(&state.pool, tenant, id)
+            .await?
+            .ok_or(ApiError::JobNotFound)?,
+    };
     // A batch's representation also changes as its items progress: the ETag covers both.
     let (document, etag) = if job.kind == "batch" {
         let doc = crate::routes::batches::batch_document(&state, &job).await?;
         let p = &doc["progress"];
-        let etag = format!("\"{}-{}-{}-{}\"", id, job.state_version, p["done"], p["failed"]);
+        let etag = format!(
+            "\"{}-{}-{}-{}-{}\"",
+            id, job.state_version, p["done"], p["failed"], p["canceled"]
+        );
         (doc, etag)
     } else {
         (job_document(&job), format!("\"{}-{}\"", id, job.state_version))
@@ -113,6 +127,9 @@ pub async fn get_job(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     if !job.status().is_terminal() {
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    if let Some(v) = wait.and_then(|w| HeaderValue::from_str(&format!("wait={}", w.as_secs())).ok()) {
+        h.insert("preference-applied", v);
     }
     Ok(response)
 }

@@ -8,13 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::{
-    extract::{Path, Query, State},
-    http::HeaderMap,
-    response::Response,
-};
+use axum::{extract::State, http::HeaderMap, response::Response};
 use dropforge_common::{
-    cache, db,
+    cache, country, db,
     domain::JobKind,
     metric_names as m,
     product::{FieldError, ProductRef, SOURCES, valid_product_id},
@@ -26,6 +22,7 @@ use crate::{
     auth::Tenant,
     cached_body::CachedBody,
     error::ApiError,
+    extract::{PathParams, StrictQuery},
     routes::validations::{job_response, preferred_wait, submit},
     state::AppState,
 };
@@ -48,16 +45,14 @@ pub struct SuppliersQuery {
     pub country: Option<String>,
 }
 
-/// A country parameter, upper-cased; `None` (with an error recorded) when it is not two letters.
+/// A country parameter, upper-cased; the default (with an error recorded) when it is not an
+/// assigned ISO 3166-1 alpha-2 code.
 fn parse_country(raw: Option<&str>, default: &str, errors: &mut Vec<FieldError>) -> String {
-    match raw {
+    match raw.map(country::parse) {
         None => default.to_owned(),
-        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => c.to_ascii_uppercase(),
-        Some(_) => {
-            errors.push(FieldError::new(
-                "/query/country",
-                "must be a two-letter ISO 3166-1 country code",
-            ));
+        Some(Ok(code)) => code.to_owned(),
+        Some(Err(e)) => {
+            errors.push(FieldError::new("/query/country", e.to_string()));
             default.to_owned()
         }
     }
@@ -136,7 +131,7 @@ async fn cached(
         count_cache(kind, "hit");
         return Ok(Some(hit.response(headers, "dropforge; hit; detail=memory")));
     }
-    match state.cache.get(key).await {
+    match state.cache_redis.call(state.cache.get(key)).await {
         Ok(Some(hit)) => {
             count_cache(kind, "hit");
             let body = Arc::new(CachedBody::new(&hit));
@@ -144,14 +139,15 @@ async fn cached(
             return Ok(Some(body.response(headers, "dropforge; hit")));
         }
         Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
+        Err(e) => tracing::debug!(error = %e, "cache read failed; falling back to PostgreSQL"),
     }
     if let Some((doc, ttl_left)) = db::job_results::fresh_for_key(&state.pool, key, ttl.as_secs_f64()).await? {
         // Redis lost the entry but PostgreSQL, the truth, has a fresh result: serve and re-cache it.
         count_cache(kind, "hit");
         let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
-        if let Err(e) = state.cache.set(key, &bytes, Duration::from_secs(ttl_left)).await {
-            tracing::warn!(error = %e, "could not re-populate the cache");
+        let set = state.cache.set(key, &bytes, Duration::from_secs(ttl_left));
+        if let Err(e) = state.cache_redis.call(set).await {
+            tracing::debug!(error = %e, "could not re-populate the cache");
         }
         return Ok(Some(
             CachedBody::new(&bytes).response(headers, "dropforge; hit; detail=postgres"),
@@ -207,6 +203,7 @@ async fn job_answer(
                     ("Retry-After" = u32, description = "Seconds before polling"),
                     ("Cache-Status" = String, description = "`dropforge; fwd=miss`"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 400, response = crate::openapi::BadQuery),
         (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
         (status = 422, description = "Invalid parameters, each in `errors` (`validation_failed`)",
             body = crate::openapi::Problem, content_type = "application/problem+json"),
@@ -216,7 +213,7 @@ pub async fn search(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     headers: HeaderMap,
-    Query(query): Query<SearchQuery>,
+    StrictQuery(query): StrictQuery<SearchQuery>,
 ) -> Result<Response, ApiError> {
     let cfg = &state.config;
     let (q, country, page) = parse_search(&query, &cfg.upstreams.aliexpress.ship_to_country)?;
@@ -253,6 +250,7 @@ pub async fn search(
                     ("Retry-After" = u32, description = "Seconds before polling"),
                     ("Cache-Status" = String, description = "`dropforge; fwd=miss`"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 400, response = crate::openapi::BadQueryOrPath),
         (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
         (status = 422, description = "Unknown source (`/path/source`), invalid product id (`/path/id`) or country \
             (`validation_failed`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
@@ -262,8 +260,8 @@ pub async fn suppliers(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     headers: HeaderMap,
-    Path((source, id)): Path<(String, String)>,
-    Query(query): Query<SuppliersQuery>,
+    PathParams((source, id)): PathParams<(String, String)>,
+    StrictQuery(query): StrictQuery<SuppliersQuery>,
 ) -> Result<Response, ApiError> {
     let cfg = &state.config;
     let (product, country) = parse_suppliers(&source, &id, &query, &cfg.upstreams.aliexpress.ship_to_country)?;

@@ -10,8 +10,9 @@ use axum::{
 };
 use dropforge_common::{
     cache::{self, ValidationOptions},
+    country::{self, CountryError},
     db::{self, jobs::NewJob},
-    domain::{JobId, JobKind, JobStatus, TenantId},
+    domain::{JobId, JobKind, TenantId},
     metric_names as m,
     product::{FieldError, ProductRef, parse_product},
     scoring::MODEL,
@@ -63,14 +64,15 @@ pub fn parse_request(body: &Value, default_country: &str, policy: &UrlPolicy) ->
     };
     let country = match obj.get("country") {
         None | Some(Value::Null) => Some(default_country.to_owned()),
-        Some(Value::String(c)) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            Some(c.to_ascii_uppercase())
-        }
+        Some(Value::String(c)) => match country::parse(c) {
+            Ok(code) => Some(code.to_owned()),
+            Err(e) => {
+                errors.push(FieldError::new("/country", e.to_string()));
+                None
+            }
+        },
         Some(_) => {
-            errors.push(FieldError::new(
-                "/country",
-                "must be a two-letter ISO 3166-1 country code",
-            ));
+            errors.push(FieldError::new("/country", CountryError::Malformed.to_string()));
             None
         }
     };
@@ -117,7 +119,8 @@ pub fn parse_request(body: &Value, default_country: &str, policy: &UrlPolicy) ->
     }
 }
 
-/// `Prefer: wait=N` (RFC 7240), clamped to `max`; invalid preferences are ignored.
+/// `Prefer: wait=N` (RFC 7240), clamped to `max` (however many digits N has); invalid
+/// preferences are ignored.
 pub fn preferred_wait(headers: &HeaderMap, max: Duration) -> Option<Duration> {
     headers
         .get_all("prefer")
@@ -126,10 +129,19 @@ pub fn preferred_wait(headers: &HeaderMap, max: Duration) -> Option<Duration> {
         .flat_map(|v| v.split([',', ';']))
         .filter_map(|pref| {
             let (name, value) = pref.split_once('=')?;
-            (name.trim().eq_ignore_ascii_case("wait")).then(|| value.trim().trim_matches('"').parse::<u64>().ok())?
+            (name.trim().eq_ignore_ascii_case("wait")).then(|| wait_seconds(value.trim().trim_matches('"')))?
         })
         .next()
         .map(|secs| Duration::from_secs(secs).min(max))
+}
+
+/// Seconds of a `wait` value: a non-empty run of digits, saturating at `u64::MAX` (RFC 7240
+/// delta-seconds has no upper bound; the caller caps it).
+fn wait_seconds(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(value.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn count_cache(result: &'static str) {
@@ -217,7 +229,8 @@ pub async fn create_validation(
         count_cache("hit");
         return Ok(hit.response(&headers, "dropforge; hit; detail=memory"));
     }
-    match state.cache.get(&key).await {
+    // A slow or failed cache read is a miss: PostgreSQL, the truth, is read next.
+    match state.cache_redis.call(state.cache.get(&key)).await {
         Ok(Some(hit)) => {
             count_cache("hit");
             let body = Arc::new(CachedBody::new(&hit));
@@ -225,7 +238,7 @@ pub async fn create_validation(
             return Ok(body.response(&headers, "dropforge; hit"));
         }
         Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "cache read failed; falling back to PostgreSQL"),
+        Err(e) => tracing::debug!(error = %e, "cache read failed; falling back to PostgreSQL"),
     }
     let (full_ttl, partial_ttl) = (
         cfg.cache.validation_ttl.as_secs_f64(),
@@ -235,8 +248,9 @@ pub async fn create_validation(
         // Redis lost the entry but PostgreSQL, the truth, has a fresh result: serve and re-cache it.
         count_cache("hit");
         let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
-        if let Err(e) = state.cache.set(&key, &bytes, Duration::from_secs(ttl_left)).await {
-            tracing::warn!(error = %e, "could not re-populate the cache");
+        let set = state.cache.set(&key, &bytes, Duration::from_secs(ttl_left));
+        if let Err(e) = state.cache_redis.call(set).await {
+            tracing::debug!(error = %e, "could not re-populate the cache");
         }
         return Ok(CachedBody::new(&bytes).response(&headers, "dropforge; hit; detail=postgres"));
     }
@@ -278,13 +292,16 @@ pub async fn job_response(
     id: JobId,
     wait: Option<Duration>,
 ) -> Result<Response, ApiError> {
-    let finished = match wait {
-        Some(wait) if !wait.is_zero() => wait_until_finished(state, id, wait).await?,
-        _ => false,
+    let (job, finished) = match wait {
+        Some(wait) if !wait.is_zero() => wait_for_job(state, tenant, id, wait).await?,
+        _ => {
+            let job = db::jobs::get(&state.pool, tenant, id)
+                .await?
+                .ok_or(ApiError::JobNotFound)?;
+            let done = job.status().is_terminal();
+            (job, done)
+        }
     };
-    let job = db::jobs::get(&state.pool, tenant, id)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
     let status = if finished { StatusCode::OK } else { StatusCode::ACCEPTED };
     let mut response = (status, axum::Json(job_document(&job))).into_response();
     let headers = response.headers_mut();
@@ -309,7 +326,8 @@ pub async fn job_response(
 }
 
 /// Creates or joins a job and, when the queue has room, pushes it at once (otherwise the
-/// worker's dispatcher feeds it from PostgreSQL under the queue cap).
+/// worker's dispatcher feeds it from PostgreSQL under the queue cap). A queue Redis that does not
+/// answer within its deadline leaves the job to the dispatcher too: the row is the truth.
 pub async fn submit(
     state: &AppState,
     tenant: TenantId,
@@ -337,12 +355,12 @@ pub async fn submit_job(state: &AppState, mut job: NewJob) -> Result<db::jobs::C
     let kind = job.kind;
     let room = match state
         .room
-        .reserve(&state.queue, kind, state.config.worker.queue_cap)
+        .reserve(&state.queue, &state.queue_redis, kind, state.config.worker.queue_cap)
         .await
     {
         Ok(room) => room,
         Err(e) => {
-            tracing::warn!(error = %e, "queue depth unknown; leaving the job to the dispatcher");
+            tracing::debug!(error = %e, "queue depth unknown; leaving the job to the dispatcher");
             false
         }
     };
@@ -351,7 +369,9 @@ pub async fn submit_job(state: &AppState, mut job: NewJob) -> Result<db::jobs::C
     let created = db::jobs::create_or_join(&state.pool, &job).await?;
     if let (db::jobs::Created::New(id), Some(task_id)) = (created, dispatch_as) {
         metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "pushed").increment(1);
-        if let Err(e) = state.queue.push(kind, &[(id, task_id)]).await {
+        // A push that timed out may still land later: the dispatcher then pushes the job again
+        // under a new task id, and the worker's guarded claim drops the duplicate delivery.
+        if let Err(e) = state.queue_redis.call(state.queue.push(kind, &[(id, task_id)])).await {
             tracing::warn!(job.id = %id, error = %e, "push failed; the dispatcher will retry");
             db::jobs::undo_dispatch(&state.pool, id, task_id).await?;
         }
@@ -363,28 +383,37 @@ pub async fn submit_job(state: &AppState, mut job: NewJob) -> Result<db::jobs::C
     Ok(created)
 }
 
-/// Waits up to `max` for a job to finish; true when it did. Completion events wake the wait;
-/// PostgreSQL is re-read every 2 s in case an event was lost.
-pub async fn wait_until_finished(state: &AppState, id: JobId, max: Duration) -> Result<bool, ApiError> {
+/// Waits up to `max` for a job to finish; answers the job as last read and whether it finished.
+/// The job is read once first (it may already be done, e.g. when joined), then again only when
+/// its completion event arrives or every 2 s in case an event was lost: a submission that waits
+/// costs two reads of PostgreSQL, not one per poll.
+pub async fn wait_for_job(
+    state: &AppState,
+    tenant: TenantId,
+    id: JobId,
+    max: Duration,
+) -> Result<(db::jobs::JobRecord, bool), ApiError> {
     let waiter = state.waiters.register(id);
     let deadline = Instant::now() + max;
     loop {
         let notified = waiter.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let status = db::jobs::status_of(&state.pool, id).await?;
-        if status.is_some_and(JobStatus::is_terminal) {
-            return Ok(true);
+        let job = db::jobs::get(&state.pool, tenant, id)
+            .await?
+            .ok_or(ApiError::JobNotFound)?;
+        if job.status().is_terminal() {
+            return Ok((job, true));
         }
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Ok(false);
+            return Ok((job, false));
         }
         tokio::select! {
             () = &mut notified => {}
             () = tokio::time::sleep(remaining.min(Duration::from_secs(2))) => {}
             // Shutting down: answer 202 now rather than hold the connection open.
-            () = state.draining.wait() => return Ok(false),
+            () = state.draining.wait() => return Ok((job, false)),
         }
     }
 }
@@ -406,7 +435,20 @@ mod tests {
             preferred_wait(&h, Duration::from_secs(30)),
             Some(Duration::from_secs(30))
         );
+        h.insert(
+            "prefer",
+            HeaderValue::from_static("wait=123456789012345678901234567890"),
+        );
+        assert_eq!(
+            preferred_wait(&h, Duration::from_secs(30)),
+            Some(Duration::from_secs(30)),
+            "a 30-digit wait is capped, not ignored"
+        );
         h.insert("prefer", HeaderValue::from_static("wait=abc"));
+        assert_eq!(preferred_wait(&h, Duration::from_secs(30)), None);
+        h.insert("prefer", HeaderValue::from_static("wait=-5"));
+        assert_eq!(preferred_wait(&h, Duration::from_secs(30)), None);
+        h.insert("prefer", HeaderValue::from_static("wait="));
         assert_eq!(preferred_wait(&h, Duration::from_secs(30)), None);
     }
 
@@ -418,5 +460,21 @@ mod tests {
         };
         let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(pointers, ["/extra", "/product/id", "/country", "/target_price"]);
+    }
+
+    #[test]
+    fn countries_must_be_assigned_codes() {
+        let product = json!({"source": "aliexpress", "id": "1005000000000001"});
+        for unknown in ["XX", "ZZ", "uk"] {
+            let body = json!({"product": product, "country": unknown});
+            let Err(ApiError::Validation(errors)) = parse_request(&body, "US", &UrlPolicy::default()) else {
+                panic!("{unknown} must be refused")
+            };
+            assert_eq!(errors[0].pointer, "/country");
+            assert!(errors[0].detail.contains("ISO 3166-1"), "{}", errors[0].detail);
+        }
+        let body = json!({"product": product, "country": "de"});
+        let parsed = parse_request(&body, "US", &UrlPolicy::default()).expect("de is Germany");
+        assert_eq!(parsed.options.country, "DE");
     }
 }

@@ -75,8 +75,8 @@ mod reader;
 mod sections;
 
 pub use sections::{
-    AliExpressConfig, ApiConfig, BudgetConfig, CacheConfig, EdgeConfig, MetaConfig, RatePolicy, SignMethod,
-    UpstreamsConfig, WebhookConfig, WorkerConfig, YouTubeConfig,
+    AliExpressConfig, ApiConfig, BudgetConfig, CacheConfig, EdgeConfig, MetaConfig, RatePolicy, RetentionConfig,
+    SignMethod, UpstreamsConfig, WebhookConfig, WorkerConfig, YouTubeConfig,
 };
 
 use reader::Reader;
@@ -139,6 +139,10 @@ impl Config {
                 key_cache_ttl: r.millis("DF_API_KEY_CACHE_MS", 1000),
                 result_memo_ttl: r.millis("DF_API_RESULT_MEMO_MS", 1000),
                 drain_delay: r.secs("DF_API_DRAIN_SECS", 2),
+                redis_timeout: r.millis("DF_API_REDIS_TIMEOUT_MS", 150),
+                redis_breaker: r.millis("DF_API_REDIS_BREAKER_MS", 1000),
+                db_acquire_timeout: r.millis("DF_API_DB_ACQUIRE_TIMEOUT_MS", 1000),
+                ready_check_timeout: r.millis("DF_API_READY_CHECK_MS", 500),
             },
             worker: WorkerConfig {
                 metrics_listen: r.addr("DF_WORKER_METRICS_LISTEN", "127.0.0.1:9465"),
@@ -150,6 +154,7 @@ impl Config {
                 lease_renew: r.secs("DF_JOB_LEASE_RENEW_SECS", 5),
                 reconcile_interval: r.millis("DF_RECONCILE_MS", 2000),
                 dispatch_interval: r.millis("DF_DISPATCH_MS", 50),
+                canary_interval: r.millis("DF_CANARY_INTERVAL_MS", 5000),
                 queue_cap: r.parse("DF_QUEUE_CAP", 3000),
                 redis_grace: r.secs("DF_REDIS_GRACE_SECS", 5),
                 max_attempts: r.parse("DF_JOB_MAX_ATTEMPTS", 5),
@@ -157,6 +162,11 @@ impl Config {
                 shutdown_timeout: r.secs("DF_WORKER_SHUTDOWN_SECS", 30),
                 retry_base: r.millis("DF_RETRY_BASE_MS", 1000),
                 retry_max: r.millis("DF_RETRY_MAX_MS", 300_000),
+                retention: RetentionConfig {
+                    days: r.parse("DF_RETENTION_DAYS", 30),
+                    batch: r.parse("DF_RETENTION_BATCH", 5000),
+                    interval: r.secs("DF_RETENTION_INTERVAL_SECS", 60),
+                },
             },
             cache: CacheConfig {
                 validation_ttl: r.secs("DF_CACHE_VALIDATION_TTL_SECS", 86_400),
@@ -277,11 +287,23 @@ impl Config {
         if w.queue_cap == 0 || w.queue_cap > 6000 {
             errors.push("DF_QUEUE_CAP must be between 1 and 6000 (apalis-redis wedges at 8000 due jobs)".into());
         }
+        if w.retention.batch == 0 || w.retention.batch > 100_000 {
+            errors.push("DF_RETENTION_BATCH must be between 1 and 100000".into());
+        }
+        if w.retention.interval.is_zero() {
+            errors.push("DF_RETENTION_INTERVAL_SECS must be at least 1".into());
+        }
         if w.lease_renew >= w.lease {
             errors.push("DF_JOB_LEASE_RENEW_SECS must be shorter than DF_JOB_LEASE_SECS".into());
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
             errors.push("DF_REDIS_PREFIX must be a non-empty word".into());
+        }
+        if self.api.redis_timeout.is_zero() || self.api.db_acquire_timeout.is_zero() {
+            errors.push("DF_API_REDIS_TIMEOUT_MS and DF_API_DB_ACQUIRE_TIMEOUT_MS must be positive".into());
+        }
+        if self.api.ready_check_timeout.is_zero() || self.api.ready_check_timeout > Duration::from_secs(1) {
+            errors.push("DF_API_READY_CHECK_MS must be between 1 and 1000 (/ready answers within 1 s)".into());
         }
         if self.api.max_wait > Duration::from_secs(30) {
             errors.push("DF_API_MAX_WAIT_SECS must be at most 30".into());
@@ -366,6 +388,20 @@ mod tests {
             Config::from_vars(&vars(&[("DF_RATE_LIMIT_ROUTES", "POST /v1/validations/batch=10/60")])).expect("routes");
         assert_eq!(c.edge.rate_limit_routes[0].1.limit, 10);
         assert!(Config::from_vars(&vars(&[("DF_RATE_LIMIT_IP", "0/60")])).is_err());
+    }
+
+    #[test]
+    fn api_failure_deadlines() {
+        let api = Config::local_default().api;
+        assert_eq!(api.redis_timeout, Duration::from_millis(150));
+        assert_eq!(api.redis_breaker, Duration::from_secs(1));
+        assert_eq!(api.db_acquire_timeout, Duration::from_secs(1));
+        assert_eq!(api.ready_check_timeout, Duration::from_millis(500));
+        let vars = |k: &str, v: &str| -> HashMap<String, String> { [(k.to_owned(), v.to_owned())].into() };
+        assert!(Config::from_vars(&vars("DF_API_READY_CHECK_MS", "1500")).is_err());
+        assert!(Config::from_vars(&vars("DF_API_REDIS_TIMEOUT_MS", "0")).is_err());
+        let c = Config::from_vars(&vars("DF_API_REDIS_TIMEOUT_MS", "40")).expect("override");
+        assert_eq!(c.api.redis_timeout, Duration::from_millis(40));
     }
 
     #[test]

@@ -22,6 +22,18 @@ pub struct ApiConfig {
     /// `DF_API_DRAIN_SECS`: after SIGTERM, how long `/ready` answers 503 before the listener
     /// closes, so load balancers stop sending traffic (default 2).
     pub drain_delay: Duration,
+    /// `DF_API_REDIS_TIMEOUT_MS`: deadline of every Redis call on the request path (cache read,
+    /// queue depth, push, idempotency, event publish); past it the request takes its fallback
+    /// (default 150).
+    pub redis_timeout: Duration,
+    /// `DF_API_REDIS_BREAKER_MS`: after a Redis call failed or timed out, how long the request path
+    /// skips that Redis and takes the fallback at once (default 1000; 0 disables).
+    pub redis_breaker: Duration,
+    /// `DF_API_DB_ACQUIRE_TIMEOUT_MS`: how long a request waits for a PostgreSQL connection before
+    /// answering 503 (default 1000).
+    pub db_acquire_timeout: Duration,
+    /// `DF_API_READY_CHECK_MS`: deadline of each `/ready` dependency check (default 500).
+    pub ready_check_timeout: Duration,
 }
 
 /// Worker process settings (queue, leases, reconciler).
@@ -45,6 +57,8 @@ pub struct WorkerConfig {
     pub reconcile_interval: Duration,
     /// `DF_DISPATCH_MS`: dispatcher period when idle (default 50).
     pub dispatch_interval: Duration,
+    /// `DF_CANARY_INTERVAL_MS`: how often each worker submits a canary job (default 5000; 0 = never).
+    pub canary_interval: Duration,
     /// `DF_QUEUE_CAP`: most due jobs allowed in one apalis queue (default 3000, defect 1 is at 8000).
     pub queue_cap: usize,
     /// `DF_REDIS_GRACE_SECS`: age after which a dispatched job must be visible in Redis (default 5).
@@ -59,6 +73,21 @@ pub struct WorkerConfig {
     pub retry_base: Duration,
     /// `DF_RETRY_MAX_MS`: retry delay cap (default 300000).
     pub retry_max: Duration,
+    /// Removal of old finished jobs (`DF_RETENTION_*`).
+    pub retention: RetentionConfig,
+}
+
+/// Retention of finished jobs: the worker removes them, with their results, batch items and
+/// webhook deliveries, once they are older than the period (docs/OPERATIONS.md "Retention").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// `DF_RETENTION_DAYS`: jobs finished longer ago than this are removed (default 30; 0 keeps
+    /// everything).
+    pub days: u32,
+    /// `DF_RETENTION_BATCH`: most jobs removed per chunk, one short transaction (default 5000).
+    pub batch: u32,
+    /// `DF_RETENTION_INTERVAL_SECS`: pause after a round caught up (default 60).
+    pub interval: Duration,
 }
 
 /// Cache TTLs per kind.

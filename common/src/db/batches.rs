@@ -115,19 +115,38 @@ pub struct Finished {
 /// Finishes the open batches that `child` belongs to (or every open batch, with `None`) once none
 /// of their items is queued or running; returns the batches finished by this call. Run it after the
 /// child's own state change committed, so the last child to finish always sees every other one.
+///
+/// Two statements, not one with `($1 is null or ...)`: under a generic plan that OR hides both the
+/// child's `batch_items_job` lookup and the `jobs_in_flight` index, and every call scanned `jobs`.
 pub async fn finish_ready(exec: impl PgExecutor<'_>, child: Option<JobId>) -> Result<Vec<Finished>, sqlx::Error> {
-    sqlx::query_as(
-        "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
-                updated_at = now()
-         where b.kind = 'batch' and b.status in ('queued', 'running')
-           and ($1::uuid is null or b.id in (select batch_id from batch_items where job_id = $1))
-           and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                           where bi.batch_id = b.id and c.status in ('queued', 'running'))
-         returning b.id, b.tenant_id, b.webhook_url",
-    )
-    .bind(child.map(|c| c.0))
-    .fetch_all(exec)
-    .await
+    match child {
+        Some(child) => {
+            sqlx::query_as(
+                "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
+                        updated_at = now()
+                 where b.id in (select batch_id from batch_items where job_id = $1)
+                   and b.kind = 'batch' and b.status in ('queued', 'running')
+                   and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
+                                   where bi.batch_id = b.id and c.status in ('queued', 'running'))
+                 returning b.id, b.tenant_id, b.webhook_url",
+            )
+            .bind(child.0)
+            .fetch_all(exec)
+            .await
+        }
+        None => {
+            sqlx::query_as(
+                "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
+                        updated_at = now()
+                 where b.kind = 'batch' and b.status in ('queued', 'running')
+                   and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
+                                   where bi.batch_id = b.id and c.status in ('queued', 'running'))
+                 returning b.id, b.tenant_id, b.webhook_url",
+            )
+            .fetch_all(exec)
+            .await
+        }
+    }
 }
 
 /// Marks the open batches of `child` as running (their first item started or ended).
@@ -138,6 +157,43 @@ pub async fn mark_running(exec: impl PgExecutor<'_>, child: JobId) -> Result<(),
          where kind = 'batch' and status = 'queued' and id in (select batch_id from batch_items where job_id = $1)",
     )
     .bind(child.0)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// [`finish_ready`] for the batches of many children at once (the group commit of the worker):
+/// one statement for every child that ended at the same moment.
+pub async fn finish_ready_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> Result<Vec<Finished>, sqlx::Error> {
+    if children.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
+                updated_at = now()
+         where b.id in (select batch_id from batch_items where job_id = any($1))
+           and b.kind = 'batch' and b.status in ('queued', 'running')
+           and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
+                           where bi.batch_id = b.id and c.status in ('queued', 'running'))
+         returning b.id, b.tenant_id, b.webhook_url",
+    )
+    .bind(children)
+    .fetch_all(exec)
+    .await
+}
+
+/// [`mark_running`] for the open batches of many children at once.
+pub async fn mark_running_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> Result<(), sqlx::Error> {
+    if children.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "update jobs set status = 'running', started_at = coalesce(started_at, now()),
+                state_version = state_version + 1, updated_at = now()
+         where id in (select batch_id from batch_items where job_id = any($1))
+           and kind = 'batch' and status = 'queued'",
+    )
+    .bind(children)
     .execute(exec)
     .await?;
     Ok(())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 use ulid::Ulid;
 use uuid::Uuid;
 
@@ -164,6 +164,90 @@ pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, sqlx
     Err(sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into()))
 }
 
+/// [`create_or_join`] for many jobs at once (a batch's misses): one multi-row insert, one read
+/// of the in-flight jobs that were joined instead. Answers one [`Created`] per job, in order. Jobs
+/// must carry distinct `dedupe_key`s (a batch submits each distinct product once). Runs on one
+/// connection, usually the transaction that also writes the batch and its items.
+pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<Vec<Created>, sqlx::Error> {
+    let mut answers: Vec<Option<Created>> = vec![None; jobs.len()];
+    for _ in 0..5 {
+        let pending: Vec<usize> = (0..jobs.len()).filter(|&i| answers[i].is_none()).collect();
+        if pending.is_empty() {
+            break;
+        }
+        let ids: Vec<Uuid> = pending.iter().map(|_| JobId::generate().0).collect();
+        let col = |f: &dyn Fn(&NewJob) -> Option<String>| -> Vec<Option<String>> {
+            pending.iter().map(|&i| f(&jobs[i])).collect()
+        };
+        let tenants: Vec<Uuid> = pending.iter().map(|&i| jobs[i].tenant_id.0).collect();
+        let kinds = col(&|j| Some(j.kind.as_str().to_owned()));
+        let dedupe = col(&|j| j.dedupe_key.clone());
+        let inputs: Vec<Value> = pending.iter().map(|&i| jobs[i].input.clone()).collect();
+        let hooks = col(&|j| j.webhook_url.clone());
+        let requests = col(&|j| j.request_id.clone());
+        let tasks = col(&|j| j.dispatch_as.map(|t| t.to_string()));
+        let parents: Vec<Option<Uuid>> = pending.iter().map(|&i| jobs[i].parent_id.map(|p| p.0)).collect();
+        let inserted: Vec<Uuid> = sqlx::query_scalar(
+            "insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
+                               queue_task_id, dispatched_at, parent_id)
+             select t.id, t.tenant_id, t.kind, 'queued', t.dedupe_key, t.input, t.webhook_url, t.request_id,
+                    t.task_id, case when t.task_id is null then null else now() end, t.parent_id
+             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[],
+                         $8::text[], $9::uuid[])
+                  as t(id, tenant_id, kind, dedupe_key, input, webhook_url, request_id, task_id, parent_id)
+             on conflict (tenant_id, dedupe_key) where status in ('queued', 'running') and dedupe_key is not null
+             do nothing returning id",
+        )
+        .bind(&ids)
+        .bind(&tenants)
+        .bind(&kinds)
+        .bind(&dedupe)
+        .bind(&inputs)
+        .bind(&hooks)
+        .bind(&requests)
+        .bind(&tasks)
+        .bind(&parents)
+        .fetch_all(&mut *conn)
+        .await?;
+        let inserted: std::collections::HashSet<Uuid> = inserted.into_iter().collect();
+        let mut joined_keys: Vec<(Uuid, String)> = Vec::new();
+        for (slot, &i) in pending.iter().enumerate() {
+            if inserted.contains(&ids[slot]) {
+                answers[i] = Some(Created::New(JobId(ids[slot])));
+            } else if let Some(key) = &jobs[i].dedupe_key {
+                joined_keys.push((jobs[i].tenant_id.0, key.clone()));
+            }
+        }
+        if joined_keys.is_empty() {
+            continue;
+        }
+        let (tenants, keys): (Vec<Uuid>, Vec<String>) = joined_keys.into_iter().unzip();
+        let existing: Vec<(Uuid, String, Uuid)> = sqlx::query_as(
+            "select j.tenant_id, j.dedupe_key, j.id from jobs j
+             join unnest($1::uuid[], $2::text[]) as k(tenant_id, dedupe_key)
+               on j.tenant_id = k.tenant_id and j.dedupe_key = k.dedupe_key
+             where j.status in ('queued', 'running')",
+        )
+        .bind(&tenants)
+        .bind(&keys)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (tenant, key, id) in existing {
+            for &i in &pending {
+                if answers[i].is_none() && jobs[i].tenant_id.0 == tenant && jobs[i].dedupe_key.as_deref() == Some(&key)
+                {
+                    answers[i] = Some(Created::Joined(JobId(id)));
+                }
+            }
+        }
+        // Keys whose in-flight job finished between the two statements are tried again.
+    }
+    answers
+        .into_iter()
+        .map(|a| a.ok_or_else(|| sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into())))
+        .collect()
+}
+
 /// Forgets a dispatch that could not be pushed, so the dispatcher pushes the job later.
 pub async fn undo_dispatch(pool: &PgPool, id: JobId, task_id: Ulid) -> Result<(), sqlx::Error> {
     sqlx::query("update jobs set dispatched_at = null, queue_task_id = null where id = $1 and queue_task_id = $2")
@@ -213,14 +297,85 @@ pub async fn claim(pool: &PgPool, id: JobId, owner: &str, lease: Duration) -> Re
     .await
 }
 
+/// A claimed job with its id (batched claims).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    /// The job.
+    pub id: Uuid,
+    /// What the worker needs of it.
+    #[sqlx(flatten)]
+    pub job: Claimed,
+}
+
+/// [`claim`] for many deliveries in one statement (group commit): returns the jobs claimed, in
+/// no particular order; an id that is missing from the answer was not claimable.
+pub async fn claim_many(
+    pool: &PgPool,
+    ids: &[Uuid],
+    owner: &str,
+    lease: Duration,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "with locked as (
+             select id from jobs where id = any($1) order by id for update
+         )
+         update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+                lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+                state_version = state_version + 1, updated_at = now()
+         from locked
+         where jobs.id = locked.id
+           and ((status = 'queued' and next_run_at <= now()) or (status = 'running' and lease_expires_at < now()))
+         returning jobs.id, tenant_id, kind, input, attempts, created_at, next_run_at, webhook_url, request_id",
+    )
+    .bind(ids)
+    .bind(owner)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
+/// [`mark_succeeded`] for many jobs in one statement: returns the ids this call completed (those
+/// `owner` still held).
+pub async fn succeed_many(exec: impl PgExecutor<'_>, ids: &[Uuid], owner: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "with locked as (
+             select id from jobs where id = any($1) order by id for update
+         )
+         update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         from locked
+         where jobs.id = locked.id and status = 'running' and lease_owner = $2
+         returning jobs.id",
+    )
+    .bind(ids)
+    .bind(owner)
+    .fetch_all(exec)
+    .await
+}
+
 /// Extends the leases of jobs `owner` is still running.
+///
+/// Every statement that changes many jobs by id (this one, [`claim_many`], [`succeed_many`],
+/// `results::complete_validations`) first locks its rows in id order: two of them running at
+/// once then wait for each other instead of deadlocking (which PostgreSQL only detects after
+/// `deadlock_timeout`, failing one whole group).
 pub async fn renew_leases(pool: &PgPool, ids: &[Uuid], owner: &str, lease: Duration) -> Result<u64, sqlx::Error> {
     if ids.is_empty() {
         return Ok(0);
     }
     let done = sqlx::query(
-        "update jobs set lease_expires_at = now() + make_interval(secs => $3)
-         where id = any($1) and lease_owner = $2 and status = 'running'",
+        "with locked as (
+             select id from jobs where id = any($1) order by id for update
+         )
+         update jobs set lease_expires_at = now() + make_interval(secs => $3)
+         from locked
+         where jobs.id = locked.id and lease_owner = $2 and status = 'running'",
     )
     .bind(ids)
     .bind(owner)
@@ -436,7 +591,9 @@ pub struct JobFilter {
 
 /// Lists a tenant's jobs newest first; returns up to `limit + 1` rows so callers can tell `has_more`.
 pub async fn list(pool: &PgPool, tenant: TenantId, f: &JobFilter) -> Result<Vec<JobRecord>, sqlx::Error> {
-    let (before_at, before_id) = f.before.map_or((None, None), |(at, id)| (Some(at), Some(id)));
+    // Always a keyset bound (the first page starts after the largest possible key), so the cursor
+    // is an index condition of `jobs_tenant_recent`, never a filter over every newer row.
+    let (before_at, before_id) = f.before.unwrap_or((DateTime::<Utc>::MAX_UTC, Uuid::max()));
     sqlx::query_as(
         "select j.id, j.tenant_id, j.kind, j.status, j.input, j.error, j.attempts, j.state_version,
                 j.parent_id, j.webhook_url, j.next_run_at, j.created_at, j.started_at, j.finished_at, j.updated_at,
@@ -445,7 +602,7 @@ pub async fn list(pool: &PgPool, tenant: TenantId, f: &JobFilter) -> Result<Vec<
          where j.tenant_id = $1
            and ($2::text is null or j.status = $2)
            and ($3::text is null or j.kind = $3)
-           and ($4::timestamptz is null or (j.created_at, j.id) < ($4, $5))
+           and (j.created_at, j.id) < ($4, $5)
          order by j.created_at desc, j.id desc
          limit $6",
     )

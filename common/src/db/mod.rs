@@ -5,6 +5,7 @@ pub mod batches;
 pub mod job_results;
 pub mod jobs;
 pub mod results;
+pub mod retention;
 pub mod tenants;
 pub mod webhooks;
 
@@ -21,11 +22,21 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// Opens a pool of at most `max_connections`; fails fast when PostgreSQL is unreachable.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    connect_with_acquire_timeout(url, max_connections, Duration::from_secs(5)).await
+}
+
+/// [`connect`] with its own wait for a connection: past `acquire_timeout` a query fails with
+/// `PoolTimedOut` (the API uses a short one, so requests answer 503 fast while PostgreSQL is down).
+pub async fn connect_with_acquire_timeout(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         .idle_timeout(Duration::from_secs(300))
         .connect_with(options)
         .await

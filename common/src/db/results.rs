@@ -115,3 +115,78 @@ pub async fn fresh_for_keys(
         .map(|(k, v, left)| (k, v, left as u64))
         .collect())
 }
+
+/// An owned [`NewResult`], for group commits.
+#[derive(Debug, Clone)]
+pub struct OwnedResult {
+    /// The job that produced it.
+    pub job_id: JobId,
+    /// Cache key it answers.
+    pub cache_key: String,
+    /// The product.
+    pub product: ProductRef,
+    /// Scoring model.
+    pub model: String,
+    /// True when an upstream other than AliExpress is missing.
+    pub partial: bool,
+    /// The result document as JSON text.
+    pub result: String,
+}
+
+/// [`complete_validation`] for many jobs in one statement: every job `owner` still holds is
+/// marked succeeded and gets its result row (written once). Answers one [`Completion`] per row,
+/// in order.
+pub async fn complete_validations(
+    exec: impl sqlx::PgExecutor<'_>,
+    rows: &[OwnedResult],
+    owner: &str,
+) -> Result<Vec<Completion>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.job_id.0).collect();
+    let keys: Vec<&str> = rows.iter().map(|r| r.cache_key.as_str()).collect();
+    let sources: Vec<&str> = rows.iter().map(|r| r.product.source.as_str()).collect();
+    let products: Vec<&str> = rows.iter().map(|r| r.product.id.as_str()).collect();
+    let models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+    let partials: Vec<bool> = rows.iter().map(|r| r.partial).collect();
+    let results: Vec<&str> = rows.iter().map(|r| r.result.as_str()).collect();
+    let done: Vec<(uuid::Uuid, bool)> = sqlx::query_as(
+        "with input as (
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[])
+                 as t(job_id, cache_key, source, product_id, model, partial, result)
+         ), locked as (
+             select id from jobs where id = any($1) order by id for update
+         ), done as (
+             update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                    lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+             from locked
+             where jobs.id = locked.id and status = 'running' and lease_owner = $8
+             returning jobs.id
+         ), stored as (
+             insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result)
+             select i.job_id, i.cache_key, i.source, i.product_id, i.model, i.partial, i.result::jsonb
+             from input i join done d on d.id = i.job_id
+             on conflict (job_id) do nothing
+         )
+         select d.id, exists(select 1 from batch_items bi where bi.job_id = d.id) from done d",
+    )
+    .bind(&ids)
+    .bind(&keys)
+    .bind(&sources)
+    .bind(&products)
+    .bind(&models)
+    .bind(&partials)
+    .bind(&results)
+    .bind(owner)
+    .fetch_all(exec)
+    .await?;
+    let done: std::collections::HashMap<uuid::Uuid, bool> = done.into_iter().collect();
+    Ok(ids
+        .iter()
+        .map(|id| Completion {
+            completed: done.contains_key(id),
+            in_batch: done.get(id).copied().unwrap_or(false),
+        })
+        .collect())
+}

@@ -58,3 +58,19 @@ pub async fn create_key(pool: &PgPool, tenant_name: &str) -> Result<CreatedKey, 
         webhook_secret: created.then_some(secret),
     })
 }
+
+/// The id of the tenant named `name`, created (with a fresh webhook secret and no API key) when
+/// missing: the owner of the jobs the platform submits to itself, such as canaries.
+pub async fn ensure_system_tenant(pool: &PgPool, name: &str) -> Result<TenantId, sqlx::Error> {
+    sqlx::query("insert into tenants (id, name, webhook_secret) values ($1, $2, $3) on conflict (name) do nothing")
+        .bind(Uuid::from(ulid::Ulid::generate()))
+        .bind(name)
+        .bind(apikey::generate_webhook_secret())
+        .execute(pool)
+        .await?;
+    let id: Uuid = sqlx::query_scalar("select id from tenants where name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await?;
+    Ok(TenantId(id))
+}

@@ -12,35 +12,73 @@ use crate::{
     domain::{JobId, JobKind, TenantId},
 };
 
-/// The secrets that sign a tenant's webhooks now: the current one, plus the previous one while a
-/// rotation overlap lasts (receivers accept either signature).
+/// The secrets that sign a tenant's webhooks now: the current one first, then every replaced
+/// secret whose promised overlap has not ended, newest first (receivers accept any signature).
 pub async fn signing_secrets(pool: &PgPool, tenant: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    let row: Option<(String, Option<String>)> = sqlx::query_as(
-        "select webhook_secret, case when webhook_secret_previous_until > now() then webhook_secret_previous end
-         from tenants where id = $1",
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "select secret from (
+             select webhook_secret as secret, 0 as rank, null::timestamptz as replaced from tenants where id = $1
+             union all
+             select secret, 1, replaced_at from webhook_secret_overlaps where tenant_id = $1 and valid_until > now()
+             union all
+             -- written by binaries older than webhook_secret_overlaps during a rolling upgrade
+             select webhook_secret_previous, 2, null from tenants
+             where id = $1 and webhook_secret_previous is not null and webhook_secret_previous_until > now()
+         ) s order by rank, replaced desc",
     )
     .bind(tenant)
-    .fetch_optional(pool)
+    .fetch_all(pool)
     .await?;
-    Ok(row
-        .map(|(current, previous)| std::iter::once(current).chain(previous).collect())
-        .unwrap_or_default())
+    let mut secrets: Vec<String> = Vec::with_capacity(rows.len());
+    for (secret,) in rows {
+        if !secrets.contains(&secret) {
+            secrets.push(secret);
+        }
+    }
+    Ok(secrets)
 }
 
-/// Rotates a tenant's signing secret; the old one keeps signing for `overlap`. Returns the new one.
+/// Rotates a tenant's signing secret; the replaced one keeps signing for `overlap`, and every
+/// secret replaced earlier keeps signing until the end of its own overlap. Returns the new one.
 pub async fn rotate_secret(pool: &PgPool, tenant_name: &str, overlap: Duration) -> Result<Option<String>, sqlx::Error> {
     let secret = apikey::generate_webhook_secret();
-    let rotated: Option<Uuid> = sqlx::query_scalar(
+    let mut tx = pool.begin().await?;
+    let current: Option<(Uuid, String)> =
+        sqlx::query_as("select id, webhook_secret from tenants where name = $1 for update")
+            .bind(tenant_name)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((tenant, replaced)) = current else {
+        return Ok(None);
+    };
+    sqlx::query("delete from webhook_secret_overlaps where tenant_id = $1 and valid_until <= now()")
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "insert into webhook_secret_overlaps (tenant_id, secret, replaced_at, valid_until)
+         values ($1, $2, clock_timestamp(), now() + make_interval(secs => $3))
+         on conflict (tenant_id, secret) do update
+         set valid_until = greatest(webhook_secret_overlaps.valid_until, excluded.valid_until),
+             replaced_at = excluded.replaced_at",
+    )
+    .bind(tenant)
+    .bind(&replaced)
+    .bind(overlap.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
         "update tenants set webhook_secret_previous = webhook_secret, webhook_secret = $2,
                 webhook_secret_previous_until = now() + make_interval(secs => $3)
-         where name = $1 returning id",
+         where id = $1",
     )
-    .bind(tenant_name)
+    .bind(tenant)
     .bind(&secret)
     .bind(overlap.as_secs_f64())
-    .fetch_optional(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(rotated.map(|_| secret))
+    tx.commit().await?;
+    Ok(Some(secret))
 }
 
 /// A delivery to create with the job event that triggers it.
@@ -190,8 +228,12 @@ pub struct DeliveryLogEntry {
     pub event_type: String,
     /// Target URL.
     pub url: String,
-    /// Delivery status.
+    /// This attempt's outcome: `delivered` (2xx), `disabled` (410 Gone, or the URL was disabled),
+    /// `failed` (any other answer or error); `pending` for a delivery not attempted yet.
     pub status: String,
+    /// The delivery's status now (`pending`, `delivered`, `failed`, `disabled`), the same on every
+    /// attempt of one delivery.
+    pub delivery_status: String,
     /// Attempt number (absent for a delivery not attempted yet).
     pub attempt: Option<i32>,
     /// When the attempt ran.
@@ -209,7 +251,12 @@ pub struct DeliveryLogEntry {
 /// The delivery log of a tenant's job, oldest first.
 pub async fn log_for_job(pool: &PgPool, tenant: TenantId, job: JobId) -> Result<Vec<DeliveryLogEntry>, sqlx::Error> {
     sqlx::query_as(
-        "select d.id as delivery_id, d.event_type, d.url, d.status, a.attempt_no as attempt, a.attempted_at,
+        "select d.id as delivery_id, d.event_type, d.url,
+                case when a.attempt_no is null then d.status
+                     when a.error_class = 'disabled' or a.response_status = 410 then 'disabled'
+                     when a.response_status between 200 and 299 then 'delivered'
+                     else 'failed' end as status,
+                d.status as delivery_status, a.attempt_no as attempt, a.attempted_at,
                 a.duration_ms, a.response_status, a.error_class as error,
                 coalesce(a.next_attempt_at, case when a.attempt_no is null then d.next_attempt_at end) as next_attempt_at
          from webhook_deliveries d left join webhook_attempts a on a.delivery_id = d.id

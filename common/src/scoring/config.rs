@@ -1,10 +1,10 @@
-//! Tunable parameters of score-v1: weights, pricing assumptions and every curve table (upstreams.md §9.3).
+//! Tunable parameters of score-v1: weights, pricing assumptions and every curve table (docs/design/score-v1.md §3).
 
 use serde::{Deserialize, Serialize};
 
 use super::curve::Curve;
 
-/// Configuration of [`evaluate`](super::evaluate). `Default` gives the §9.3 defaults.
+/// Configuration of [`evaluate`](super::evaluate). `Default` gives the defaults of docs/design/score-v1.md §3.
 ///
 /// Changing any curve or weight changes the model: bump [`MODEL`](super::MODEL) when the defaults
 /// change. Missing fields deserialise to their defaults.

@@ -1,4 +1,4 @@
-//! Piecewise-linear curves, clamped at both ends (upstreams.md §9.2).
+//! Piecewise-linear curves, clamped at both ends (docs/design/score-v1.md §2).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! The score-v1 entry point: sub-scores, aggregation, confidence and verdict (upstreams.md §9.4, §9.5).
+//! The score-v1 entry point: sub-scores, aggregation, confidence and verdict (docs/design/score-v1.md §4–§6).
 
 use super::config::ScoringConfig;
 use super::market::{ad_traction, saturation, virality};
@@ -80,8 +80,8 @@ pub(crate) struct Totals {
     pub confidence: f64,
 }
 
-/// Accumulates `num`, `den`, `c` and `W` in the fixed order, on unrounded values (§9.4).
-/// The order matters: it decides the two rounding ties of §9.6.
+/// Accumulates `num`, `den`, `c` and `W` in the fixed order, on unrounded values (docs/design/score-v1.md §4).
+/// The order matters: it decides the two rounding ties of the reference cases (same document, §7).
 fn aggregate(parts: &[Option<Part>; 6], weights: &[f64; 6]) -> Totals {
     let (mut num, mut den, mut c, mut total_weight) = (0.0, 0.0, 0.0, 0.0);
     for (weight, part) in weights.iter().zip(parts) {
@@ -98,7 +98,7 @@ fn aggregate(parts: &[Option<Part>; 6], weights: &[f64; 6]) -> Totals {
     }
 }
 
-/// Unrounded score and confidence, for tests against the §9.6 unrounded values.
+/// Unrounded score and confidence, for tests against the unrounded values of docs/design/score-v1.md §7.
 #[cfg(test)]
 pub(crate) fn unrounded(signals: &Signals, config: &ScoringConfig) -> Option<Totals> {
     let ae = signals.aliexpress.as_ref()?;

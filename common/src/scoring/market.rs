@@ -1,5 +1,5 @@
 //! Market-side sub-scores: ad traction (Meta), virality (YouTube) and saturation (Meta + AliExpress)
-//! (upstreams.md §9.3).
+//! (docs/design/score-v1.md §3.4–§3.6).
 
 use super::config::ScoringConfig;
 use super::math::{blend, lg, round1, show};

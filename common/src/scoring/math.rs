@@ -1,4 +1,4 @@
-//! Numeric helpers of score-v1: the `lg` transform and the `R`-based rounding rules (upstreams.md §9.2, §9.3).
+//! Numeric helpers of score-v1: the `lg` transform and the `R`-based rounding rules (docs/design/score-v1.md §2).
 
 /// `lg(n) = log10(1 + n)`, the log transform used by the demand, virality and saturation curves.
 pub fn lg(n: f64) -> f64 {

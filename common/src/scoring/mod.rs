@@ -1,4 +1,4 @@
-//! score-v1: a pure function from [`Signals`] to a scored report (upstreams.md §9).
+//! score-v1: a pure function from [`Signals`] to a scored report (docs/design/score-v1.md).
 
 mod config;
 mod curve;

@@ -1,4 +1,4 @@
-//! Output types of score-v1 (upstreams.md §9.7).
+//! Output types of score-v1 (docs/design/score-v1.md §8).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Normalised inputs of score-v1, one struct per upstream (upstreams.md §9.1).
+//! Normalised inputs of score-v1, one struct per upstream (docs/design/score-v1.md §1).
 //!
 //! `None` for a whole upstream means it failed or was skipped; `None` for a field means that
 //! signal is unknown. Adapters in the worker fill these from the wire responses.

@@ -1,4 +1,4 @@
-//! Supplier-side sub-scores from AliExpress: demand, profitability and fulfilment (upstreams.md §9.3).
+//! Supplier-side sub-scores from AliExpress: demand, profitability and fulfilment (docs/design/score-v1.md §3.1–§3.3).
 
 use super::config::ScoringConfig;
 use super::math::{blend, lg, round1, show};

@@ -1,4 +1,4 @@
-//! Reproduces the §9.6 archetype table of upstreams.md exactly.
+//! Reproduces the reference archetype table of docs/design/score-v1.md §7 exactly.
 
 use super::evaluate::unrounded;
 use super::market::{median_engagement, top3_mean_vpd};
@@ -119,7 +119,7 @@ fn aliexpress_failed() -> Signals {
     }
 }
 
-/// One row of the §9.6 output and sub-score tables.
+/// One row of the results table of docs/design/score-v1.md §7.
 struct Expected {
     score: f64,
     confidence: f64,
@@ -207,7 +207,11 @@ fn archetype_meta_youtube_failed_is_a_068_tie() {
     };
     check("meta+youtube failed", &meta_youtube_failed(), &want);
     let c = unrounded(&meta_youtube_failed(), &ScoringConfig::default()).map(|t| t.confidence);
-    assert_eq!(c, Some(0.6749999999999999), "c accumulated in the §9.4 order");
+    assert_eq!(
+        c,
+        Some(0.6749999999999999),
+        "c accumulated in the docs/design/score-v1.md §4 order"
+    );
 }
 
 #[test]
@@ -279,7 +283,11 @@ fn archetype_dud_is_a_093_tie() {
     };
     check("dud", &dud(), &want);
     let c = unrounded(&dud(), &ScoringConfig::default()).map(|t| t.confidence);
-    assert_eq!(c, Some(0.9249999999999999), "c accumulated in the §9.4 order");
+    assert_eq!(
+        c,
+        Some(0.9249999999999999),
+        "c accumulated in the docs/design/score-v1.md §4 order"
+    );
 }
 
 #[test]
@@ -343,7 +351,7 @@ fn intermediate_v8_virality_inputs() {
 
 #[test]
 fn tie_rounding_uses_r_not_formatting() {
-    // The two §9.4 ties: R(100·c) rounds the f64 products 67.5 and 92.5 away from zero.
+    // The two ties of docs/design/score-v1.md §4: R(100·c) rounds the f64 products 67.5 and 92.5 away from zero.
     assert_eq!(100.0 * 0.6749999999999999_f64, 67.5);
     assert_eq!(100.0 * 0.9249999999999999_f64, 92.5);
     assert_eq!(round2(0.6749999999999999), 0.68);

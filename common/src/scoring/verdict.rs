@@ -1,4 +1,4 @@
-//! Knock-outs, red flags and the verdict rules of score-v1 (upstreams.md §9.4).
+//! Knock-outs, red flags and the verdict rules of score-v1 (docs/design/score-v1.md §5).
 
 use std::fmt;
 

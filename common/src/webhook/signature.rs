@@ -1,6 +1,6 @@
 //! Standard Webhooks v1 (symmetric) signatures: `v1,<base64 HMAC-SHA256>` over
 //! `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed by a `whsec_<base64>` secret
-//! (conventions.md §1.1).
+//! (docs/design/webhooks-and-edge.md §1.1).
 //!
 //! [`sign`] reproduces the spec's golden vector byte for byte. [`verify`] compares in constant time
 //! with a length check (an empty or truncated signature never matches), enforces a timestamp

@@ -1,4 +1,4 @@
-//! SSRF guard for user-supplied webhook URLs (conventions.md §1.4), used when a URL is submitted
+//! SSRF guard for user-supplied webhook URLs (docs/design/webhooks-and-edge.md §1.4), used when a URL is submitted
 //! (API) and again at delivery (worker).
 //!
 //! Three layers, because a filtering resolver alone is not enough:

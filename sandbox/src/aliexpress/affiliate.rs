@@ -4,82 +4,131 @@
 //! `resp_result` is `{"resp_code":405,"resp_msg":"The result is empty"}` (no `result`).
 //! Sorting (`sort`) and price / delivery filters apply within the requested page.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::Params;
-use super::methods::{envelope, item_id, missing};
+use super::ds::item_id;
+use super::methods::{Ctx, built, built_with, missing};
+use crate::bodies::Built;
 use crate::config::SandboxConfig;
 use crate::data::keyword::KeywordProfile;
 use crate::data::product::{Product, fx};
 use crate::data::{Archetype, money};
+use crate::jsonw::Obj;
+use crate::reply::Reply;
 
-fn product_json(cfg: &SandboxConfig, p: &Product, currency: &str) -> Value {
+/// One product of an affiliate answer (members in byte order of their names).
+fn product_json(o: &mut Obj<'_>, cfg: &SandboxConfig, p: &Product, currency: &str) {
     let (cur, rate) = fx(currency);
     let offer = p.min_offer_usd();
     let original = p.skus.first().map_or(offer, |s| s.price_usd);
     let tracking = cfg.credentials.ae_apps.first().map_or("df", |a| a.tracking_id.as_str());
-    json!({
-        "product_id": p.id.parse::<u64>().unwrap_or_default(),
-        "product_title": p.title,
-        "product_detail_url": format!("https://www.aliexpress.com/item/{}.html", p.id),
-        "product_main_image_url": p.images.first().cloned().unwrap_or_default(),
-        "product_small_image_urls": {"string": p.images},
-        "product_video_url": p.video_url,
-        "original_price": money(original), "original_price_currency": "USD",
-        "sale_price": money(offer), "sale_price_currency": "USD",
-        "app_sale_price": money(offer), "app_sale_price_currency": "USD",
-        "target_original_price": money(original * rate), "target_original_price_currency": cur,
-        "target_sale_price": money(offer * rate), "target_sale_price_currency": cur,
-        "target_app_sale_price": money(offer * rate), "target_app_sale_price_currency": cur,
-        "discount": format!("{}%", ((1.0 - offer / original.max(0.01)) * 100.0).round().max(0.0)),
-        "lastest_volume": p.orders_30d,
-        "evaluate_rate": format!("{:.1}%", p.positive_rate),
-        "shop_id": p.store_id,
-        "shop_url": format!("https://www.aliexpress.com/store/{}", p.store_id),
-        "ship_to_days": p.shipping[0].max_days.to_string(),
-        "first_level_category_id": p.first_level_category_id,
-        "second_level_category_id": p.category_id,
-        "commission_rate": format!("{:.1}%", p.commission_rate),
-        "hot_product_commission_rate": "0.0%",
-        "promotion_link": format!("https://s.click.aliexpress.com/e/_sbx{}?aff_fcid={tracking}", &p.id[p.id.len().saturating_sub(8)..]),
+    let discount = ((1.0 - offer / original.max(0.01)) * 100.0).round().max(0.0);
+    let (offer_usd, original_usd) = (money(offer), money(original));
+    let store_id = p.store_id.to_string();
+    o.str("app_sale_price", &offer_usd)
+        .str("app_sale_price_currency", "USD")
+        .display("commission_rate", format_args!("{:.1}%", p.commission_rate))
+        .display("discount", format_args!("{discount}%"))
+        .display("evaluate_rate", format_args!("{:.1}%", p.positive_rate))
+        .u64("first_level_category_id", p.first_level_category_id)
+        .str("hot_product_commission_rate", "0.0%")
+        .u64("lastest_volume", p.orders_30d)
+        .str("original_price", &original_usd)
+        .str("original_price_currency", "USD")
+        .strs(
+            "product_detail_url",
+            &["https://www.aliexpress.com/item/", &p.id, ".html"],
+        )
+        .u64("product_id", p.id.parse::<u64>().unwrap_or_default())
+        .str("product_main_image_url", p.images.first().map_or("", String::as_str))
+        .obj("product_small_image_urls", |o| {
+            o.arr("string", |a| {
+                for i in &p.images {
+                    a.str(i);
+                }
+            });
+        })
+        .str("product_title", &p.title)
+        .str("product_video_url", &p.video_url)
+        .strs(
+            "promotion_link",
+            &[
+                "https://s.click.aliexpress.com/e/_sbx",
+                &p.id[p.id.len().saturating_sub(8)..],
+                "?aff_fcid=",
+                tracking,
+            ],
+        )
+        .str("sale_price", &offer_usd)
+        .str("sale_price_currency", "USD")
+        .u64("second_level_category_id", p.category_id)
+        .num_str("ship_to_days", p.shipping[0].max_days)
+        .u64("shop_id", p.store_id)
+        .strs("shop_url", &["https://www.aliexpress.com/store/", &store_id])
+        .str("target_app_sale_price", &money(offer * rate))
+        .str("target_app_sale_price_currency", cur)
+        .str("target_original_price", &money(original * rate))
+        .str("target_original_price_currency", cur)
+        .str("target_sale_price", &money(offer * rate))
+        .str("target_sale_price_currency", cur);
+}
+
+fn resp(
+    ctx: &Ctx<'_>,
+    method: &str,
+    products: &[&Product],
+    currency: &str,
+    page: u64,
+    total: u64,
+) -> Result<Built, Reply> {
+    if products.is_empty() {
+        let body = json!({"resp_result": {"resp_code": 405, "resp_msg": "The result is empty"}, "request_id": ctx.rid});
+        return built(ctx, method, &body, "not_found");
+    }
+    let cfg = &ctx.st.cfg;
+    let n = products.len() as u64;
+    built_with(ctx, method, 256 + 1800 * products.len(), "ok", Vec::new(), |o| {
+        o.str("request_id", ctx.rid).obj("resp_result", |o| {
+            o.u64("resp_code", 200)
+                .str("resp_msg", "Call succeeds")
+                .obj("result", |o| {
+                    o.u64("current_page_no", page)
+                        .u64("current_record_count", n)
+                        .obj("products", |o| {
+                            o.arr("product", |a| {
+                                for p in products {
+                                    a.obj(|o| product_json(o, cfg, p, currency));
+                                }
+                            });
+                        })
+                        .u64("total_page_no", total.div_ceil(n.max(1)))
+                        .u64("total_record_count", total);
+                });
+        });
     })
 }
 
-fn resp(method: &str, rid: &str, products: Vec<Value>, page: u64, total: u64) -> crate::reply::Reply {
-    if products.is_empty() {
-        let body = json!({"resp_result": {"resp_code": 405, "resp_msg": "The result is empty"}, "request_id": rid});
-        return envelope(method, body, "not_found");
-    }
-    let result = json!({
-        "current_page_no": page, "current_record_count": products.len(), "total_record_count": total,
-        "total_page_no": total.div_ceil(products.len().max(1) as u64),
-        "products": {"product": products}
-    });
-    envelope(
-        method,
-        json!({"resp_result": {"resp_code": 200, "resp_msg": "Call succeeds", "result": result}, "request_id": rid}),
-        "ok",
-    )
-}
-
 /// `aliexpress.affiliate.productdetail.get`: `product_ids` comma list (unknown ids are left out).
-pub fn product_detail(cfg: &SandboxConfig, params: &Params, rid: &str) -> crate::reply::Reply {
+pub fn product_detail(ctx: &Ctx<'_>) -> Result<Built, Reply> {
+    let (st, params) = (ctx.st, ctx.params);
     let Some(ids) = params.non_empty("product_ids") else {
-        return missing("product_ids", rid);
+        return Err(missing("product_ids", ctx.rid));
     };
     let currency = params.non_empty("target_currency").unwrap_or("USD");
-    let products: Vec<Value> = ids
+    let found: Vec<_> = ids
         .split(',')
         .take(50)
-        .filter_map(|id| Product::lookup(cfg, id.trim()))
-        .map(|p| product_json(cfg, &p, currency))
+        .filter_map(|id| st.store.product(&st.cfg, id.trim()))
         .collect();
+    let products: Vec<&Product> = found.iter().map(|p| &**p).collect();
     let n = products.len() as u64;
-    resp("aliexpress.affiliate.productdetail.get", rid, products, 1, n)
+    resp(ctx, "aliexpress.affiliate.productdetail.get", &products, currency, 1, n)
 }
 
 /// `aliexpress.affiliate.product.query` / `hotproduct.query`: keyword search with paging, sort and filters.
-pub fn product_query(cfg: &SandboxConfig, params: &Params, rid: &str, hot: bool) -> crate::reply::Reply {
+pub fn product_query(ctx: &Ctx<'_>, hot: bool) -> Result<Built, Reply> {
+    let (st, params) = (ctx.st, ctx.params);
+    let cfg = &st.cfg;
     let method = if hot {
         "aliexpress.affiliate.hotproduct.query"
     } else {
@@ -109,12 +158,12 @@ pub fn product_query(cfg: &SandboxConfig, params: &Params, rid: &str, hot: bool)
     let (min_p, max_p) = (price("min_sale_price"), price("max_sale_price"));
     let max_days = params.get("delivery_days").and_then(|v| v.trim().parse::<u64>().ok());
     let start = (page - 1) * size;
-    let mut items: Vec<Product> = (start..(start + size).min(total))
+    let mut items: Vec<_> = (start..(start + size).min(total))
         .filter_map(|i| {
             // Hot products: probe a few candidate ids per slot for a winner-like archetype.
             (0..8u64)
                 .map(|k| item_id(cfg.seed, &profile.key, if hot { i * 8 + k + 1_000_000 } else { i }))
-                .filter_map(|id| Product::lookup(cfg, &id))
+                .filter_map(|id| st.store.product(cfg, &id))
                 .find(|p| {
                     !hot || matches!(
                         p.archetype,
@@ -132,6 +181,6 @@ pub fn product_query(cfg: &SandboxConfig, params: &Params, rid: &str, hot: bool)
         "LAST_VOLUME_DESC" => items.sort_by_key(|p| std::cmp::Reverse(p.orders_30d)),
         _ => {}
     }
-    let products = items.iter().map(|p| product_json(cfg, p, currency)).collect();
-    resp(method, rid, products, page, total)
+    let products: Vec<&Product> = items.iter().map(|p| &**p).collect();
+    resp(ctx, method, &products, currency, page, total)
 }

@@ -3,12 +3,13 @@
 pub mod ads;
 pub mod keyword;
 pub mod product;
+pub mod store;
 pub mod videos;
 pub mod words;
 
 use serde::{Deserialize, Serialize};
 
-/// The "kind" of product (and of keyword) that drives every generated signal (§10.4).
+/// The "kind" of product (and of keyword) that drives every generated signal (docs/design/upstreams.md §7.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Archetype {

@@ -1,4 +1,4 @@
-//! Product generation: every AliExpress field of one product id, driven by its archetype (§10.4).
+//! Product generation: all AliExpress fields of one product id, from its archetype (docs/design/upstreams.md §7.3).
 //!
 //! Signal ranges per archetype (target currency USD before conversion):
 //!
@@ -13,7 +13,7 @@
 //!
 //! A problem product has exactly one defect chosen by hash: out of stock, 40–60 day shipping, or `offSelling`.
 
-use chrono::{DateTime, Duration, FixedOffset, Offset as _, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::{Archetype, words};
 use crate::config::{Pin, SandboxConfig};
@@ -64,7 +64,8 @@ pub struct Product {
     pub evaluation_count: u64,
     pub rating: f64,
     pub positive_rate: f64,
-    pub gmt_create: DateTime<Utc>,
+    /// Age of the listing: `gmt_create` is `now` minus this many seconds.
+    pub created_secs_ago: i64,
     pub store_id: u64,
     pub store_name: String,
     pub store_ratings: [f64; 3],
@@ -113,8 +114,7 @@ pub fn archetype_of(cfg: &SandboxConfig, id: &str) -> Option<Archetype> {
 
 /// Formats a date the way AliExpress does (`yyyy-MM-dd HH:mm:ss`, GMT+8).
 pub fn ae_time(t: DateTime<Utc>) -> String {
-    let cst = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix());
-    t.with_timezone(&cst).format("%Y-%m-%d %H:%M:%S").to_string()
+    crate::dates::ae_time(t)
 }
 
 impl Product {
@@ -249,7 +249,8 @@ impl Product {
                 )
             })
             .collect();
-        let offset = Duration::days(age as i64) + Duration::seconds(r("age_secs", 0, 86_399) as i64);
+        let created_secs_ago =
+            (Duration::days(age as i64) + Duration::seconds(r("age_secs", 0, 86_399) as i64)).num_seconds();
         Self {
             id: id.to_string(),
             archetype: a,
@@ -263,7 +264,7 @@ impl Product {
             evaluation_count: r("reviews", el, eh),
             rating: round1(g.range_f("rating", rl, rh)),
             positive_rate: round1(g.range_f("positive", pl, ph)),
-            gmt_create: cfg.now() - offset,
+            created_secs_ago,
             store_id: 1_100_000_000 + g.u64("store") % 100_000_000,
             store_name: format!(
                 "{} {} Store",
@@ -304,6 +305,11 @@ impl Product {
                 }
             })
             .collect()
+    }
+
+    /// `gmt_create` relative to `now`.
+    pub fn gmt_create(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - Duration::seconds(self.created_secs_ago)
     }
 
     /// Total stock over all SKUs.

@@ -4,6 +4,8 @@
 //! 2–85), the archetype (3 bits) and a 23-bit seeded checksum. `videos.list` can therefore answer any id a
 //! search returned without a lookup table, and silently drop ids that fail the checksum.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::keyword::KeywordProfile;
@@ -14,32 +16,68 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 const R_BITS: u32 = 39;
 const CHECK_BITS: u32 = 23;
 
-/// One generated video.
+/// One generated video. The channel is derived on first use: a search ranks every video of a keyword
+/// but shows the channel of one page only.
 #[derive(Clone, Debug)]
 pub struct Video {
     pub id: String,
     pub archetype: Archetype,
-    pub published_at: DateTime<Utc>,
-    pub title: String,
-    pub channel_id: String,
-    pub channel_title: String,
+    /// Published this many seconds before now.
+    pub published_secs_ago: i64,
+    pub title: &'static str,
     pub views: u64,
     pub likes: Option<u64>,
     pub comments: Option<u64>,
     pub duration_secs: u64,
+    seed: u64,
+    channel_gen: Gen,
+    channel: OnceLock<Channel>,
+    /// Text a wire format renders once per video and keeps with it (see `youtube::wire`).
+    pub rendered: OnceLock<Rendered>,
 }
+
+/// Pre-rendered pieces of a video's answer, opaque to this module.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    pub parts: [Box<[u8]>; 3],
+}
+
+/// The channel of a video.
+#[derive(Clone, Debug)]
+struct Channel {
+    id: String,
+    title: String,
+}
+
+/// Decoding table of [`ALPHABET`] (64 = not a digit).
+const DIGIT: [u8; 256] = {
+    let mut t = [64u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
 
 fn checksum(seed: u64, body: u64) -> u64 {
     splitmix64(seed ^ fnv1a64(&body.to_le_bytes())) & ((1 << CHECK_BITS) - 1)
 }
 
-fn encode(seed: u64, r: u64, old: bool, a: Archetype) -> String {
+fn push_encoded(out: &mut String, seed: u64, r: u64, old: bool, a: Archetype) {
     let body = ((r & ((1 << R_BITS) - 1)) << 4) | (u64::from(old) << 3) | a.index();
     let v: u128 = (u128::from(body) << CHECK_BITS) | u128::from(checksum(seed, body));
-    (0..11)
-        .rev()
-        .map(|i| char::from(ALPHABET[((v >> (6 * i)) & 63) as usize]))
-        .collect()
+    out.extend(
+        (0..11)
+            .rev()
+            .map(|i| char::from(ALPHABET[((v >> (6 * i)) & 63) as usize])),
+    );
+}
+
+fn encode(seed: u64, r: u64, old: bool, a: Archetype) -> String {
+    let mut out = String::with_capacity(11);
+    push_encoded(&mut out, seed, r, old, a);
+    out
 }
 
 fn decode(seed: u64, id: &str) -> Option<(bool, Archetype)> {
@@ -48,8 +86,11 @@ fn decode(seed: u64, id: &str) -> Option<(bool, Archetype)> {
     }
     let mut v: u128 = 0;
     for b in id.bytes() {
-        let d = ALPHABET.iter().position(|c| *c == b)?;
-        v = (v << 6) | d as u128;
+        let d = DIGIT[usize::from(b)];
+        if d == 64 {
+            return None;
+        }
+        v = (v << 6) | u128::from(d);
     }
     let body = u64::try_from(v >> CHECK_BITS).ok()?;
     if checksum(seed, body) != (v as u64) & ((1 << CHECK_BITS) - 1) {
@@ -66,8 +107,47 @@ pub fn ids_for(seed: u64, profile: &KeywordProfile) -> Vec<String> {
         .collect()
 }
 
+impl Video {
+    fn channel(&self) -> &Channel {
+        self.channel.get_or_init(|| {
+            let (g, a) = (self.channel_gen, self.archetype);
+            let mut id = String::with_capacity(24);
+            id.push_str("UC");
+            push_encoded(&mut id, self.seed, g.u64("id1"), false, a);
+            push_encoded(&mut id, self.seed, g.u64("id2"), false, a);
+            let title = format!(
+                "{} {} Reviews",
+                g.pick("w", words::PAGE_WORDS),
+                g.pick("s", words::PAGE_SUFFIX)
+            );
+            Channel { id, title }
+        })
+    }
+
+    /// `UC` + 22 id characters.
+    pub fn channel_id(&self) -> &str {
+        &self.channel().id
+    }
+
+    /// The channel's display name.
+    pub fn channel_title(&self) -> &str {
+        &self.channel().title
+    }
+
+    /// Publication time relative to `now`.
+    pub fn published_at(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - Duration::seconds(self.published_secs_ago)
+    }
+
+    /// Approximate heap size, bytes.
+    pub fn weight(&self) -> usize {
+        // Id, channel and the rendered snippet (about 900 bytes once rendered).
+        1280 + self.id.len()
+    }
+}
+
 /// Regenerates a video from its id; `None` for ids the sandbox never issued.
-pub fn video(seed: u64, id: &str, now: DateTime<Utc>) -> Option<Video> {
+pub fn video(seed: u64, id: &str) -> Option<Video> {
     let (old, a) = decode(seed, id)?;
     let g = Gen::new(seed, &format!("video:{id}"));
     let age_days = if old {
@@ -91,22 +171,17 @@ pub fn video(seed: u64, id: &str, now: DateTime<Utc>) -> Option<Video> {
     Some(Video {
         id: id.to_string(),
         archetype: a,
-        published_at: now - Duration::days(age_days as i64) - Duration::seconds(g.range_u("secs", 0, 86_399) as i64),
-        title: g.pick("title", words::VIDEO_TITLES).to_string(),
-        channel_id: format!(
-            "UC{}{}",
-            encode(seed, channel.u64("id1"), false, a),
-            encode(seed, channel.u64("id2"), false, a)
-        ),
-        channel_title: format!(
-            "{} {} Reviews",
-            channel.pick("w", words::PAGE_WORDS),
-            channel.pick("s", words::PAGE_SUFFIX)
-        ),
+        published_secs_ago: (Duration::days(age_days as i64) + Duration::seconds(g.range_u("secs", 0, 86_399) as i64))
+            .num_seconds(),
+        title: g.pick("title", words::VIDEO_TITLES),
         views,
         likes,
         comments,
         duration_secs: g.range_u("duration", 30, 1200),
+        seed,
+        channel_gen: channel,
+        channel: OnceLock::new(),
+        rendered: OnceLock::new(),
     })
 }
 
@@ -122,10 +197,13 @@ mod tests {
         assert!(!ids.is_empty());
         for id in &ids {
             assert_eq!(id.len(), 11);
-            let v = video(42, id, now).expect("own id decodes");
+            let v = video(42, id).expect("own id decodes");
             assert_eq!(v.archetype, Archetype::Winner);
+            assert!(v.published_at(now) < now);
+            assert!(v.channel_id().starts_with("UC") && v.channel_id().len() == 24);
+            assert!(v.channel_title().ends_with(" Reviews"));
         }
-        assert!(video(42, "dQw4w9WgXcQ", now).is_none());
-        assert!(video(43, &ids[0], now).is_none());
+        assert!(video(42, "dQw4w9WgXcQ").is_none());
+        assert!(video(43, &ids[0]).is_none());
     }
 }

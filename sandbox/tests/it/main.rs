@@ -3,6 +3,7 @@
 
 mod admin;
 mod aliexpress;
+mod golden;
 mod helpers;
 mod keyword_link;
 mod load;

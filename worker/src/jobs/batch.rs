@@ -2,12 +2,34 @@
 //! `batch.completed` webhook is written in the same transaction (the outbox).
 
 use chrono::Utc;
-use dropforge_common::{db::batches, domain::JobId, events::publish_finished};
+use dropforge_common::{
+    db::batches::{self, Finished},
+    domain::JobId,
+    events::publish_many,
+};
 use redis::aio::ConnectionManager;
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
 use super::events;
+
+/// Writes the `batch.completed` events of batches that just finished (in their transaction).
+async fn announce(tx: &mut Transaction<'_, Postgres>, finished: &[Finished]) -> Result<(), sqlx::Error> {
+    for batch in finished {
+        if let Some(url) = batch.webhook_url.as_deref() {
+            let id = JobId(batch.id);
+            let payload = json!({
+                "type": "batch.completed",
+                "timestamp": Utc::now(),
+                "data": {"id": id, "kind": "batch", "status": "succeeded", "links": {"self": format!("/v1/jobs/{id}")}},
+            })
+            .to_string();
+            events::enqueue(&mut **tx, batch.tenant_id, id, url, "batch.completed", &payload).await?;
+        }
+    }
+    Ok(())
+}
 
 /// Finishes the batches `child` serves (or every ready batch, with `None`) once all their items
 /// ended; marks them running otherwise. Call after the child's own state change committed.
@@ -19,24 +41,33 @@ pub async fn after_child(
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let finished = batches::finish_ready(&mut *tx, child).await?;
-    for batch in &finished {
-        if let Some(url) = batch.webhook_url.as_deref() {
-            let id = JobId(batch.id);
-            let payload = json!({
-                "type": "batch.completed",
-                "timestamp": Utc::now(),
-                "data": {"id": id, "kind": "batch", "status": "succeeded", "links": {"self": format!("/v1/jobs/{id}")}},
-            })
-            .to_string();
-            events::enqueue(&mut *tx, batch.tenant_id, id, url, "batch.completed", &payload).await?;
-        }
-    }
+    announce(&mut tx, &finished).await?;
     if let (true, Some(child)) = (finished.is_empty(), child) {
         batches::mark_running(&mut *tx, child).await?;
     }
     tx.commit().await?;
-    for batch in &finished {
-        publish_finished(events_conn, prefix, JobId(batch.id)).await;
+    let ids: Vec<JobId> = finished.iter().map(|b| JobId(b.id)).collect();
+    publish_many(events_conn, prefix, &ids).await;
+    Ok(finished.len())
+}
+
+/// [`after_child`] for many children that ended at the same moment (the worker's group commit):
+/// one transaction, one statement to finish their ready batches, one to mark the others running.
+pub async fn after_children(
+    pool: &PgPool,
+    events_conn: &ConnectionManager,
+    prefix: &str,
+    children: &[Uuid],
+) -> Result<usize, sqlx::Error> {
+    if children.is_empty() {
+        return Ok(0);
     }
+    let mut tx = pool.begin().await?;
+    let finished = batches::finish_ready_many(&mut *tx, children).await?;
+    announce(&mut tx, &finished).await?;
+    batches::mark_running_many(&mut *tx, children).await?;
+    tx.commit().await?;
+    let ids: Vec<JobId> = finished.iter().map(|b| JobId(b.id)).collect();
+    publish_many(events_conn, prefix, &ids).await;
     Ok(finished.len())
 }

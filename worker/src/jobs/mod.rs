@@ -1,8 +1,10 @@
 //! Job execution: claim in PostgreSQL, run the kind's work under a lease, record the outcome.
 
 pub mod batch;
+pub mod canary;
 pub mod deliver;
 pub mod events;
+pub mod lanes;
 pub mod search;
 pub mod suppliers;
 pub mod validate;
@@ -30,9 +32,22 @@ use sqlx::PgPool;
 use tracing::Instrument;
 
 use crate::{
+    batching::BatchError,
     leases::LeaseRegistry,
     upstream::{UpstreamError, Upstreams},
 };
+
+/// Why a delivery could not record its outcome (the job stays claimed; its lease lapses and the
+/// reconciler requeues it).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A statement failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A group-commit call failed.
+    #[error("batched write: {0}")]
+    Batch(#[from] BatchError),
+}
 
 /// What one attempt ended with (success is written by the kind itself, in one transaction).
 #[derive(Debug)]
@@ -72,6 +87,8 @@ pub struct Deps {
     pub owner: String,
     /// Webhook sender (SSRF-guarded, no redirects).
     pub webhooks: crate::webhook::WebhookClient,
+    /// Group-commit lanes (claims, completions, events).
+    pub lanes: lanes::Lanes,
 }
 
 /// The apalis handler: one per process, cheap to clone.
@@ -97,10 +114,15 @@ impl JobHandler for Runner {
         let deps = self.deps.clone();
         Box::pin(async move {
             // Run on the multi-threaded runtime: apalis drives every handler future on one task.
+            let id = job.job_id;
             tokio::spawn(run(deps, job))
                 .await
                 .map_err(|e| Box::new(e) as BoxDynError)?
-                .map_err(|e| Box::new(e) as BoxDynError)
+                .map_err(|e| {
+                    // The job stays claimed: its lease lapses and the reconciler requeues it.
+                    tracing::warn!(job.id = %id, error = %e, "could not record the job's outcome");
+                    Box::new(e) as BoxDynError
+                })
         })
     }
 }
@@ -144,7 +166,7 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
 }
 
 /// Fails a claimed job for good; with its `job.failed` webhook event in the same transaction.
-async fn fail(deps: &Deps, id: JobId, kind: JobKind, claimed: &Claimed, error: &Value) -> Result<bool, sqlx::Error> {
+async fn fail(deps: &Deps, id: JobId, kind: JobKind, claimed: &Claimed, error: &Value) -> Result<bool, StoreError> {
     let failed = match claimed.webhook_url.as_deref().filter(|_| kind != JobKind::Webhook) {
         None => db::jobs::mark_failed(&deps.pool, id, &deps.owner, error).await?,
         Some(url) => {
@@ -161,17 +183,17 @@ async fn fail(deps: &Deps, id: JobId, kind: JobKind, claimed: &Claimed, error: &
     if failed {
         publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
         if kind == JobKind::Validation {
-            batch::after_child(&deps.pool, &deps.events, &deps.config.redis_prefix, Some(id)).await?;
+            deps.lanes.batch_children.call(id.0).await?;
         }
     }
     Ok(failed)
 }
 
 /// Runs one delivery. Returns `Err` only when PostgreSQL could not record anything.
-async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
+async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
     let id = job.job_id;
     let cfg = &deps.config.worker;
-    let Some(claimed) = db::jobs::claim(&deps.pool, id, &deps.owner, cfg.lease).await? else {
+    let Some(claimed) = deps.lanes.claims.call(id.0).await? else {
         tracing::debug!(job.id = %id, "duplicate or stale delivery dropped");
         return Ok(());
     };
@@ -186,24 +208,25 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), sqlx::Error> {
     // every task the thread polls meanwhile.
     let outcome = async {
         tracing::debug!("job started");
-        match kind {
+        Ok::<_, StoreError>(match kind {
             JobKind::Validation => {
                 match tokio::time::timeout(cfg.job_timeout, validate::run(&deps, id, &claimed)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Ok(Outcome::Retry {
+                    Ok(outcome) => outcome?,
+                    Err(_) => Outcome::Retry {
                         delay: Duration::ZERO,
                         error: json!({"code": "timeout", "message": "the attempt exceeded the job timeout"}),
                         refund: false,
-                    }),
+                    },
                 }
             }
-            JobKind::Webhook => deliver::run(&deps, id, &claimed).await,
-            JobKind::Search => search::with_timeout(cfg.job_timeout, search::run(&deps, id, &claimed)).await,
-            JobKind::Suppliers => search::with_timeout(cfg.job_timeout, suppliers::run(&deps, id, &claimed)).await,
-            other => Ok(Outcome::Failed(
-                json!({"code": "unsupported_kind", "message": format!("{} jobs are not supported", other.as_str())}),
-            )),
-        }
+            JobKind::Webhook => deliver::run(&deps, id, &claimed).await?,
+            JobKind::Search => search::with_timeout(cfg.job_timeout, search::run(&deps, id, &claimed)).await?,
+            JobKind::Suppliers => search::with_timeout(cfg.job_timeout, suppliers::run(&deps, id, &claimed)).await?,
+            JobKind::Canary => canary::run(&deps, id, &claimed).await?,
+            JobKind::Batch => Outcome::Failed(
+                json!({"code": "unsupported_kind", "message": "batch jobs are never dispatched; their items are"}),
+            ),
+        })
     }
     .instrument(span)
     .await?;

@@ -2,16 +2,19 @@
 
 use chrono::Utc;
 use dropforge_common::{
-    db::{self, jobs::Claimed, results::NewResult},
+    db::{
+        self,
+        jobs::Claimed,
+        results::{NewResult, OwnedResult},
+    },
     domain::{JobId, JobKind},
-    events::publish_finished,
     product::ProductRef,
     scoring::{self, MODEL},
 };
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Deps, Outcome, events, failure_outcome};
+use super::{Deps, Outcome, StoreError, events, failure_outcome};
 use crate::upstream::{GatherRequest, gather};
 
 /// The input a validation job was created with.
@@ -24,7 +27,7 @@ struct Input {
 }
 
 /// Runs one validation attempt. `Err` only for database trouble while storing the result.
-pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, sqlx::Error> {
+pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, StoreError> {
     let input: Input = match serde_json::from_value(claimed.input.clone()) {
         Ok(input) => input,
         Err(e) => {
@@ -73,18 +76,32 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
             ));
         }
     };
-    let row = NewResult {
-        job_id: id,
-        cache_key: &input.cache_key,
-        product: &input.product,
-        model: MODEL,
-        partial,
-        result: &text,
-    };
     let completed = match claimed.webhook_url.as_deref() {
-        None => db::results::complete_validation(&deps.pool, &row, &deps.owner).await?,
+        // The common case goes through the group-commit lane: one statement for every
+        // validation finishing at the same moment.
+        None => {
+            deps.lanes
+                .validations
+                .call(OwnedResult {
+                    job_id: id,
+                    cache_key: input.cache_key.clone(),
+                    product: input.product.clone(),
+                    model: MODEL.to_owned(),
+                    partial,
+                    result: text.clone(),
+                })
+                .await?
+        }
         Some(url) => {
             // Result, state and the webhook event commit together (the outbox).
+            let row = NewResult {
+                job_id: id,
+                cache_key: &input.cache_key,
+                product: &input.product,
+                model: MODEL,
+                partial,
+                result: &text,
+            };
             let mut tx = deps.pool.begin().await?;
             let done = db::results::complete_validation(&mut *tx, &row, &deps.owner).await?;
             if done.completed {
@@ -105,12 +122,13 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
     } else {
         deps.config.cache.validation_ttl
     };
-    if let Err(e) = deps.cache.set(&input.cache_key, text.as_bytes(), ttl).await {
-        tracing::warn!(job.id = %id, error = %e, "cache write failed (PostgreSQL has the result)");
-    }
-    publish_finished(&deps.events, &deps.config.redis_prefix, id).await;
+    deps.lanes
+        .cache_sets
+        .call((input.cache_key.clone(), text.into_bytes(), ttl))
+        .await?;
+    deps.lanes.events.call(id).await?;
     if completed.in_batch {
-        super::batch::after_child(&deps.pool, &deps.events, &deps.config.redis_prefix, Some(id)).await?;
+        deps.lanes.batch_children.call(id.0).await?;
     }
     tracing::debug!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");
     Ok(Outcome::Done)

@@ -1,5 +1,5 @@
 //! Global rate and quota budgets per upstream and credential, shared by every worker process
-//! through Redis (upstreams.md §1.7, §2, §3, §7).
+//! through Redis (docs/design/upstreams.md §1.7, §2.4, §3.3, §6).
 //!
 //! **Budgets.** Each call takes `cost` from its upstream's budget right before it is sent, in one
 //! atomic Lua script (`budget_take.lua`) keyed `{prefix}:budget:{upstream}:{credential-hash}:{kind}`

@@ -1,4 +1,4 @@
-//! Upstream failures and their classification (upstreams.md §6): what is retried, when, and the
+//! Upstream failures and their classification (docs/design/upstreams.md §5): what is retried, when, and the
 //! stable `outcome` label used by the upstream metrics.
 
 use std::{fmt, time::Duration};

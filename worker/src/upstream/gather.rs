@@ -1,6 +1,6 @@
 //! The gather step of a validation: AliExpress product detail first (its failure fails the job),
 //! then freight, affiliate detail, text search, Meta and YouTube concurrently (their failures only
-//! leave gaps), normalised into score-v1 [`Signals`] with a per-upstream status report (§9.1, §9.5).
+//! leave gaps), normalised into [`Signals`] with a per-upstream status report (docs/design/score-v1.md §1, §6).
 
 use chrono::{DateTime, Utc};
 use dropforge_common::{

@@ -1,4 +1,4 @@
-//! Keyword-level cache of Meta, YouTube and text-search answers (upstreams.md §7): one keyword's
+//! Keyword-level cache of Meta, YouTube and text-search answers (docs/design/upstreams.md §4.2): one keyword's
 //! ads, videos and listing count serve every product that shares it for 24 h, which is what makes
 //! YouTube's ~100 searches a day and Meta's ~200 calls an hour go round. Only successes are cached.
 

@@ -1,5 +1,5 @@
 //! Meta Ad Library client: `GET {base}/{version}/ads_archive` for active ads matching a keyword in
-//! the configured EU countries, following `paging.next` up to `max_pages` (upstreams.md §2).
+//! the configured EU countries, following `paging.next` up to `max_pages` (docs/design/upstreams.md §2).
 //! Throttling (`error.code` 4/17/32/341/613, or `x-app-usage` ≥ 90 %) pauses the client.
 
 use std::{
@@ -24,7 +24,7 @@ use super::json::{age_days, get, i64_at, parse_time, string_at};
 use super::retry::RetryPolicy;
 
 const META: Upstream = Upstream::Meta;
-/// Pause after an error-code throttle ("at least several minutes", §6).
+/// Pause after an error-code throttle (minutes up to an hour: docs/design/upstreams.md §2.3).
 pub const THROTTLE_PAUSE: Duration = Duration::from_secs(300);
 /// Pause after a response whose `x-app-usage` reached [`USAGE_LIMIT`].
 pub const USAGE_PAUSE: Duration = Duration::from_secs(60);
@@ -235,7 +235,7 @@ fn max_usage(resp: &RawResponse) -> Option<f64> {
     v.as_object()?.values().filter_map(super::json::as_f64).reduce(f64::max)
 }
 
-/// Normalises the ads read into [`MetaSignals`] (§9.1).
+/// Normalises the ads read into [`MetaSignals`] (docs/design/score-v1.md §1).
 fn signals(ads: &[Ad], validated_at: DateTime<Utc>, truncated: bool) -> MetaSignals {
     let mut seen = HashSet::new();
     let unique: Vec<&Ad> = ads

@@ -1,5 +1,5 @@
 //! YouTube Data API v3 client: `search` (most-viewed videos of the last 90 days for a keyword)
-//! then `videos` (statistics), normalised into [`YouTubeSignals`] (upstreams.md §3, §9.1).
+//! then `videos` (statistics), normalised into [`YouTubeSignals`] (docs/design/upstreams.md §3.2).
 //! `quotaExceeded` is [`UpstreamError::QuotaExhausted`] until the next midnight Pacific.
 
 use std::sync::atomic::{AtomicU32, Ordering};

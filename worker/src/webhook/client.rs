@@ -1,4 +1,4 @@
-//! One webhook delivery attempt over an SSRF-guarded HTTP client (conventions.md §1.1, §1.4).
+//! One webhook delivery attempt over an SSRF-guarded HTTP client (docs/design/webhooks-and-edge.md §1.1, §1.4).
 //!
 //! The client never follows redirects, never uses a proxy, and resolves names only through
 //! [`resolve_host_checked`], so it connects only to the addresses that were vetted (no DNS-rebinding

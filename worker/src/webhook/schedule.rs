@@ -1,4 +1,4 @@
-//! Retry schedule of webhook deliveries (conventions.md §1.2): `schedule[i]` is the delay before
+//! Retry schedule of webhook deliveries (docs/design/webhooks-and-edge.md §1.2): `schedule[i]` is the delay before
 //! attempt `i + 1` (Svix default `0, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h`), with ±10 % jitter,
 //! and a receiver's `Retry-After` can only push the next attempt later, never add attempts.
 

@@ -1,5 +1,5 @@
 //! AliExpress Open Platform client: signed `POST {base_url}/sync` form calls for `ds.product.get`,
-//! `ds.freight.query`, `ds.text.search` and `affiliate.productdetail.get` (upstreams.md §1).
+//! `ds.freight.query`, `ds.text.search` and `affiliate.productdetail.get` (docs/design/upstreams.md §1).
 
 pub mod sign;
 pub mod wire;

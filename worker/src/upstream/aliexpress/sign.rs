@@ -1,4 +1,4 @@
-//! AliExpress request signing (upstreams.md §1.3): parameters sorted by name in byte order,
+//! AliExpress request signing (docs/design/upstreams.md §1.3): parameters sorted by name in byte order,
 //! `name+value` concatenated (empty names/values skipped), an optional API-path prefix for `/rest`
 //! APIs, then upper-hex `MD5(secret + s + secret)` or `HMAC-SHA256(secret, s)`.
 

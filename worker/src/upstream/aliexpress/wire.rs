@@ -1,4 +1,4 @@
-//! AliExpress response envelopes (upstreams.md §1.5), parsed tolerantly from `serde_json::Value`:
+//! AliExpress response envelopes (docs/design/upstreams.md §1.5), parsed tolerantly from `serde_json::Value`:
 //! numbers as strings, `rsp_code` as string or number, wrapped lists, single objects for arrays.
 
 use chrono::{DateTime, Utc};

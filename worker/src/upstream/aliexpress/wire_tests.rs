@@ -1,4 +1,4 @@
-//! Parsing tests over captured-shape AliExpress bodies (upstreams.md §1.5, §1.6).
+//! Parsing tests over captured-shape AliExpress bodies (docs/design/upstreams.md §1.5, §1.6).
 
 use super::*;
 use serde_json::json;
