@@ -9,18 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
-use serde::Serialize;
 
 use crate::cache::BoundedCache;
 use crate::reply::Reply;
 use crate::template::{Cut, Fill, Template};
-
-/// Serializes `value` into a buffer of `capacity` bytes (a good guess saves the regrowth copies).
-pub fn to_json<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::with_capacity(capacity);
-    serde_json::to_writer(&mut out, value)?;
-    Ok(out)
-}
 
 /// A freshly serialized answer and the per-request values to cut out of it before reuse.
 #[derive(Debug)]

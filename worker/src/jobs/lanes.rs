@@ -118,8 +118,10 @@ impl Lanes {
         let successes = Batcher::spawn(MAX_GROUP, PARALLEL, move |ids: Vec<Uuid>| {
             let (pool, owner) = (pool.clone(), owner.clone());
             async move {
-                let done: std::collections::HashSet<Uuid> =
-                    retrying(|| db::jobs::succeed_many(&pool, &ids, &owner)).await?.into_iter().collect();
+                let done: std::collections::HashSet<Uuid> = retrying(|| db::jobs::succeed_many(&pool, &ids, &owner))
+                    .await?
+                    .into_iter()
+                    .collect();
                 Ok::<_, sqlx::Error>(ids.iter().map(|id| done.contains(id)).collect::<Vec<_>>())
             }
         });
