@@ -22,6 +22,9 @@ pub enum ApiError {
     /// Well-formed JSON with invalid members.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// The `webhook_url` answered `410 Gone` earlier and is disabled for the tenant.
+    #[error("webhook url disabled")]
+    WebhookUrlDisabled,
     /// A path parameter is not a job id.
     #[error("invalid job id")]
     InvalidJobId,
@@ -73,6 +76,11 @@ impl ApiError {
                 "Unsupported media type",
             ),
             Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", "Invalid request"),
+            Self::WebhookUrlDisabled => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "webhook-url-disabled",
+                "Webhook URL disabled",
+            ),
             Self::InvalidJobId => (StatusCode::BAD_REQUEST, "invalid-job-id", "Invalid job id"),
             Self::DuplicateQueryParameter(_) => (
                 StatusCode::BAD_REQUEST,
@@ -115,6 +123,9 @@ impl ApiError {
             Self::UnsupportedMediaType => "Send the request body as application/json.".into(),
             Self::Validation(errors) if errors.len() == 1 => format!("{} {}", errors[0].pointer, errors[0].detail),
             Self::Validation(errors) => format!("{} members are invalid; see errors.", errors.len()),
+            Self::WebhookUrlDisabled => "This webhook_url answered 410 Gone and is disabled for your account, so no \
+                event would ever reach it; use another URL, or ask an operator to re-enable it."
+                .into(),
             Self::InvalidJobId => "Job ids are UUIDs such as 019ac3b2-6c1d-7e6f-9a8b-123456789abc.".into(),
             Self::DuplicateQueryParameter(name) => {
                 format!("The query parameter `{name}` is given more than once; give it once.")
@@ -141,6 +152,10 @@ impl ApiError {
     fn field_errors(&self) -> Option<Vec<FieldError>> {
         match self {
             Self::Validation(errors) => Some(errors.clone()),
+            Self::WebhookUrlDisabled => Some(vec![FieldError::new(
+                "/webhook_url",
+                "is disabled for your account (it answered 410 Gone)",
+            )]),
             Self::DuplicateQueryParameter(name) => Some(vec![FieldError::new(
                 format!("/query/{}", pointer_token(name)),
                 "is given more than once",

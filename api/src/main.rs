@@ -1,4 +1,5 @@
-//! dropforge-api binary: `serve` (default), `migrate`, and `keys create|list|revoke`.
+//! dropforge-api binary: `serve` (default), `migrate`, `keys create|list|revoke|rotate-secret` and
+//! `webhooks enable`.
 
 /// mimalloc: the services allocate many short-lived JSON buffers; glibc malloc fragmented under load.
 #[global_allocator]
@@ -24,6 +25,25 @@ enum Command {
     Keys {
         #[command(subcommand)]
         action: KeysAction,
+    },
+    /// Manage tenants' webhook targets.
+    Webhooks {
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksAction {
+    /// Re-enable a URL disabled after it answered 410 Gone: submissions naming it are accepted
+    /// (and delivered) again.
+    Enable {
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+        /// The URL, as submitted in `webhook_url`.
+        #[arg(long)]
+        url: String,
     },
 }
 
@@ -73,7 +93,24 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { action } => keys(config, action).await,
+        Command::Webhooks { action } => webhooks(config, action).await,
     }
+}
+
+async fn webhooks(config: Config, action: WebhooksAction) -> anyhow::Result<()> {
+    let pool = db::connect(config.database_url.expose(), 2).await?;
+    match action {
+        WebhooksAction::Enable { tenant, url } => {
+            // Stored URLs are normalised the way submissions are (`http://h/p`, not `HTTP://H/p`).
+            let url = url::Url::parse(&url).map_or(url, |u| u.to_string());
+            match db::webhooks::enable_url(&pool, &tenant, &url).await? {
+                Some(true) => println!("enabled {url} for tenant {tenant}"),
+                Some(false) => println!("{url} was not disabled for tenant {tenant}; nothing to do"),
+                None => anyhow::bail!("no tenant named {tenant}"),
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn keys(config: Config, action: KeysAction) -> anyhow::Result<()> {

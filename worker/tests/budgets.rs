@@ -13,8 +13,8 @@ use std::{
 use chrono::Utc;
 use dropforge_common::config::BudgetConfig;
 use dropforge_worker::upstream::{
-    Budget, GatherRequest, Upstream, UpstreamError, UpstreamStatus, Upstreams,
-    budget::{BUDGET_CODE, DayWindow, PAUSED_CODE},
+    Budget, GatherRequest, TransientKind, Upstream, UpstreamError, UpstreamStatus, Upstreams,
+    budget::{BUDGET_CODE, DayWindow, OUTAGE_CODE, OUTAGE_PAUSE_MIN, PAUSED_CODE},
     gather,
 };
 use support::{Client, EnvOptions, TestEnv};
@@ -199,6 +199,36 @@ async fn a_recorded_upstream_pause_stops_every_worker() {
         }
         other => panic!("want QuotaExhausted, got {other:?}"),
     }
+}
+
+/// Issue 10, defect 3: a connection failure pauses that upstream for every worker and comes back
+/// as a throttle (rescheduled without using up an attempt); a slow call is not an outage.
+#[tokio::test]
+async fn connection_failures_pause_the_upstream_for_every_worker() {
+    let (a, b) = pair(&UNLIMITED);
+    let refused = UpstreamError::transient(Upstream::AliExpress, TransientKind::Transport, "connection refused");
+    match a.record_outage(refused).await {
+        UpstreamError::Throttled { retry_after, code, .. } => {
+            assert_eq!(code, OUTAGE_CODE);
+            assert!(
+                retry_after >= OUTAGE_PAUSE_MIN && retry_after < OUTAGE_PAUSE_MIN + Duration::from_millis(500),
+                "{retry_after:?}"
+            );
+        }
+        other => panic!("want Throttled unreachable, got {other:?}"),
+    }
+    match b.take(Upstream::AliExpress, 1).await {
+        Err(UpstreamError::Throttled { code, retry_after, .. }) => {
+            assert_eq!(code, PAUSED_CODE);
+            assert!(retry_after > Duration::from_secs(1), "{retry_after:?}");
+        }
+        other => panic!("the other worker must be paused, got {other:?}"),
+    }
+    // Other upstreams are not affected; a read timeout (slow upstream) stays a transient error.
+    b.take(Upstream::Meta, 1).await.unwrap();
+    let slow = UpstreamError::transient(Upstream::Meta, TransientKind::Timeout, "operation timed out");
+    assert_eq!(a.record_outage(slow.clone()).await, slow);
+    b.take(Upstream::Meta, 1).await.unwrap();
 }
 
 #[tokio::test]

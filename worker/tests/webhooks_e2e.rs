@@ -188,24 +188,162 @@ async fn gone_disables_the_url_for_the_tenant() {
     let (_, job) = submit(&client, "1005000000000003", &url).await;
     wait_for(&rx, "the 410 attempt", |r| !r.seen.is_empty()).await;
     env.wait_succeeded(2, Duration::from_secs(20)).await; // the validation and its webhook job
-    let (_, job2) = submit(&client, "1005000000000004", &url).await;
-    env.wait_succeeded(3, Duration::from_secs(20)).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The disabled URL is refused at submit, for validations and batches alike: accepting it
+    // would promise an event that never comes.
+    let (status, problem) = submit(&client, "1005000000000004", &url).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["code"], "webhook_url_disabled", "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/webhook_url", "{problem}");
+    let resp = client
+        .http()
+        .post(format!("{base}/v1/validations/batch"))
+        .bearer_auth(&client.key)
+        .json(&json!({"products": [{"id": "1005000000000004"}], "webhook_url": url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 422);
+    let problem: Value = resp.json().await.unwrap();
+    assert_eq!(problem["code"], "webhook_url_disabled", "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/webhook_url", "{problem}");
+    assert_eq!(
+        env.status_counts().await.values().sum::<i64>(),
+        2,
+        "nothing was created"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(rx.lock().unwrap().seen.len(), 1, "no attempt after 410 Gone");
     let log = client
         .get(&format!("/v1/jobs/{}/deliveries", job["id"].as_str().unwrap()))
         .await
         .1;
     assert_eq!(log["data"][0]["status"], "disabled", "{log}");
-    let log2 = client
-        .get(&format!("/v1/jobs/{}/deliveries", job2["id"].as_str().unwrap()))
-        .await
-        .1;
+
+    // `dropforge-api webhooks enable` re-enables it: accepted and delivered again.
+    use dropforge_common::db::webhooks::enable_url;
+    assert_eq!(enable_url(&env.pool, "gone", &url).await.unwrap(), Some(true));
     assert_eq!(
-        log2["data"].as_array().unwrap().len(),
-        0,
-        "a disabled URL gets no delivery: {log2}"
+        enable_url(&env.pool, "gone", &url).await.unwrap(),
+        Some(false),
+        "already enabled"
     );
+    assert_eq!(
+        enable_url(&env.pool, "nobody", &url).await.unwrap(),
+        None,
+        "no such tenant"
+    );
+    let (status, job2) = submit(&client, "1005000000000004", &url).await;
+    assert_eq!(status, 202, "{job2}");
+    wait_for(&rx, "the event after re-enabling", |r| r.seen.len() >= 2).await;
+    {
+        let r = rx.lock().unwrap();
+        assert_eq!(r.seen[1].2["type"], "job.succeeded");
+        assert_eq!(r.seen[1].2["data"]["id"], job2["id"]);
+        assert_eq!(r.bad_signatures, 0);
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cached_and_joined_requests_get_exactly_one_event() {
+    let env = env_with_webhooks().await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("cached").await);
+    let secret = secret_of(&env, "cached").await;
+    let (url, rx) = receiver(secret, Vec::new()).await;
+
+    // Joined: two requests with the same URL before any worker runs join one job, which sends
+    // one event for both (the receiver could not tell two identical events apart).
+    let (s1, joined1) = submit(&client, "1005000000000021", &url).await;
+    let (s2, joined2) = submit(&client, "1005000000000021", &url).await;
+    assert_eq!((s1, s2), (202, 202), "{joined1} {joined2}");
+    assert_eq!(joined1["id"], joined2["id"], "the same URL joins the in-flight job");
+    let (_stop, _worker) = env.start_worker();
+    wait_for(&rx, "the joined job's event", |r| !r.seen.is_empty()).await;
+
+    // Cached: the product is in the cache now; a request naming a webhook_url still gets 200 with
+    // the cached result, and exactly one signed job.succeeded event.
+    let (status, _, warm) = client.validate("1005000000000022", Some(10)).await;
+    assert_eq!(status, 200, "{warm}");
+    let resp = client
+        .http()
+        .post(format!("{base}/v1/validations"))
+        .bearer_auth(&client.key)
+        .json(&json!({"product": {"id": "1005000000000022"}, "webhook_url": url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let location = resp
+        .headers()
+        .get("content-location")
+        .expect("the cached answer is recorded as a job")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let cache_status = resp.headers().get("cache-status").unwrap().to_str().unwrap().to_owned();
+    assert!(cache_status.starts_with("dropforge; hit"), "{cache_status}");
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["cache"], "hit", "{answer}");
+    wait_for(&rx, "the cached answer's event", |r| r.seen.len() >= 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (job, recorded) = client.get(&location).await;
+    assert_eq!(job, 200, "{recorded}");
+    assert_eq!(recorded["status"], "succeeded", "{recorded}");
+    {
+        let r = rx.lock().unwrap();
+        assert_eq!(
+            r.seen.len(),
+            2,
+            "one event for the joined pair, one for the cached answer"
+        );
+        assert_eq!(r.bad_signatures, 0);
+        let joined = &r.seen[0].2;
+        assert_eq!(joined["type"], "job.succeeded");
+        assert_eq!(joined["data"]["id"], joined1["id"]);
+        let cached = &r.seen[1].2;
+        assert_eq!(cached["type"], "job.succeeded");
+        assert_eq!(cached["data"]["id"], recorded["id"]);
+        assert_eq!(cached["data"]["kind"], "validation");
+        assert_eq!(cached["data"]["status"], "succeeded");
+        assert_eq!(cached["data"]["result"], answer["result"]);
+        assert_ne!(r.seen[0].1, r.seen[1].1, "distinct webhook-ids");
+        // The same shape as an event for a job the worker ran.
+        let keys = |v: &Value| v["data"].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+        assert_eq!(keys(joined), keys(cached));
+    }
+
+    // Redis lost the entry: PostgreSQL's fresh result answers, and the event still comes.
+    let key = format!(
+        "{}:cache:validation:{}:aliexpress:1005000000000022:US:-",
+        env.prefix,
+        dropforge_common::scoring::MODEL
+    );
+    let redis = redis::Client::open(env.vars["REDIS_URL"].as_str()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let removed: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
+    assert_eq!(removed, 1, "{key}");
+    let resp = client
+        .http()
+        .post(format!("{base}/v1/validations"))
+        .bearer_auth(&client.key)
+        .json(&json!({"product": {"id": "1005000000000022"}, "webhook_url": url}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers().get("cache-status").unwrap(),
+        "dropforge; hit; detail=postgres"
+    );
+    wait_for(&rx, "the PostgreSQL hit's event", |r| r.seen.len() >= 3).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    {
+        let r = rx.lock().unwrap();
+        assert_eq!(r.seen.len(), 3, "exactly one event per cached answer");
+        assert_eq!(r.seen[2].2["type"], "job.succeeded");
+        assert_eq!(r.seen[2].2["data"]["result"], answer["result"]);
+    }
     env.cleanup().await;
 }
 

@@ -398,7 +398,8 @@ pub struct Problem {
     /// `invalid_job_id`, `duplicate_query_parameter`, `invalid_query_encoding`, `invalid_path_encoding`,
     /// `job_not_found`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unauthorized`, `rate_limited`, `idempotency_key_invalid`, `idempotency_key_reused`,
-    /// `idempotency_request_in_progress`, `job_not_cancelable`, `service_unavailable`, `request_timeout` or
+    /// `idempotency_request_in_progress`, `job_not_cancelable`, `webhook_url_disabled`, `service_unavailable`,
+    /// `request_timeout` or
     /// `internal_error`.
     #[schema(example = "validation_failed")]
     pub code: String,

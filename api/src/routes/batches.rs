@@ -156,7 +156,8 @@ async fn cached_results(state: &AppState, keys: &[String]) -> Result<HashMap<Str
         (status = 409, description = "Same Idempotency-Key in progress", body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, description = "Not application/json", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid item (JSON pointer `/products/{i}`) or more than 50 products",
+        (status = 422, description = "Invalid item (JSON pointer `/products/{i}`), more than 50 products, or a \
+            `webhook_url` disabled after it answered 410 Gone (`webhook_url_disabled`, pointer `/webhook_url`)",
             body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::ServiceUnavailable)))]
@@ -173,6 +174,9 @@ pub async fn create_batch(
         ssrf::resolve_checked(&url, &policy)
             .await
             .map_err(|e| ApiError::Validation(vec![FieldError::new("/webhook_url", e.to_string())]))?;
+    }
+    if let Some(url) = webhook_url.as_deref() {
+        crate::routes::validations::refuse_disabled(&state, tenant, url).await?;
     }
     let validation_options = cache::ValidationOptions {
         country: options["country"].as_str().unwrap_or("US").to_owned(),

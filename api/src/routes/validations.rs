@@ -16,7 +16,10 @@ use dropforge_common::{
     metric_names as m,
     product::{FieldError, ProductRef, parse_product},
     scoring::MODEL,
-    webhook::ssrf::{self, UrlPolicy},
+    webhook::{
+        payload,
+        ssrf::{self, UrlPolicy},
+    },
 };
 use serde_json::{Value, json};
 use ulid::Ulid;
@@ -174,7 +177,8 @@ fn count_cache(result: &'static str) {
             body = crate::openapi::ValidationAnswer,
             headers(
                 ("Cache-Status" = String, description = "RFC 9211: `dropforge; hit` (with `detail=memory|postgres`) or `dropforge; fwd=miss`"),
-                ("Content-Location" = String, description = "The finished job, when it is one"),
+                ("Content-Location" = String, description = "The finished job, when it is one (a cached answer to a \
+                    request with `webhook_url` is recorded as a succeeded job, whose `job.succeeded` event is sent)"),
                 ("Preference-Applied" = String, description = "`wait=N` when `Prefer: wait` was honoured"),
                 ("Idempotent-Replayed" = String, description = "`true` on a replayed answer"),
                 ("RateLimit" = String, description = "Remaining quota of the most restrictive policy"),
@@ -200,8 +204,9 @@ fn count_cache(result: &'static str) {
         (status = 413, response = crate::openapi::PayloadTooLarge),
         (status = 415, description = "The body is not `application/json` (`unsupported_media_type`)",
             body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid members, each in `errors` (`validation_failed`), or an `Idempotency-Key` \
-            reused with another body (`idempotency_key_reused`)",
+        (status = 422, description = "Invalid members, each in `errors` (`validation_failed`), a `webhook_url` \
+            disabled after it answered 410 Gone (`webhook_url_disabled`, pointer `/webhook_url`), or an \
+            `Idempotency-Key` reused with another body (`idempotency_key_reused`)",
             body = crate::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, response = crate::openapi::TooManyRequests),
         (status = 500, response = crate::openapi::InternalError),
@@ -223,9 +228,33 @@ pub async fn create_validation(
             .await
             .map_err(|e| ApiError::Validation(vec![FieldError::new("/webhook_url", e.to_string())]))?;
     }
+    // A URL that answered 410 Gone would never get the event this request asks for: refuse it.
+    let webhook_url = request.webhook_url.as_ref().map(url::Url::to_string);
+    if let Some(url) = &webhook_url {
+        refuse_disabled(&state, tenant, url).await?;
+    }
     let key = cache::validation_key(&cfg.redis_prefix, MODEL, &request.product, &request.options);
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let input = json!({
+        "product": request.product,
+        "country": request.options.country,
+        "target_price": request.options.target_price,
+        "cache_key": key,
+    });
+    let hook = webhook_url.as_deref().map(|url| CachedHook {
+        url,
+        input: &input,
+        key: &key,
+        request_id: request_id.as_deref(),
+    });
 
-    if let Some(hit) = state.memo.get(&key) {
+    // The memo holds only encoded answers; a request naming a webhook_url needs the result
+    // document for its event, so it reads Redis (then PostgreSQL) instead.
+    let memo_hit = if hook.is_none() { state.memo.get(&key) } else { None };
+    if let Some(hit) = memo_hit {
         count_cache("hit");
         return Ok(hit.response(&headers, "dropforge; hit; detail=memory"));
     }
@@ -233,9 +262,13 @@ pub async fn create_validation(
     match state.cache_redis.call(state.cache.get(&key)).await {
         Ok(Some(hit)) => {
             count_cache("hit");
+            let job = match &hook {
+                Some(hook) => Some(answer_cached(&state, tenant, hook, &hit).await?),
+                None => None,
+            };
             let body = Arc::new(CachedBody::new(&hit));
             state.memo.put(&key, body.clone(), cfg.api.result_memo_ttl);
-            return Ok(body.response(&headers, "dropforge; hit"));
+            return Ok(with_job_location(body.response(&headers, "dropforge; hit"), job));
         }
         Ok(None) => {}
         Err(e) => tracing::debug!(error = %e, "cache read failed; falling back to PostgreSQL"),
@@ -248,27 +281,23 @@ pub async fn create_validation(
         // Redis lost the entry but PostgreSQL, the truth, has a fresh result: serve and re-cache it.
         count_cache("hit");
         let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let job = match &hook {
+            Some(hook) => Some(answer_cached(&state, tenant, hook, &bytes).await?),
+            None => None,
+        };
         let set = state.cache.set(&key, &bytes, Duration::from_secs(ttl_left));
         if let Err(e) = state.cache_redis.call(set).await {
             tracing::debug!(error = %e, "could not re-populate the cache");
         }
-        return Ok(CachedBody::new(&bytes).response(&headers, "dropforge; hit; detail=postgres"));
+        let response = CachedBody::new(&bytes).response(&headers, "dropforge; hit; detail=postgres");
+        return Ok(with_job_location(response, job));
     }
     count_cache("miss");
 
     let wait = preferred_wait(&headers, cfg.api.max_wait);
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let input = json!({
-        "product": request.product,
-        "country": request.options.country,
-        "target_price": request.options.target_price,
-        "cache_key": key,
-    });
-    // In-flight work is joined only when the webhook target matches too (each target gets its event).
-    let webhook_url = request.webhook_url.as_ref().map(url::Url::to_string);
+    // In-flight work is joined only when the webhook target matches too (each target gets its
+    // event). Requests that join one job with one URL share its single event: the receiver could
+    // not tell two identical events apart anyway.
     let dedupe = format!("validation:{key}:{}", webhook_url.as_deref().unwrap_or(""));
     let id = submit(
         &state,
@@ -282,6 +311,64 @@ pub async fn create_validation(
     .await?;
 
     job_response(&state, tenant, id, wait).await
+}
+
+/// What a cache hit needs to record a request that names a `webhook_url`.
+#[derive(Debug, Clone, Copy)]
+struct CachedHook<'a> {
+    url: &'a str,
+    input: &'a Value,
+    key: &'a str,
+    request_id: Option<&'a str>,
+}
+
+/// Refuses a `webhook_url` the tenant's receiver disabled with `410 Gone` (`webhook_url_disabled`):
+/// accepting it would promise an event that is never sent. An operator re-enables it with
+/// `dropforge-api webhooks enable`.
+pub async fn refuse_disabled(state: &AppState, tenant: TenantId, url: &str) -> Result<(), ApiError> {
+    if db::webhooks::url_disabled(&state.pool, tenant.0, url).await? {
+        return Err(ApiError::WebhookUrlDisabled);
+    }
+    Ok(())
+}
+
+/// A cache hit for a request that names a `webhook_url`: records it as a job that already
+/// succeeded with the cached result and writes its `job.succeeded` event to the outbox, in one
+/// transaction; the worker delivers it like any other. Answers the job's id.
+async fn answer_cached(
+    state: &AppState,
+    tenant: TenantId,
+    hook: &CachedHook<'_>,
+    result: &[u8],
+) -> Result<JobId, ApiError> {
+    let text = std::str::from_utf8(result).map_err(|e| ApiError::Internal(format!("cached result: {e}")))?;
+    let doc: Value = serde_json::from_str(text).map_err(|e| ApiError::Internal(format!("cached result: {e}")))?;
+    let answer = db::webhooks::CachedAnswer {
+        tenant_id: tenant,
+        kind: JobKind::Validation,
+        input: hook.input,
+        cache_key: hook.key,
+        result: text,
+        url: hook.url,
+        request_id: hook.request_id,
+    };
+    let (id, written) = db::webhooks::record_cached_answer(&state.pool, &answer, |id| {
+        payload::job_event("job.succeeded", id, JobKind::Validation, Some(&doc), None)
+    })
+    .await?;
+    if !written {
+        // Disabled (410) between the check at submit and now.
+        tracing::warn!(job.id = %id, "webhook URL disabled meanwhile; no event written");
+    }
+    Ok(id)
+}
+
+/// Adds `Content-Location` (the job recording a cached answer) to a cache hit's response.
+fn with_job_location(mut response: Response, job: Option<JobId>) -> Response {
+    if let Some(location) = job.and_then(|id| HeaderValue::from_str(&job_location(id)).ok()) {
+        response.headers_mut().insert(header::CONTENT_LOCATION, location);
+    }
+    response
 }
 
 /// The answer for a job just created or joined: waits up to `wait` (`Prefer: wait`), then `200`

@@ -45,13 +45,15 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// `DF_WORKER_POLL_MS`: apalis fetch tick (default 25).
     pub poll_interval: Duration,
-    /// `DF_WORKER_HEARTBEAT_SECS` (default 5).
+    /// `DF_WORKER_HEARTBEAT_SECS` (default 2).
     pub heartbeat: Duration,
-    /// `DF_WORKER_MISSED_HEARTBEATS` (default 3 → 15 s orphan threshold).
+    /// `DF_WORKER_MISSED_HEARTBEATS` (default 3 → 6 s orphan threshold).
     pub missed_heartbeats: u32,
-    /// `DF_JOB_LEASE_SECS`: a running job's lease in PostgreSQL (default 15).
+    /// `DF_JOB_LEASE_SECS`: a running job's lease in PostgreSQL (default 6; a killed
+    /// worker's jobs are requeued within lease + one reconciler round, under 10 s).
     pub lease: Duration,
-    /// `DF_JOB_LEASE_RENEW_SECS`: how often live jobs renew their lease (default 5).
+    /// `DF_JOB_LEASE_RENEW_SECS`: how often live jobs renew their lease (default 2,
+    /// so a lease survives two missed renewals).
     pub lease_renew: Duration,
     /// `DF_RECONCILE_MS`: reconciler period (default 2000).
     pub reconcile_interval: Duration,

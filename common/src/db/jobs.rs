@@ -320,15 +320,17 @@ pub async fn claim_many(
     }
     sqlx::query_as(
         "with locked as (
-             select id from jobs where id = any($1) order by id for update
+             select id, status, next_run_at, lease_expires_at from jobs where id = any($1) order by id for update
          )
          update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
                 lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
                 state_version = state_version + 1, updated_at = now()
          from locked
          where jobs.id = locked.id
-           and ((status = 'queued' and next_run_at <= now()) or (status = 'running' and lease_expires_at < now()))
-         returning jobs.id, tenant_id, kind, input, attempts, created_at, next_run_at, webhook_url, request_id",
+           and ((locked.status = 'queued' and locked.next_run_at <= now())
+                or (locked.status = 'running' and locked.lease_expires_at < now()))
+         returning jobs.id, jobs.tenant_id, jobs.kind, jobs.input, jobs.attempts, jobs.created_at,
+                   jobs.next_run_at, jobs.webhook_url, jobs.request_id",
     )
     .bind(ids)
     .bind(owner)
@@ -345,12 +347,12 @@ pub async fn succeed_many(exec: impl PgExecutor<'_>, ids: &[Uuid], owner: &str) 
     }
     sqlx::query_scalar(
         "with locked as (
-             select id from jobs where id = any($1) order by id for update
+             select id, status, lease_owner from jobs where id = any($1) order by id for update
          )
          update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
                 lease_expires_at = null, state_version = state_version + 1, updated_at = now()
          from locked
-         where jobs.id = locked.id and status = 'running' and lease_owner = $2
+         where jobs.id = locked.id and locked.status = 'running' and locked.lease_owner = $2
          returning jobs.id",
     )
     .bind(ids)
@@ -364,18 +366,21 @@ pub async fn succeed_many(exec: impl PgExecutor<'_>, ids: &[Uuid], owner: &str) 
 /// Every statement that changes many jobs by id (this one, [`claim_many`], [`succeed_many`],
 /// `results::complete_validations`) first locks its rows in id order: two of them running at
 /// once then wait for each other instead of deadlocking (which PostgreSQL only detects after
-/// `deadlock_timeout`, failing one whole group).
+/// `deadlock_timeout`, failing one whole group). Their conditions test the locked copy
+/// (`locked.status`), never `jobs.status`: a status condition on `jobs` lets the planner walk a
+/// partial index of every in-flight job instead of the primary key, which at a large backlog
+/// (and stale statistics) cost seconds per statement.
 pub async fn renew_leases(pool: &PgPool, ids: &[Uuid], owner: &str, lease: Duration) -> Result<u64, sqlx::Error> {
     if ids.is_empty() {
         return Ok(0);
     }
     let done = sqlx::query(
         "with locked as (
-             select id from jobs where id = any($1) order by id for update
+             select id, status, lease_owner from jobs where id = any($1) order by id for update
          )
          update jobs set lease_expires_at = now() + make_interval(secs => $3)
          from locked
-         where jobs.id = locked.id and lease_owner = $2 and status = 'running'",
+         where jobs.id = locked.id and locked.lease_owner = $2 and locked.status = 'running'",
     )
     .bind(ids)
     .bind(owner)

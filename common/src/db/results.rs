@@ -156,12 +156,12 @@ pub async fn complete_validations(
              select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[])
                  as t(job_id, cache_key, source, product_id, model, partial, result)
          ), locked as (
-             select id from jobs where id = any($1) order by id for update
+             select id, status, lease_owner from jobs where id = any($1) order by id for update
          ), done as (
              update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
                     lease_expires_at = null, state_version = state_version + 1, updated_at = now()
              from locked
-             where jobs.id = locked.id and status = 'running' and lease_owner = $8
+             where jobs.id = locked.id and locked.status = 'running' and locked.lease_owner = $8
              returning jobs.id
          ), stored as (
              insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result)

@@ -210,6 +210,91 @@ pub async fn disable_url(pool: &PgPool, tenant: Uuid, url: &str, reason: &str) -
     Ok(())
 }
 
+/// Re-enables a URL the tenant disabled (after a `410 Gone`): later submissions naming it are
+/// accepted and delivered again. Answers `None` when no tenant has this name, otherwise whether a
+/// disabled URL was removed.
+pub async fn enable_url(pool: &PgPool, tenant_name: &str, url: &str) -> Result<Option<bool>, sqlx::Error> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "with t as (select id from tenants where name = $1),
+              removed as (
+                  delete from disabled_webhook_urls d using t where d.tenant_id = t.id and d.url = $2
+                  returning 1
+              )
+         select exists(select 1 from removed) from t",
+    )
+    .bind(tenant_name)
+    .bind(url)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(removed,)| removed))
+}
+
+/// A request answered from the cache that named a webhook URL: the job row that records it.
+#[derive(Debug, Clone)]
+pub struct CachedAnswer<'a> {
+    /// Tenant.
+    pub tenant_id: TenantId,
+    /// Kind of the job (`validation`).
+    pub kind: JobKind,
+    /// Normalised input, as a run job would carry it.
+    pub input: &'a serde_json::Value,
+    /// The cache key the answer came from.
+    pub cache_key: &'a str,
+    /// The cached result document as JSON text.
+    pub result: &'a str,
+    /// The webhook target (already vetted).
+    pub url: &'a str,
+    /// Request id for log correlation.
+    pub request_id: Option<&'a str>,
+}
+
+/// Records a request answered from the cache as a job that already `succeeded` (its result in
+/// `job_results`, so it is readable at `/v1/jobs/{id}` but never read back as a fresher cache
+/// entry) and writes its `job.succeeded` event to the outbox, all in one transaction. `payload`
+/// builds the event body from the new job's id. Answers the job's id and whether the event was
+/// written (not when the tenant disabled the URL in the meantime).
+pub async fn record_cached_answer(
+    pool: &PgPool,
+    a: &CachedAnswer<'_>,
+    payload: impl FnOnce(JobId) -> String,
+) -> Result<(JobId, bool), sqlx::Error> {
+    let id = JobId::generate();
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "with job as (
+             insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id, started_at, finished_at)
+             values ($1, $2, $3, 'succeeded', $4, $5, $6, now(), now())
+             returning id
+         )
+         insert into job_results (job_id, cache_key, kind, result)
+         select id, $7, $3, $8::text::jsonb from job",
+    )
+    .bind(id.0)
+    .bind(a.tenant_id.0)
+    .bind(a.kind.as_str())
+    .bind(a.input)
+    .bind(a.url)
+    .bind(a.request_id)
+    .bind(a.cache_key)
+    .bind(a.result)
+    .execute(&mut *tx)
+    .await?;
+    let body = payload(id);
+    let written = enqueue(
+        &mut *tx,
+        &NewDelivery {
+            tenant_id: a.tenant_id,
+            job_id: id,
+            event_type: "job.succeeded",
+            url: a.url,
+            payload: &body,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((id, written))
+}
+
 /// True when the tenant disabled this URL.
 pub async fn url_disabled(pool: &PgPool, tenant: Uuid, url: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("select exists(select 1 from disabled_webhook_urls where tenant_id = $1 and url = $2)")

@@ -26,6 +26,19 @@
 //! `dropforge_upstream_budget_waits_total{upstream,reason}` counts `rate_wait`, `pause_wait`,
 //! `rate`, `paused`, `quota` and `unavailable`.
 //!
+//! **Upstream unreachable.** A call that cannot reach its upstream at all (connection refused,
+//! reset or closed, a connect timeout: [`UpstreamError::is_connection_failure`]; a read timeout of
+//! a connected call is a slow upstream and stays an ordinary transient error) records a short pause
+//! for every worker through the same pause key (`budget_outage.lua`, kind `outage`): 2 s at the
+//! first failure, growing by 1 s per 4 s of outage up to 5 s, and the call returns
+//! `Throttled { code: "unreachable" }`, so the job is rescheduled without using up an attempt, exactly
+//! like a throttle. The outage's start is kept in `{…}:outage` until 30 s pass without a failure.
+//! **Bound:** an outage older than [`OUTAGE_GIVE_UP`] (10 min) is no longer paused for: its failures
+//! are plain transient errors again, so a job still waiting fails after `DF_JOB_MAX_ATTEMPTS`
+//! attempts (`attempts_exhausted`, `last_error.code = "upstream_unavailable"`), i.e. at most about
+//! 10 min + 20 s into an outage that never ends. Without Redis (or without a budget) connection
+//! failures stay transient errors as before.
+//!
 //! **Redis unreachable.** The budget fails open: the call is allowed (`reason="unavailable"`) and a
 //! warning is logged at most once a minute. A budget is a courtesy to the upstream, which still
 //! enforces its own limits (and those errors are handled below); stopping all work because the
@@ -77,11 +90,22 @@ const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 /// After a failed connection attempt (lazy budgets), calls go unbudgeted this long before retrying.
 const RECONNECT_MS: i64 = 5_000;
 const LOG_EVERY_MS: i64 = 60_000;
+/// `Throttled.code` of a call that could not reach its upstream (an outage pause was recorded).
+pub const OUTAGE_CODE: &str = "unreachable";
+/// Pause recorded at the first connection failure of an outage.
+pub const OUTAGE_PAUSE_MIN: Duration = Duration::from_secs(2);
+/// Longest pause recorded while an outage lasts.
+pub const OUTAGE_PAUSE_MAX: Duration = Duration::from_secs(5);
+/// An outage is over once this long passes without a connection failure.
+const OUTAGE_QUIET: Duration = Duration::from_secs(30);
+/// An outage older than this is no longer paused for: jobs use up attempts and fail.
+pub const OUTAGE_GIVE_UP: Duration = Duration::from_secs(600);
 /// Pause recorded for a quota exhaustion that did not say when it resets.
 const DEFAULT_QUOTA_PAUSE: Duration = Duration::from_secs(3600);
 
 static TAKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_take.lua")));
 static PAUSE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_pause.lua")));
+static OUTAGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_outage.lua")));
 
 /// The Redis-backed budget of every upstream; clones share the connection and state.
 #[derive(Clone)]
@@ -251,6 +275,45 @@ impl Budget {
         }
     }
 
+    /// Records a connection failure of `err`'s upstream as an outage pause for every worker and
+    /// returns `Throttled { code: "unreachable" }` for the pause; returns `err` unchanged when it is
+    /// not a connection failure, when Redis did not answer, or when the outage is older than
+    /// [`OUTAGE_GIVE_UP`] (the job then uses up attempts, which bounds an endless outage).
+    pub async fn record_outage(&self, err: UpstreamError) -> UpstreamError {
+        let Some(upstream) = err.upstream().filter(|_| err.is_connection_failure()) else {
+            return err;
+        };
+        let Some(mut conn) = self.conn().await else {
+            self.unavailable(upstream, "connect");
+            return err;
+        };
+        let mut inv = OUTAGE.key(self.key(upstream, "pause"));
+        inv.key(self.key(upstream, "outage"));
+        inv.arg(micros(OUTAGE_PAUSE_MIN)).arg(micros(OUTAGE_PAUSE_MAX));
+        inv.arg(micros(OUTAGE_QUIET))
+            .arg(micros(OUTAGE_GIVE_UP))
+            .arg(OUTAGE_CODE);
+        let (age, pause) = match tokio::time::timeout(REDIS_TIMEOUT, inv.invoke_async::<(i64, i64)>(&mut conn)).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                self.unavailable(upstream, &e.to_string());
+                return err;
+            }
+            Err(_) => {
+                self.unavailable(upstream, "timeout");
+                return err;
+            }
+        };
+        let age = Duration::from_micros(u64::try_from(age).unwrap_or(0));
+        if pause <= 0 {
+            tracing::warn!(%upstream, ?age, error = %err, "upstream unreachable for too long; attempts are used up again");
+            return err;
+        }
+        let pause = Duration::from_micros(u64::try_from(pause).unwrap_or(0));
+        tracing::info!(%upstream, ?age, ?pause, error = %err, "upstream unreachable; paused for every worker");
+        throttled(upstream, pause, OUTAGE_CODE)
+    }
+
     /// Runs the take script; `None` when Redis did not answer (the call is then allowed).
     async fn decide(&self, upstream: Upstream, cost: u64, window_end: Option<DateTime<Utc>>) -> Option<Decision> {
         let limit = self.inner.limits[index(upstream)];
@@ -339,7 +402,8 @@ impl Budget {
 }
 
 /// Takes from `budget` (when there is one), runs `call`, and records an upstream throttle or quota
-/// exhaustion it returns. Every client wraps each request in this.
+/// exhaustion it returns; a connection failure becomes an outage pause and
+/// `Throttled { code: "unreachable" }` ([`Budget::record_outage`]). Every client wraps each request in this.
 pub async fn guarded<T, F>(budget: Option<&Budget>, upstream: Upstream, cost: u64, call: F) -> Result<T, UpstreamError>
 where
     F: Future<Output = Result<T, UpstreamError>>,
@@ -348,11 +412,14 @@ where
         return call.await;
     };
     budget.take(upstream, cost).await?;
-    let out = call.await;
-    if let Err(e) = &out {
-        budget.record(e).await;
+    match call.await {
+        Err(e) if e.is_connection_failure() => Err(budget.record_outage(e).await),
+        Err(e) => {
+            budget.record(&e).await;
+            Err(e)
+        }
+        ok => ok,
     }
-    out
 }
 
 fn throttled(upstream: Upstream, retry_after: Duration, code: &str) -> UpstreamError {

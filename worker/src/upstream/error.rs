@@ -175,6 +175,21 @@ impl UpstreamError {
         matches!(self, Self::Transient { .. } | Self::Throttled { .. })
     }
 
+    /// True for a failure to reach the upstream at all: connection refused, reset or closed, a
+    /// connect timeout, a protocol failure (`TransientKind::Transport`; a call that connected and
+    /// then timed out is `Timeout`, a slow upstream, and stays an ordinary transient error). These
+    /// mean the upstream is down or unreachable, and pause it for every worker
+    /// ([`super::budget::Budget::record_outage`]).
+    pub fn is_connection_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Transient {
+                kind: TransientKind::Transport,
+                ..
+            }
+        )
+    }
+
     /// How long to wait before calling again, when the upstream said so (throttle or quota reset).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -84,8 +84,12 @@ pub async fn send(upstream: Upstream, req: reqwest::RequestBuilder) -> Result<Ra
     Ok(RawResponse { status, headers, body })
 }
 
+/// A failed connection (refused, reset, or a connect timeout: the upstream is down or unreachable)
+/// is `Transport`; a timeout of a call that did connect is `Timeout` (the upstream is slow).
 fn transport_error(upstream: Upstream, e: reqwest::Error) -> UpstreamError {
-    let kind = if e.is_timeout() {
+    let kind = if e.is_connect() {
+        TransientKind::Transport
+    } else if e.is_timeout() {
         TransientKind::Timeout
     } else if e.is_decode() {
         TransientKind::Malformed
