@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every check and test of the workspace: rustfmt, clippy (-D warnings), a debug build of the
-# binaries (tests spawn target/debug/dropforge-*), cargo test, and promtool rule tests when
-# present. Exits non-zero when any step fails; the last line is a one-line summary.
+# binaries (tests spawn target/debug/dropforge-*), cargo test, the observability checks (promtool,
+# dashboards on a live Prometheus) and the offline Kubernetes manifest validation. Exits non-zero
+# when any step fails; the last line is a one-line summary.
 #
 #   scripts/test.sh
 #
