@@ -218,15 +218,24 @@ async fn terminated_backends_answer_503_never_500() {
     };
 
     let statuses = Arc::new(Mutex::new(HashMap::<u16, u64>::new()));
+    // Every POST answered 503: its product id and the `Location` it carried, if any.
+    let refused = Arc::new(Mutex::new(Vec::<(String, Option<String>)>::new()));
     let deadline = Instant::now() + Duration::from_secs(4);
     let clients: Vec<JoinHandle<()>> = (0..8u64)
         .map(|c| {
-            let (http, base, key, statuses) = (http.clone(), base.clone(), key.clone(), statuses.clone());
+            let (http, base, key, statuses, refused) = (
+                http.clone(),
+                base.clone(),
+                key.clone(),
+                statuses.clone(),
+                refused.clone(),
+            );
             tokio::spawn(async move {
                 let mut last_job: Option<String> = None;
                 let mut n = 0u64;
                 while Instant::now() < deadline {
                     n += 1;
+                    let posted = product(1 + c * 100_000 + n);
                     let resp = match (&last_job, n % 2) {
                         (Some(id), 0) => http
                             .get(format!("{base}/v1/jobs/{id}"))
@@ -235,10 +244,11 @@ async fn terminated_backends_answer_503_never_500() {
                             .await
                             .unwrap(),
                         _ => {
-                            let body = json!({"product": {"id": product(1 + c * 100_000 + n)}});
+                            let body = json!({"product": {"id": posted.clone()}});
                             post_validation(&http, &base, &key, &body).await
                         }
                     };
+                    let is_post = !(last_job.is_some() && n.is_multiple_of(2));
                     let status = resp.status();
                     *statuses.lock().unwrap().entry(status.as_u16()).or_default() += 1;
                     match status {
@@ -252,6 +262,10 @@ async fn terminated_backends_answer_503_never_500() {
                             let (_, h, body) = problem(resp).await;
                             assert_eq!(body["code"], "service_unavailable", "{body}");
                             assert!(h.get("retry-after").is_some(), "503 without Retry-After");
+                            if is_post {
+                                let location = h.get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                                refused.lock().unwrap().push((posted.clone(), location));
+                            }
                         }
                         other => {
                             let body = resp.text().await.unwrap_or_default();
@@ -278,6 +292,26 @@ async fn terminated_backends_answer_503_never_500() {
     assert!(
         statuses.get(&202).copied().unwrap_or(0) > 0,
         "the API must keep serving between terminations: {statuses:?}"
+    );
+    // A 503 never hides a job: a refused POST whose job was created anyway said where it is.
+    let refused = refused.lock().unwrap().clone();
+    for (product_id, location) in &refused {
+        let created: Option<uuid::Uuid> = sqlx::query_scalar("select id from jobs where input->'product'->>'id' = $1")
+            .bind(product_id)
+            .fetch_optional(&env.pool)
+            .await
+            .unwrap();
+        if let Some(id) = created {
+            assert_eq!(
+                location.as_deref(),
+                Some(format!("/v1/jobs/{id}").as_str()),
+                "a 503 for product {product_id} hid its job {id}"
+            );
+        }
+    }
+    eprintln!(
+        "{} POSTs answered 503; every one whose job exists pointed at it",
+        refused.len()
     );
     // And it recovers: once the terminations stop, everything answers.
     let after = post_validation(&http, &base, &key, &json!({"product": {"id": product(99_999_999)}})).await;

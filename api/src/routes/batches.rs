@@ -31,7 +31,7 @@ use crate::{
     extract::JsonBody,
     routes::{
         jobs::{job_document, job_location},
-        validations::parse_request,
+        validations::{located, parse_request},
     },
     state::AppState,
 };
@@ -260,11 +260,19 @@ pub async fn create_batch(
         .collect();
     db::batches::add_items(&mut *tx, batch, &items).await?;
     tx.commit().await?;
-    push_new(&state, &miss_jobs, &created).await?;
-    let job = db::jobs::get(&state.pool, tenant, batch)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
-    let document = batch_document(&state, &job).await?;
+    // The batch exists from here on: a failure while answering still says where it is.
+    let answered = async {
+        push_new(&state, &miss_jobs, &created).await?;
+        let job = db::jobs::get(&state.pool, tenant, batch)
+            .await?
+            .ok_or(ApiError::JobNotFound)?;
+        batch_document(&state, &job).await
+    }
+    .await;
+    let document = match answered {
+        Ok(document) => document,
+        Err(e) => return Ok(located(e, batch)),
+    };
     let mut response = (StatusCode::ACCEPTED, Json(document)).into_response();
     let h = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&job_location(batch)) {
@@ -317,7 +325,9 @@ async fn push_new(state: &AppState, jobs: &[NewJob], created: &[db::jobs::Create
     {
         tracing::warn!(jobs = pushes.len(), error = %e, "push failed; the dispatcher will retry");
         for (id, task) in pushes {
-            db::jobs::undo_dispatch(&state.pool, id, task).await?;
+            if let Err(e) = db::jobs::undo_dispatch(&state.pool, id, task).await {
+                tracing::warn!(job.id = %id, error = %e, "could not undo the dispatch; the reconciler will");
+            }
         }
     }
     Ok(())

@@ -310,7 +310,20 @@ pub async fn create_validation(
     )
     .await?;
 
-    job_response(&state, tenant, id, wait).await
+    // The job exists from here on: a failure while answering still tells the client where it is.
+    Ok(job_response(&state, tenant, id, wait)
+        .await
+        .unwrap_or_else(|e| located(e, id)))
+}
+
+/// An error answer for a request whose job was already created: the problem document with a
+/// `Location` header pointing at the job, so a `503` never hides work the client cannot see.
+pub fn located(error: ApiError, id: JobId) -> Response {
+    let mut response = error.into_response();
+    if let Ok(location) = HeaderValue::from_str(&job_location(id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }
 
 /// What a cache hit needs to record a request that names a `webhook_url`.
@@ -460,7 +473,10 @@ pub async fn submit_job(state: &AppState, mut job: NewJob) -> Result<db::jobs::C
         // under a new task id, and the worker's guarded claim drops the duplicate delivery.
         if let Err(e) = state.queue_redis.call(state.queue.push(kind, &[(id, task_id)])).await {
             tracing::warn!(job.id = %id, error = %e, "push failed; the dispatcher will retry");
-            db::jobs::undo_dispatch(&state.pool, id, task_id).await?;
+            // If PostgreSQL fails too, the reconciler finds the dispatch that Redis never got.
+            if let Err(e) = db::jobs::undo_dispatch(&state.pool, id, task_id).await {
+                tracing::warn!(job.id = %id, error = %e, "could not undo the dispatch; the reconciler will");
+            }
         }
     } else if let db::jobs::Created::New(_) = created {
         metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "deferred").increment(1);
