@@ -23,7 +23,6 @@ use dropforge_common::{
     webhook::ssrf::{self, UrlPolicy},
 };
 use serde_json::{Value, json};
-use ulid::Ulid;
 
 use crate::{
     auth::Tenant,
@@ -31,7 +30,7 @@ use crate::{
     extract::JsonBody,
     routes::{
         jobs::{job_document, job_location},
-        validations::{located, parse_request},
+        validations::{located, parse_request, push_new, reserve_dispatch},
     },
     state::AppState,
 };
@@ -262,7 +261,7 @@ pub async fn create_batch(
     tx.commit().await?;
     // The batch exists from here on: a failure while answering still says where it is.
     let answered = async {
-        push_new(&state, &miss_jobs, &created).await?;
+        push_new(&state, &miss_jobs, &created).await;
         let job = db::jobs::get(&state.pool, tenant, batch)
             .await?
             .ok_or(ApiError::JobNotFound)?;
@@ -280,57 +279,6 @@ pub async fn create_batch(
     }
     h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     Ok(response)
-}
-
-/// Marks the jobs that the validation queue has room for to be pushed at once (a fresh task id
-/// each); the others are left to the worker's dispatcher, as when Redis does not answer in time.
-async fn reserve_dispatch(state: &AppState, jobs: &mut [NewJob]) {
-    let cap = state.config.worker.queue_cap;
-    for job in jobs {
-        let room = state
-            .room
-            .reserve(&state.queue, &state.queue_redis, JobKind::Validation, cap)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::debug!(error = %e, "queue depth unknown; leaving the jobs to the dispatcher");
-                false
-            });
-        job.dispatch_as = room.then(Ulid::generate);
-    }
-}
-
-/// After the commit: pushes the new jobs marked for dispatch in one Redis call (a failed push
-/// leaves them to the dispatcher) and counts what was pushed, deferred and joined.
-async fn push_new(state: &AppState, jobs: &[NewJob], created: &[db::jobs::Created]) -> Result<(), ApiError> {
-    let mut pushes = Vec::new();
-    let (mut deferred, mut joined) = (0u64, 0u64);
-    for (job, created) in jobs.iter().zip(created) {
-        match (created, job.dispatch_as) {
-            (db::jobs::Created::New(id), Some(task)) => pushes.push((*id, task)),
-            (db::jobs::Created::New(_), None) => deferred += 1,
-            (db::jobs::Created::Joined(_), _) => joined += 1,
-        }
-    }
-    let kind = JobKind::Validation.as_str();
-    metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind, "outcome" => "deferred").increment(deferred);
-    metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind, "outcome" => "joined").increment(joined);
-    if pushes.is_empty() {
-        return Ok(());
-    }
-    metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind, "outcome" => "pushed").increment(pushes.len() as u64);
-    if let Err(e) = state
-        .queue_redis
-        .call(state.queue.push(JobKind::Validation, &pushes))
-        .await
-    {
-        tracing::warn!(jobs = pushes.len(), error = %e, "push failed; the dispatcher will retry");
-        for (id, task) in pushes {
-            if let Err(e) = db::jobs::undo_dispatch(&state.pool, id, task).await {
-                tracing::warn!(job.id = %id, error = %e, "could not undo the dispatch; the reconciler will");
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Progress `{total, done, failed, canceled}` of a batch's items (a canceled item did not fail).

@@ -31,27 +31,23 @@ async fn announce(tx: &mut Transaction<'_, Postgres>, finished: &[Finished]) -> 
     Ok(())
 }
 
-/// Finishes the batches `child` serves (or every ready batch, with `None`) once all their items
-/// ended; marks them running otherwise. Call after the child's own state change committed.
-pub async fn after_child(
+/// Finishes every open batch whose items all ended (the reconciler's sweep for batches whose last
+/// item ended without finishing them: a canceled item, a crash between the two steps).
+pub async fn finish_all_ready(
     pool: &PgPool,
     events_conn: &ConnectionManager,
     prefix: &str,
-    child: Option<JobId>,
 ) -> Result<usize, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let finished = batches::finish_ready(&mut *tx, child).await?;
+    let finished = batches::finish_ready(&mut *tx, None).await?;
     announce(&mut tx, &finished).await?;
-    if let (true, Some(child)) = (finished.is_empty(), child) {
-        batches::mark_running(&mut *tx, child).await?;
-    }
     tx.commit().await?;
     let ids: Vec<JobId> = finished.iter().map(|b| JobId(b.id)).collect();
     publish_many(events_conn, prefix, &ids).await;
     Ok(finished.len())
 }
 
-/// [`after_child`] for many children that ended at the same moment (the worker's group commit):
+/// Finishes (or marks running) the batches of children that ended at the same moment (the worker's group commit):
 /// one transaction, one statement to finish their ready batches, one to mark the others running.
 pub async fn after_children(
     pool: &PgPool,
