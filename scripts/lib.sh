@@ -5,7 +5,7 @@
 # Provides: log/warn/die, ensure_packages, ensure_rust, pg_ready, redis_ready,
 # pg_url_with_db, start_private_postgres/stop_private_postgres,
 # start_private_redis/stop_private_redis, ensure_services, wait_http, port_open,
-# stop_pidfile.
+# stop_pidfile, ensure_schemathesis.
 #
 # Variables (all optional):
 #   DF_ROOT        repository root (default: parent of this file's directory)
@@ -100,6 +100,22 @@ ensure_packages() {
     _df_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" \
       >"$_DF_APT_LOG" 2>&1 || warn "optional package $p could not be installed (log: $_DF_APT_LOG); continuing without it"
   done
+}
+
+# ensure_schemathesis: Schemathesis $DF_SCHEMATHESIS_VERSION (default 4.32.5) from PyPI in a
+# virtualenv at $DF_SCHEMATHESIS_VENV (default $DF_DATA_DIR/schemathesis-venv); sets ST to its `st`.
+# Installs python3 and python3-venv (Debian keeps ensurepip there) when missing; reuses the venv
+# when it already holds that version.
+ensure_schemathesis() {
+  local version="${DF_SCHEMATHESIS_VERSION:-4.32.5}" venv="${DF_SCHEMATHESIS_VENV:-$DF_DATA_DIR/schemathesis-venv}"
+  ST="$venv/bin/st"
+  if [[ -x "$ST" && "$("$ST" --version 2>/dev/null)" == *" $version" ]]; then return 0; fi
+  ensure_packages python3:python3 pymod-ensurepip:python3-venv
+  log "installing Schemathesis $version into $venv"
+  python3 -m venv --clear "$venv" || die "python3 -m venv $venv failed"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==$version" \
+    || die "pip install schemathesis==$version failed"
+  [[ "$("$ST" --version 2>/dev/null)" == *" $version" ]] || die "$ST does not report version $version"
 }
 
 # ensure_rust: cargo on PATH (adds ~/.cargo/bin when needed); never downloads toolchains.

@@ -69,6 +69,12 @@ step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step build cargo build --workspace --bins
 step test cargo test --workspace --no-fail-fast -- --test-threads="${DF_TEST_THREADS:-2}" "${filter[@]}"
+# Schemathesis (every check, fixed seed, bounded examples) against a private live stack on the
+# debug binaries just built: zero failures (docs/TESTING.md).
+step schemathesis env DF_PROFILE="${DF_PROFILE:-debug}" scripts/schemathesis.sh
+# A Python client generated from /openapi.json (openapi-python-client) decodes a recorded answer
+# of every operation and every job kind from a private live stack on the debug binaries.
+step openapi-client env DF_PROFILE="${DF_PROFILE:-debug}" scripts/openapi-client-test.sh
 # Prometheus config and alert-rule unit tests (promtool), dashboard checks, and a real Prometheus
 # scraping a running stack: every dashboard panel must return data.
 step observability scripts/observability-test.sh

@@ -1,14 +1,13 @@
-//! `ApiError`: every failure a client can see, rendered as RFC 9457 `application/problem+json`.
+//! `ApiError`: every failure a client can see, each with a stable `code`, rendered as a [`Problem`].
 
 use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use dropforge_common::product::FieldError;
-use serde_json::json;
 
-/// Media type of problem documents.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use crate::problem::PROBLEM_JSON;
+use crate::problem::Problem;
 
 /// Client-visible errors, each with a stable `code`.
 #[derive(Debug, thiserror::Error)]
@@ -221,19 +220,12 @@ impl IntoResponse for ApiError {
             Self::Unavailable(e) => tracing::warn!(error = %e, "dependency unavailable"),
             _ => {}
         }
-        let mut body = json!({
-            "type": format!("/problems/{code}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": self.detail(),
-            "code": code.replace('-', "_"),
-        });
+        let mut problem = Problem::new(status, code, title, self.detail());
         if let Some(errors) = self.field_errors() {
-            body["errors"] = json!(errors);
+            problem = problem.with_errors(errors);
         }
-        let mut response = (status, body.to_string()).into_response();
+        let mut response = problem.into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match self {
             Self::Unauthorized(_) => {
                 headers.insert(

@@ -2,11 +2,16 @@
 
 pub mod auth;
 pub mod cached_body;
+pub mod documents;
 pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
+pub mod key_cache;
+pub mod lookup;
 pub mod openapi;
+pub mod problem;
+pub mod requests;
 pub mod routes;
 pub mod state;
 
@@ -29,8 +34,8 @@ use tower_http::{
 };
 
 use crate::{
-    auth::KeyCache,
     error::ApiError,
+    key_cache::KeyCache,
     state::{AppInner, AppState, QueueRoom, RedisGuard, ResultMemo},
 };
 

@@ -19,7 +19,7 @@ use dropforge_common::{
 };
 use sqlx::PgPool;
 
-use crate::{auth::KeyCache, cached_body::CachedBody};
+use crate::{cached_body::CachedBody, key_cache::KeyCache};
 
 /// Everything a handler needs: one `Arc`, so the per-request clones of every middleware and
 /// extractor cost one reference count, not one per field (profiled: 5 % of the cached path).

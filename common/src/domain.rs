@@ -5,9 +5,12 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::job_state::{JobKind, JobStatus};
+
 /// A job id: a ULID (time-sortable) stored as a PostgreSQL `uuid`, shown in canonical UUID text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, format = Uuid, example = "019ac3b2-6c1d-7e6f-9a8b-123456789abc")]
 pub struct JobId(pub Uuid);
 
 impl JobId {
@@ -43,101 +46,6 @@ impl FromStr for JobId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TenantId(pub Uuid);
-
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    /// Validate one product.
-    Validation,
-    /// Validate up to 50 products.
-    Batch,
-    /// Product search by keyword.
-    Search,
-    /// Supplier list of one product.
-    Suppliers,
-    /// One webhook delivery.
-    Webhook,
-    /// A no-op job that the worker submits to itself on a timer: a black-box probe of the whole
-    /// durable path (row, push, claim, lease, completion, event) with no upstream call.
-    Canary,
-}
-
-impl JobKind {
-    /// Every kind, in a stable order.
-    pub const ALL: [JobKind; 6] = [
-        Self::Validation,
-        Self::Batch,
-        Self::Search,
-        Self::Suppliers,
-        Self::Webhook,
-        Self::Canary,
-    ];
-
-    /// The name used in the database, queue names and metric labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Validation => "validation",
-            Self::Batch => "batch",
-            Self::Search => "search",
-            Self::Suppliers => "suppliers",
-            Self::Webhook => "webhook",
-            Self::Canary => "canary",
-        }
-    }
-
-    /// Parses the database name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-}
-
-/// Where a job is in its life: `queued -> running -> succeeded | failed | canceled`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobStatus {
-    /// Accepted, waiting for a worker.
-    Queued,
-    /// A worker holds its lease.
-    Running,
-    /// Finished with a result.
-    Succeeded,
-    /// Finished without a result.
-    Failed,
-    /// Canceled before it ran.
-    Canceled,
-}
-
-impl JobStatus {
-    /// The name used in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Canceled => "canceled",
-        }
-    }
-
-    /// Parses the database name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Queued,
-            Self::Running,
-            Self::Succeeded,
-            Self::Failed,
-            Self::Canceled,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-
-    /// True once the job can no longer change.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
-    }
-}
 
 #[cfg(test)]
 mod tests {

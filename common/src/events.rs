@@ -12,7 +12,7 @@ use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use tokio::sync::Notify;
 
-use crate::{domain::JobId, shutdown::Shutdown};
+use crate::{contract::JobsFinished, domain::JobId, shutdown::Shutdown};
 
 /// The channel all completion events go to.
 pub fn channel(prefix: &str) -> String {
@@ -24,20 +24,14 @@ pub async fn publish_finished(conn: &ConnectionManager, prefix: &str, id: JobId)
     publish_many(conn, prefix, &[id]).await;
 }
 
-/// Publishes that several jobs reached a terminal state, as one message: the ids separated by
-/// commas (best effort). One `PUBLISH` for a whole group of completions keeps Redis' share of a
+/// Publishes that several jobs reached a terminal state, as one message ([`JobsFinished`]: the
+/// ids separated by commas; best effort). One `PUBLISH` for a whole group of completions keeps Redis' share of a
 /// job small when thousands finish per second.
 pub async fn publish_many(conn: &ConnectionManager, prefix: &str, ids: &[JobId]) {
     if ids.is_empty() {
         return;
     }
-    let mut payload = String::with_capacity(ids.len() * 37);
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            payload.push(',');
-        }
-        payload.push_str(&id.to_string());
-    }
+    let payload = JobsFinished(ids).encode();
     let mut conn = conn.clone();
     let sent: Result<i64, _> = redis::cmd("PUBLISH")
         .arg(channel(prefix))
@@ -51,7 +45,7 @@ pub async fn publish_many(conn: &ConnectionManager, prefix: &str, ids: &[JobId])
 
 /// The job ids of one event message (one id, or several separated by commas); junk is skipped.
 pub fn parse_event(payload: &str) -> impl Iterator<Item = JobId> + '_ {
-    payload.split(',').filter_map(|s| s.trim().parse::<JobId>().ok())
+    JobsFinished::decode(payload)
 }
 
 /// In-process registry of requests waiting for jobs, fed by one pub/sub subscription.

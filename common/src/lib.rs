@@ -4,10 +4,12 @@
 pub mod apikey;
 pub mod cache;
 pub mod config;
+pub mod contract;
 pub mod country;
 pub mod db;
 pub mod domain;
 pub mod events;
+pub mod job_state;
 pub mod keyword;
 pub mod metric_names;
 pub mod product;
@@ -16,3 +18,5 @@ pub mod scoring;
 pub mod shutdown;
 pub mod telemetry;
 pub mod webhook;
+
+pub use job_state::{JobKind, JobStatus};

@@ -46,6 +46,8 @@ pub const RATELIMIT_BACKEND_ERRORS_TOTAL: &str = "dropforge_ratelimit_backend_er
 pub const RETENTION_ROWS_REMOVED_TOTAL: &str = "dropforge_retention_rows_removed_total";
 /// Gauge: finished jobs past the retention period, counted up to a cap (worker, sampled).
 pub const RETENTION_ROWS_PENDING: &str = "dropforge_retention_rows_pending";
+/// Counter: a kind's queue worker ended on its own and was rebuilt (label `kind`).
+pub const QUEUE_WORKER_RESTARTS_TOTAL: &str = "dropforge_queue_worker_restarts_total";
 
 /// Values of the `kind` label of cache lookups (the kinds with a result cache).
 pub const CACHE_KINDS: &[&str] = &["validation", "search", "suppliers"];
@@ -141,6 +143,9 @@ pub fn zero_series() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     }
     for table in RETENTION_TABLES {
         series.push((RETENTION_ROWS_REMOVED_TOTAL, vec![("table", *table)]));
+    }
+    for kind in &kinds {
+        series.push((QUEUE_WORKER_RESTARTS_TOTAL, vec![("kind", *kind)]));
     }
     series.push((RATELIMIT_FALLBACK_TOTAL, Vec::new()));
     series.push((RATELIMIT_BACKEND_ERRORS_TOTAL, Vec::new()));
@@ -285,6 +290,11 @@ pub fn describe_all() {
         RETENTION_ROWS_PENDING,
         Unit::Count,
         "Finished jobs past the retention period still stored (index count up to a cap, sampled every few minutes)."
+    );
+    describe_counter!(
+        QUEUE_WORKER_RESTARTS_TOTAL,
+        Unit::Count,
+        "Queue workers that ended on their own and were rebuilt, by kind (each kind is supervised apart)."
     );
 }
 

@@ -2,12 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A validated reference to one product.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A normalised reference to one product.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductRef {
     /// Marketplace; only `aliexpress` today.
+    #[schema(example = "aliexpress")]
     pub source: String,
     /// Numeric AliExpress product id (10–20 digits).
+    #[schema(example = "1005006123456789")]
     pub id: String,
 }
 

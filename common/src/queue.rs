@@ -32,6 +32,7 @@ use ulid::Ulid;
 
 use crate::{
     domain::{JobId, JobKind},
+    metric_names,
     shutdown::Shutdown,
 };
 
@@ -244,11 +245,15 @@ impl PollStrategy for Tick {
     }
 }
 
+/// Why a [`JobHandler`] could not handle a delivery: any error (the same type as apalis's
+/// `BoxDynError`, named here so that callers never name apalis).
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What a worker does with one job. Returning `Err` asks apalis for a redelivery (infrastructure
 /// trouble only); job-level failures are recorded in PostgreSQL and return `Ok`.
 pub trait JobHandler: Send + Sync + 'static {
     /// Runs one delivery of a job.
-    fn handle(&self, job: QueuedJob) -> Pin<Box<dyn Future<Output = Result<(), BoxDynError>> + Send>>;
+    fn handle(&self, job: QueuedJob) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>>;
 }
 
 /// Worker runner settings (from `WorkerConfig`).
@@ -279,9 +284,11 @@ pub fn unique_worker_name() -> String {
 }
 
 impl Queue {
-    /// Runs one worker per kind until `shutdown` resolves. If apalis fails (a Redis error, a wiped
-    /// queue), the workers are rebuilt under fresh names after a backoff; jobs they held are
-    /// reclaimed by apalis' orphan recovery and by the PostgreSQL lease reconciler.
+    /// Runs one worker per kind until `shutdown` resolves. Each kind is supervised on its own: when
+    /// its apalis worker ends (a Redis error, a wiped queue, a registration removed as an orphan
+    /// after missed heartbeats), that worker alone is rebuilt under a fresh name after a backoff,
+    /// while the other kinds keep running. Jobs it held are reclaimed by apalis' orphan recovery
+    /// and by the PostgreSQL lease reconciler.
     pub async fn run_workers(
         &self,
         kinds: &[JobKind],
@@ -289,33 +296,40 @@ impl Queue {
         settings: RunnerSettings,
         shutdown: Shutdown,
     ) {
+        let supervisors = kinds
+            .iter()
+            .map(|&kind| self.supervise(kind, handler.clone(), settings.clone(), shutdown.clone()));
+        futures::future::join_all(supervisors).await;
+    }
+
+    /// Keeps one apalis worker for `kind` running until `shutdown`, rebuilding it whenever it ends.
+    async fn supervise(&self, kind: JobKind, handler: SharedHandler, settings: RunnerSettings, shutdown: Shutdown) {
         let mut backoff = Duration::from_millis(200);
         loop {
             if shutdown.is_triggered() {
                 return;
             }
-            let mut monitor = Monitor::new().shutdown_timeout(settings.shutdown_timeout);
-            for &kind in kinds {
-                let name = format!("{}-{}", kind.as_str(), unique_worker_name());
-                let cfg = self
-                    .config(kind)
-                    .batch_size((settings.concurrency / 2).max(1))
-                    .heartbeat_interval(settings.heartbeat)
-                    .missed_heartbeats(settings.missed_heartbeats);
-                let conn = self.conn.clone();
-                let handler = handler.clone();
-                let poll = settings.poll_interval;
-                let concurrency = settings.concurrency;
-                monitor = monitor.register(move |_run| {
+            let name = format!("{}-{}", kind.as_str(), unique_worker_name());
+            let cfg = self
+                .config(kind)
+                .batch_size((settings.concurrency / 2).max(1))
+                .heartbeat_interval(settings.heartbeat)
+                .missed_heartbeats(settings.missed_heartbeats);
+            let conn = self.conn.clone();
+            let worker_handler = handler.clone();
+            let poll = settings.poll_interval;
+            let concurrency = settings.concurrency;
+            let monitor = Monitor::new()
+                .shutdown_timeout(settings.shutdown_timeout)
+                .register(move |_run| {
                     let storage: RedisStorage<QueuedJob> = RedisStorage::new(conn.clone()).with_config(cfg.clone());
                     WorkerBuilder::new(name.clone())
                         .backend(PollWith::new(storage, Tick::new(poll)))
                         .concurrency(concurrency)
                         .catch_panic()
-                        .data(handler.clone())
+                        .data(worker_handler.clone())
                         .build(run_one)
                 });
-            }
             let signal = {
                 let shutdown = shutdown.clone();
                 async move {
@@ -326,9 +340,12 @@ impl Queue {
             let started = std::time::Instant::now();
             match monitor.run_with_signal(signal).await {
                 Ok(()) if shutdown.is_triggered() => return,
-                Ok(()) => tracing::warn!("queue workers stopped on their own; restarting"),
-                Err(e) => tracing::error!(error = %e, "queue workers failed; restarting under new names"),
+                Ok(()) => tracing::warn!(kind = kind.as_str(), "queue worker stopped on its own; restarting it"),
+                Err(e) => {
+                    tracing::error!(kind = kind.as_str(), error = %e, "queue worker failed; restarting it under a new name")
+                }
             }
+            metrics::counter!(metric_names::QUEUE_WORKER_RESTARTS_TOTAL, "kind" => kind.as_str()).increment(1);
             if started.elapsed() > Duration::from_secs(30) {
                 backoff = Duration::from_millis(200);
             }

@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use dropforge_common::{
+    contract::{CanaryInput, JobInput},
     db::{self, jobs::NewJob},
     domain::{JobKind, TenantId},
     metric_names as m,
     queue::Queue,
     shutdown::Shutdown,
 };
-use serde_json::json;
 use sqlx::PgPool;
 use ulid::Ulid;
 
@@ -25,7 +25,7 @@ pub async fn submit(pool: &PgPool, queue: &Queue, tenant: TenantId) -> anyhow::R
         tenant_id: tenant,
         kind: JobKind::Canary,
         dedupe_key: None,
-        input: json!({}),
+        input: JobInput::from(CanaryInput::default()).to_stored()?,
         webhook_url: None,
         request_id: None,
         parent_id: None,

@@ -25,7 +25,7 @@ pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg
         metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "failed_lease").increment(failed);
     }
     // Safety net: batches whose last item ended without the hook running (a canceled item, a crash).
-    let finished = crate::jobs::batch::finish_all_ready(pool, queue.connection(), queue.prefix()).await?;
+    let finished = crate::batch_state::finish_all_ready(pool, queue.connection(), queue.prefix()).await?;
     if finished > 0 {
         metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "finished_batch").increment(finished as u64);
     }

@@ -9,7 +9,8 @@
 //! First request: `SET NX PX 60000` an in-progress marker, run the handler, store
 //! `{fingerprint, status, selected headers, body}` for `idempotency_ttl`. Replays get the stored
 //! answer with `Idempotent-Replayed: true`; a different body → 422; a duplicate while the first
-//! runs → 409 + `Retry-After: 1`; a malformed key → 400; Redis unavailable → 503 (fail closed).
+//! runs → 409 + `Retry-After: 1`; a malformed key → 400 (after authentication: without a valid
+//! API key the answer is the handler's 401); Redis unavailable → 503 (fail closed).
 //! 5xx answers are not stored: the marker is removed so a retry runs again. Every Redis call has
 //! the request-path deadline (`DF_API_REDIS_TIMEOUT_MS`); claims also go through the queue
 //! Redis breaker, so a stalled Redis answers 503 at once instead of once per deadline.
@@ -88,17 +89,9 @@ pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: N
     let Some(raw) = values.next().cloned() else {
         return next.run(req).await;
     };
-    let Some(key) = parse_key(&raw).filter(|_| values.next().is_none()).map(str::to_owned) else {
-        return echo(
-            problem(
-                StatusCode::BAD_REQUEST,
-                "idempotency-key-invalid",
-                "Invalid Idempotency-Key",
-                "Send one Idempotency-Key of 1 to 255 visible ASCII characters, e.g. a UUID.",
-            ),
-            &raw,
-        );
-    };
+    let key = parse_key(&raw).filter(|_| values.next().is_none()).map(str::to_owned);
+    // Authentication first: without a valid API key the handler answers 401, whatever the
+    // Idempotency-Key says (an anonymous client learns nothing about its other headers).
     let Some(token) = super::rate_limit::bearer_token(req.headers()) else {
         return next.run(req).await;
     };
@@ -109,6 +102,17 @@ pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: N
         .await
     else {
         return next.run(req).await;
+    };
+    let Some(key) = key else {
+        return echo(
+            problem(
+                StatusCode::BAD_REQUEST,
+                "idempotency-key-invalid",
+                "Invalid Idempotency-Key",
+                "Send one Idempotency-Key of 1 to 255 visible ASCII characters, e.g. a UUID.",
+            ),
+            &raw,
+        );
     };
     let Some(conn) = ctx.edge.inner().redis.clone() else {
         return echo(unavailable(), &raw);

@@ -29,7 +29,7 @@ use axum::{
 };
 use dropforge_common::config::Config;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tower_http::{
     compression::{
         CompressionLayer,
@@ -38,7 +38,11 @@ use tower_http::{
     limit::RequestBodyLimitLayer,
 };
 
-use crate::{BODY_LIMIT, error::PROBLEM_JSON, state::AppState};
+use crate::{
+    BODY_LIMIT,
+    problem::{PROBLEM_JSON, Problem},
+    state::AppState,
+};
 
 /// Responses smaller than this are sent uncompressed.
 pub const COMPRESSION_MIN_BYTES: u64 = 1024;
@@ -205,27 +209,14 @@ fn is_problem(response: &Response) -> bool {
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
 }
 
-/// An RFC 9457 problem response in the shape `ApiError` renders (`/problems/<code>`, `code` with `_`).
-pub(crate) fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Response {
-    problem_document(
-        status,
-        json!({
-            "type": format!("/problems/{code}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": detail,
-            "code": code.replace('-', "_"),
-        }),
-    )
+/// A problem answer of the edge (`/problems/<code>`), rendered by the one problem renderer.
+pub(crate) fn problem(status: StatusCode, code: &str, title: &'static str, detail: &str) -> Response {
+    Problem::new(status, code, title, detail).into_response()
 }
 
-/// A problem response from a complete document.
+/// A problem answer from a complete document (the rate limiter's 429), through the same renderer.
 pub(crate) fn problem_document(status: StatusCode, body: Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    response
+    crate::problem::render(status, &body)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! OpenAPI 3.1 description of the HTTP API (utoipa) and the offline docs page.
 //!
-//! Handlers carry `#[utoipa::path]` annotations; bodies that are built from `common` types are
-//! described here by documentation-only structs (`common` stays free of HTTP framework code).
+//! The document is assembled from the routes: handlers carry `#[utoipa::path]` annotations, and
+//! the bodies they answer with are the schemas (`crate::documents`, `crate::requests`,
+//! `crate::problem`). Imports run one way, from here to the routes: no route imports this module.
 //! [`spec`] is the document, served by [`spec_json`] at `GET /openapi.json`; [`docs_page`] serves
 //! `GET /docs`, a self-contained page (inline script and style allowed by hash in its own CSP) that
 //! renders it without any CDN. `api/openapi.json` is the committed snapshot (`tests/openapi.rs`).
@@ -25,7 +26,19 @@ use utoipa::{
     },
 };
 
-use crate::routes;
+use dropforge_common::{JobKind, JobStatus};
+
+use crate::{
+    documents::Job,
+    problem::{
+        InvalidMember, Problem,
+        responses::{
+            BadQuery, BadQueryOrPath, InternalError, MethodNotAllowed, PayloadTooLarge, ServiceUnavailable,
+            TooManyRequests, Unauthorized,
+        },
+    },
+    routes,
+};
 
 /// Every `(method, path)` the application router serves. `tests/openapi.rs` checks that this list,
 /// the generated document and the real router agree, so a new route must be added here and
@@ -74,41 +87,7 @@ pub const BEARER: &str = "bearer";
         docs_page,
     ),
     components(
-        schemas(
-            ValidationRequest,
-            ProductInput,
-            ProductById,
-            ProductByUrl,
-            Job,
-            JobKind,
-            JobStatus,
-            JobInput,
-            JobProduct,
-            JobError,
-            JobLinks,
-            CachedValidation,
-            ValidationAnswer,
-            ValidationResult,
-            ValidationOptions,
-            Verdict,
-            SubScore,
-            Problem,
-            FieldError,
-            Health,
-            Readiness,
-            ReadinessChecks,
-            CheckStatus,
-            CachedSearch,
-            SearchAnswer,
-            SearchResult,
-            SearchProduct,
-            CachedSuppliers,
-            SuppliersAnswer,
-            SuppliersResult,
-            Supplier,
-            SupplierRatings,
-            SuppliersProduct,
-        ),
+        schemas(Job, JobKind, JobStatus, Problem, InvalidMember),
         responses(
             BadQuery,
             BadQueryOrPath,
@@ -165,8 +144,10 @@ impl Modify for Finish {
                     .build(),
             ),
         );
-        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut("ValidationRequest") {
-            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        for name in ["ValidationRequest", "BatchRequest"] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
         }
     }
 }
@@ -281,9 +262,3 @@ pub async fn docs_page() -> Response {
     )
         .into_response()
 }
-
-mod responses;
-mod schemas;
-
-pub use responses::*;
-pub use schemas::*;

@@ -16,14 +16,18 @@ use dropforge_common::{
     product::FieldError,
 };
 use serde::Deserialize;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     auth::Tenant,
+    documents::{DeliveryAttempt, DeliveryLog, Job, JobPage},
     error::ApiError,
     extract::{JobIdPath, StrictQuery},
-    routes::jobs::job_document,
+    lookup,
+    problem::{
+        Problem,
+        responses::{BadQuery, InternalError, MethodNotAllowed, ServiceUnavailable, TooManyRequests, Unauthorized},
+    },
     state::AppState,
 };
 
@@ -68,7 +72,7 @@ fn parse_filter(q: &ListQuery) -> Result<JobFilter, ApiError> {
         JobKind::parse(k).or_else(|| {
             errors.push(FieldError::new(
                 "/query/kind",
-                "must be validation, batch, search, suppliers or webhook",
+                "must be validation, batch, search, suppliers, webhook or canary",
             ));
             None
         })
@@ -101,19 +105,19 @@ fn parse_filter(q: &ListQuery) -> Result<JobFilter, ApiError> {
 
 /// Handler of `GET /v1/jobs`: the tenant's jobs newest first (results are read per job).
 #[utoipa::path(get, path = "/v1/jobs", tag = "jobs", summary = "List jobs", security(("bearer" = [])),
-    params(("status" = Option<String>, Query, description = "queued, running, succeeded, failed or canceled"),
-           ("kind" = Option<String>, Query, description = "validation, batch, search, suppliers or webhook"),
+    params(("status" = Option<JobStatus>, Query, description = "queued, running, succeeded, failed or canceled"),
+           ("kind" = Option<JobKind>, Query, description = "validation, batch, search, suppliers, webhook or canary"),
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "page size (20)"),
            ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses(
-        (status = 200, description = "Newest first", body = crate::openapi::JobPage,
+        (status = 200, description = "Newest first", body = JobPage,
             headers(("Link" = String, description = "rel=next when there is another page"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
-        (status = 400, response = crate::openapi::BadQuery),
-        (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
-        (status = 422, description = "Invalid filter", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+        (status = 400, response = BadQuery),
+        (status = 401, response = Unauthorized), (status = 405, response = MethodNotAllowed),
+        (status = 422, description = "Invalid filter", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = TooManyRequests), (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -126,9 +130,13 @@ pub async fn list_jobs(
     let next_cursor = has_more
         .then(|| rows.last().map(|j| encode_cursor(j.created_at, j.id)))
         .flatten();
-    let data: Vec<_> = rows.iter().map(job_document).collect();
-    let mut response = Json(json!({"data": data, "has_more": has_more, "next_cursor": next_cursor})).into_response();
-    if let Some(cursor) = &next_cursor {
+    let page = JobPage {
+        data: rows.iter().map(Job::from_record).collect(),
+        has_more,
+        next_cursor,
+    };
+    let mut response = Json(&page).into_response();
+    if let Some(cursor) = &page.next_cursor {
         let mut link = format!("</v1/jobs?cursor={cursor}&limit={}", filter.limit);
         if let Some(s) = filter.status {
             link.push_str(&format!("&status={}", s.as_str()));
@@ -148,15 +156,15 @@ pub async fn list_jobs(
 #[utoipa::path(delete, path = "/v1/jobs/{id}", tag = "jobs", summary = "Cancel a queued job", security(("bearer" = [])),
     params(("id" = String, Path, format = Uuid)),
     responses(
-        (status = 200, description = "Canceled", body = crate::openapi::Job,
+        (status = 200, description = "Canceled", body = Job,
             headers(("RateLimit" = String), ("RateLimit-Policy" = String))),
-        (status = 400, description = "Invalid job id", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, description = "No such job", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 405, response = crate::openapi::MethodNotAllowed),
-        (status = 409, description = "Not cancelable (`job_not_cancelable`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+        (status = 400, description = "Invalid job id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 405, response = MethodNotAllowed),
+        (status = 409, description = "Not cancelable (`job_not_cancelable`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = TooManyRequests), (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable)))]
 pub async fn cancel_job(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -173,10 +181,8 @@ pub async fn cancel_job(
             {
                 tracing::debug!(job.id = %id, "cancel event not published in time");
             }
-            let job = db::jobs::get(&state.pool, tenant, id)
-                .await?
-                .ok_or(ApiError::JobNotFound)?;
-            Ok(Json(job_document(&job)).into_response())
+            let job = lookup::jobs::read(&state, tenant, id).await?;
+            Ok(Json(Job::from_record(&job)).into_response())
         }
         Cancel::NotCancelable(status) => Err(ApiError::JobNotCancelable(status.as_str())),
         Cancel::NotFound => Err(ApiError::JobNotFound),
@@ -202,21 +208,22 @@ mod tests {
     params(("id" = String, Path, format = Uuid)),
     responses(
         (status = 200, description = "One entry per attempt (attempt, time, status code or error, next retry)",
-            body = crate::openapi::DeliveryLog, headers(("RateLimit" = String), ("RateLimit-Policy" = String))),
-        (status = 400, description = "Invalid job id", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 404, description = "No such job", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 405, response = crate::openapi::MethodNotAllowed),
-        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+            body = DeliveryLog, headers(("RateLimit" = String), ("RateLimit-Policy" = String))),
+        (status = 400, description = "Invalid job id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = TooManyRequests), (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable)))]
 pub async fn list_deliveries(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     JobIdPath(id): JobIdPath,
 ) -> Result<Response, ApiError> {
-    db::jobs::get(&state.pool, tenant, id)
-        .await?
-        .ok_or(ApiError::JobNotFound)?;
+    lookup::jobs::read(&state, tenant, id).await?;
     let entries = db::webhooks::log_for_job(&state.pool, tenant, id).await?;
-    Ok(Json(json!({"data": entries})).into_response())
+    let log = DeliveryLog {
+        data: entries.into_iter().map(DeliveryAttempt::from).collect(),
+    };
+    Ok(Json(log).into_response())
 }

@@ -5,38 +5,19 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use dropforge_common::{db, db::jobs::JobRecord, domain::JobId};
-use serde_json::{Value, json};
 
-use crate::{auth::Tenant, error::ApiError, extract::JobIdPath, state::AppState};
-
-/// The path of a job.
-pub fn job_location(id: JobId) -> String {
-    format!("/v1/jobs/{id}")
-}
-
-/// The client representation of a job.
-pub fn job_document(job: &JobRecord) -> Value {
-    let id = JobId(job.id);
-    let mut input = job.input.clone();
-    if let Some(obj) = input.as_object_mut() {
-        obj.remove("cache_key");
-    }
-    json!({
-        "id": id,
-        "kind": job.kind,
-        "status": job.status,
-        "attempts": job.attempts,
-        "input": input,
-        "result": job.result,
-        "error": job.error,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "updated_at": job.updated_at,
-        "links": {"self": job_location(id)},
-    })
-}
+use crate::{
+    auth::Tenant,
+    documents::{BatchProgress, Job},
+    error::ApiError,
+    extract::JobIdPath,
+    lookup::{self, wait},
+    problem::{
+        Problem,
+        responses::{InternalError, MethodNotAllowed, ServiceUnavailable, TooManyRequests, Unauthorized},
+    },
+    state::AppState,
+};
 
 /// Handler of `GET /v1/jobs/{id}`; another tenant's job answers 404 like a missing one.
 #[utoipa::path(
@@ -55,7 +36,7 @@ pub fn job_document(job: &JobRecord) -> Value {
             description = "`wait=N` (N capped at 30): answer when the job ends, or after N seconds (long poll)."),
     ),
     responses(
-        (status = 200, description = "The job", body = crate::openapi::Job,
+        (status = 200, description = "The job", body = Job,
             headers(
                 ("ETag" = String, description = "Version of the job"),
                 ("Cache-Control" = String, description = "`private, no-cache`"),
@@ -70,14 +51,14 @@ pub fn job_document(job: &JobRecord) -> Value {
                 ("Retry-After" = u32, description = "Seconds before polling again; only while the job is not finished"),
             )),
         (status = 400, description = "The id is not a job id (`invalid_job_id`)",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, response = crate::openapi::Unauthorized),
+            body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = Unauthorized),
         (status = 404, description = "No such job for this API key's account (`job_not_found`)",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 405, response = crate::openapi::MethodNotAllowed),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::ServiceUnavailable),
+            body = Problem, content_type = "application/problem+json"),
+        (status = 405, response = MethodNotAllowed),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable),
     )
 )]
 pub async fn get_job(
@@ -87,28 +68,19 @@ pub async fn get_job(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     // `Prefer: wait=N` long-polls: the answer comes when the job ends (or after N seconds).
-    let wait = crate::routes::validations::preferred_wait(&headers, state.config.api.max_wait);
-    let job = match wait {
-        Some(wait) if !wait.is_zero() => {
-            crate::routes::validations::wait_for_job(&state, tenant, id, wait)
-                .await?
-                .0
-        }
-        _ => db::jobs::get(&state.pool, tenant, id)
-            .await?
-            .ok_or(ApiError::JobNotFound)?,
-    };
+    let wait = wait::preferred_wait(&headers, state.config.api.max_wait);
+    let (job, _) = wait::read_or_wait(&state, tenant, id, wait).await?;
+    let document = lookup::jobs::document(&state, &job).await?;
     // A batch's representation also changes as its items progress: the ETag covers both.
-    let (document, etag) = if job.kind == "batch" {
-        let doc = crate::routes::batches::batch_document(&state, &job).await?;
-        let p = &doc["progress"];
-        let etag = format!(
-            "\"{}-{}-{}-{}-{}\"",
-            id, job.state_version, p["done"], p["failed"], p["canceled"]
-        );
-        (doc, etag)
-    } else {
-        (job_document(&job), format!("\"{}-{}\"", id, job.state_version))
+    let etag = match &document {
+        Job::Batch(batch) => {
+            let p = batch.progress.unwrap_or(BatchProgress::of(&[]));
+            format!(
+                "\"{}-{}-{}-{}-{}\"",
+                id, job.state_version, p.done, p.failed, p.canceled
+            )
+        }
+        _ => format!("\"{}-{}\"", id, job.state_version),
     };
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
     let matches = headers
@@ -128,7 +100,7 @@ pub async fn get_job(
     if !job.status().is_terminal() {
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    if let Some(v) = wait.and_then(|w| HeaderValue::from_str(&format!("wait={}", w.as_secs())).ok()) {
+    if let Some(v) = wait::applied(wait) {
         h.insert("preference-applied", v);
     }
     Ok(response)

@@ -5,25 +5,34 @@
 //! result in PostgreSQL (`job_results`, re-cached); on a miss they create (or join the tenant's
 //! identical in-flight) job and answer 202, or 200 with the finished job within `Prefer: wait`.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::{extract::State, http::HeaderMap, response::Response};
 use dropforge_common::{
-    cache, country, db,
+    cache,
+    contract::{JobInput, SearchInput, SuppliersInput},
+    country,
     domain::JobKind,
-    metric_names as m,
     product::{FieldError, ProductRef, SOURCES, valid_product_id},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     auth::Tenant,
-    cached_body::CachedBody,
+    documents::{
+        SearchAnswer, SuppliersAnswer,
+        job::{SearchJob, SuppliersJob},
+    },
     error::ApiError,
     extract::{PathParams, StrictQuery},
-    routes::validations::{job_response, preferred_wait, submit},
+    lookup::{Lookup, Store},
+    problem::{
+        Problem,
+        responses::{
+            BadQuery, BadQueryOrPath, InternalError, MethodNotAllowed, ServiceUnavailable, TooManyRequests,
+            Unauthorized,
+        },
+    },
+    requests::CountryCode,
     state::AppState,
 };
 
@@ -115,65 +124,18 @@ pub fn parse_suppliers(
     }
 }
 
-fn count_cache(kind: JobKind, result: &'static str) {
-    metrics::counter!(m::CACHE_REQUESTS_TOTAL, "kind" => kind.as_str(), "result" => result).increment(1);
-}
-
-/// The cached answer for `key`, if any: memo, Redis, then PostgreSQL (re-cached).
-async fn cached(
-    state: &AppState,
-    headers: &HeaderMap,
-    kind: JobKind,
-    key: &str,
-    ttl: Duration,
-) -> Result<Option<Response>, ApiError> {
-    if let Some(hit) = state.memo.get(key) {
-        count_cache(kind, "hit");
-        return Ok(Some(hit.response(headers, "dropforge; hit; detail=memory")));
+/// The read-through of a search or suppliers result: its own cache key, `job_results` in
+/// PostgreSQL, and no webhook (these routes take none).
+fn lookup(kind: JobKind, key: String, ttl: std::time::Duration, input: Value) -> Lookup {
+    let dedupe_key = format!("{}:{key}", kind.as_str());
+    Lookup {
+        kind,
+        key,
+        store: Store::JobResults(ttl),
+        input,
+        dedupe_key,
+        webhook_url: None,
     }
-    match state.cache_redis.call(state.cache.get(key)).await {
-        Ok(Some(hit)) => {
-            count_cache(kind, "hit");
-            let body = Arc::new(CachedBody::new(&hit));
-            state.memo.put(key, body.clone(), state.config.api.result_memo_ttl);
-            return Ok(Some(body.response(headers, "dropforge; hit")));
-        }
-        Ok(None) => {}
-        Err(e) => tracing::debug!(error = %e, "cache read failed; falling back to PostgreSQL"),
-    }
-    if let Some((doc, ttl_left)) = db::job_results::fresh_for_key(&state.pool, key, ttl.as_secs_f64()).await? {
-        // Redis lost the entry but PostgreSQL, the truth, has a fresh result: serve and re-cache it.
-        count_cache(kind, "hit");
-        let bytes = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let set = state.cache.set(key, &bytes, Duration::from_secs(ttl_left));
-        if let Err(e) = state.cache_redis.call(set).await {
-            tracing::debug!(error = %e, "could not re-populate the cache");
-        }
-        return Ok(Some(
-            CachedBody::new(&bytes).response(headers, "dropforge; hit; detail=postgres"),
-        ));
-    }
-    count_cache(kind, "miss");
-    Ok(None)
-}
-
-/// Creates or joins the job for a miss and answers 202, or 200 once it finished within `Prefer: wait`.
-async fn job_answer(
-    state: &AppState,
-    tenant: dropforge_common::domain::TenantId,
-    headers: &HeaderMap,
-    kind: JobKind,
-    key: &str,
-    input: Value,
-) -> Result<Response, ApiError> {
-    let wait = preferred_wait(headers, state.config.api.max_wait);
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let dedupe = format!("{}:{key}", kind.as_str());
-    let id = submit(state, tenant, kind, dedupe, input, None, request_id).await?;
-    job_response(state, tenant, id, wait).await
 }
 
 /// Handler of `GET /v1/products/search`.
@@ -185,30 +147,32 @@ async fn job_answer(
     security(("bearer" = [])),
     params(
         ("q" = String, Query, min_length = 2, max_length = 100, example = "led strip lights",
+            // At least two characters other than white space, and no control character that is not white space.
+            pattern = "^[^\\u0000-\\u0008\\u000E-\\u001F\\u007F-\\u0084\\u0086-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000E-\\u001F\\u007F-\\u0084\\u0086-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000E-\\u001F\\u007F-\\u0084\\u0086-\\u009F]*$",
             description = "Keywords, 2–100 characters after trimming; case and repeated spaces are ignored."),
-        ("country" = Option<String>, Query, example = "US", description = "Ship-to country (ISO 3166-1 alpha-2)"),
+        ("country" = Option<CountryCode>, Query, example = "US", description = "Ship-to country (ISO 3166-1 alpha-2)"),
         ("page" = Option<u32>, Query, minimum = 1, maximum = 10, description = "Result page of 20 products (1)"),
         ("Prefer" = Option<String>, Header, example = "wait=10",
             description = "RFC 7240 `wait=N`: wait up to N seconds for the job to finish; invalid preferences are ignored."),
     ),
     responses(
         (status = 200, description = "A cached result (`CachedSearch`), or the job finished within `Prefer: wait` (`Job`)",
-            content_type = "application/json", body = crate::openapi::SearchAnswer,
+            content_type = "application/json", body = SearchAnswer,
             headers(("Cache-Status" = String, description = "RFC 9211: `dropforge; hit` or `dropforge; fwd=miss`"),
                     ("Content-Location" = String, description = "The finished job, when it is one"),
                     ("Preference-Applied" = String, description = "`wait=N` when `Prefer: wait` was honoured"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
-        (status = 202, description = "Job created or joined; poll `Location`", body = crate::openapi::Job,
+        (status = 202, description = "Job created or joined; poll `Location`", body = SearchJob,
             headers(("Location" = String, description = "The job, `/v1/jobs/{id}`"),
                     ("Retry-After" = u32, description = "Seconds before polling"),
                     ("Cache-Status" = String, description = "`dropforge; fwd=miss`"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
-        (status = 400, response = crate::openapi::BadQuery),
-        (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 400, response = BadQuery),
+        (status = 401, response = Unauthorized), (status = 405, response = MethodNotAllowed),
         (status = 422, description = "Invalid parameters, each in `errors` (`validation_failed`)",
-            body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+            body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = TooManyRequests), (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable)))]
 pub async fn search(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -218,11 +182,12 @@ pub async fn search(
     let cfg = &state.config;
     let (q, country, page) = parse_search(&query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::search_key(&cfg.redis_prefix, &q, &country, page);
-    if let Some(hit) = cached(&state, &headers, JobKind::Search, &key, cfg.cache.search_ttl).await? {
-        return Ok(hit);
-    }
-    let input = json!({"query": q, "country": country, "page": page, "cache_key": key});
-    job_answer(&state, tenant, &headers, JobKind::Search, &key, input).await
+    let input = JobInput::from(SearchInput::new(q, country, page))
+        .to_stored()
+        .map_err(|e| ApiError::Internal(format!("job input: {e}")))?;
+    lookup(JobKind::Search, key, cfg.cache.search_ttl, input)
+        .answer(&state, tenant, &headers)
+        .await
 }
 
 /// Handler of `GET /v1/products/{source}/{id}/suppliers`.
@@ -232,30 +197,30 @@ pub async fn search(
         job like a search. An unknown product's job fails with `product_not_found`.",
     security(("bearer" = [])),
     params(
-        ("source" = String, Path, example = "aliexpress", description = "Marketplace; only `aliexpress`"),
-        ("id" = String, Path, example = "1005006123456789", description = "Product id, 10–20 digits"),
-        ("country" = Option<String>, Query, example = "US", description = "Ship-to country (ISO 3166-1 alpha-2)"),
+        ("source" = String, Path, pattern = "^aliexpress$", example = "aliexpress", description = "Marketplace; only `aliexpress`"),
+        ("id" = String, Path, pattern = "^[0-9]{10,20}$", example = "1005006123456789", description = "Product id, 10–20 digits"),
+        ("country" = Option<CountryCode>, Query, example = "US", description = "Ship-to country (ISO 3166-1 alpha-2)"),
         ("Prefer" = Option<String>, Header, example = "wait=10",
             description = "RFC 7240 `wait=N`: wait up to N seconds for the job to finish; invalid preferences are ignored."),
     ),
     responses(
         (status = 200, description = "A cached result (`CachedSuppliers`), or the job finished within `Prefer: wait` (`Job`)",
-            content_type = "application/json", body = crate::openapi::SuppliersAnswer,
+            content_type = "application/json", body = SuppliersAnswer,
             headers(("Cache-Status" = String, description = "RFC 9211: `dropforge; hit` or `dropforge; fwd=miss`"),
                     ("Content-Location" = String, description = "The finished job, when it is one"),
                     ("Preference-Applied" = String, description = "`wait=N` when `Prefer: wait` was honoured"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
-        (status = 202, description = "Job created or joined; poll `Location`", body = crate::openapi::Job,
+        (status = 202, description = "Job created or joined; poll `Location`", body = SuppliersJob,
             headers(("Location" = String, description = "The job, `/v1/jobs/{id}`"),
                     ("Retry-After" = u32, description = "Seconds before polling"),
                     ("Cache-Status" = String, description = "`dropforge; fwd=miss`"),
                     ("RateLimit" = String), ("RateLimit-Policy" = String))),
-        (status = 400, response = crate::openapi::BadQueryOrPath),
-        (status = 401, response = crate::openapi::Unauthorized), (status = 405, response = crate::openapi::MethodNotAllowed),
+        (status = 400, response = BadQueryOrPath),
+        (status = 401, response = Unauthorized), (status = 405, response = MethodNotAllowed),
         (status = 422, description = "Unknown source (`/path/source`), invalid product id (`/path/id`) or country \
-            (`validation_failed`)", body = crate::openapi::Problem, content_type = "application/problem+json"),
-        (status = 429, response = crate::openapi::TooManyRequests), (status = 500, response = crate::openapi::InternalError),
-        (status = 503, response = crate::openapi::ServiceUnavailable)))]
+            (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = TooManyRequests), (status = 500, response = InternalError),
+        (status = 503, response = ServiceUnavailable)))]
 pub async fn suppliers(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -266,11 +231,12 @@ pub async fn suppliers(
     let cfg = &state.config;
     let (product, country) = parse_suppliers(&source, &id, &query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::suppliers_key(&cfg.redis_prefix, &product, &country);
-    if let Some(hit) = cached(&state, &headers, JobKind::Suppliers, &key, cfg.cache.suppliers_ttl).await? {
-        return Ok(hit);
-    }
-    let input = json!({"product": product, "country": country, "cache_key": key});
-    job_answer(&state, tenant, &headers, JobKind::Suppliers, &key, input).await
+    let input = JobInput::from(SuppliersInput::new(product, country))
+        .to_stored()
+        .map_err(|e| ApiError::Internal(format!("job input: {e}")))?;
+    lookup(JobKind::Suppliers, key, cfg.cache.suppliers_ttl, input)
+        .answer(&state, tenant, &headers)
+        .await
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::domain::TenantId;
 
@@ -19,15 +18,16 @@ pub struct KeyRecord {
 
 /// Finds a key by its public id.
 pub async fn find(pool: &PgPool, key_id: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
-    let row: Option<(Uuid, Vec<u8>, bool)> =
-        sqlx::query_as("select tenant_id, secret_hash, revoked_at is not null from api_keys where id = $1")
-            .bind(key_id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(tenant, hash, revoked)| KeyRecord {
-        tenant_id: TenantId(tenant),
-        secret_hash: hash,
-        revoked,
+    let row = sqlx::query!(
+        r#"select tenant_id, secret_hash, revoked_at is not null as "revoked!" from api_keys where id = $1"#,
+        key_id,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| KeyRecord {
+        tenant_id: TenantId(r.tenant_id),
+        secret_hash: r.secret_hash,
+        revoked: r.revoked,
     }))
 }
 
@@ -48,22 +48,25 @@ pub struct KeyListing {
 
 /// Lists keys, optionally of one tenant.
 pub async fn list(pool: &PgPool, tenant: Option<&str>) -> Result<Vec<KeyListing>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        KeyListing,
         "select k.id, t.name as tenant, k.created_at, k.revoked_at, k.last_used_at
          from api_keys k join tenants t on t.id = k.tenant_id
          where $1::text is null or t.name = $1 order by k.created_at",
+        tenant,
     )
-    .bind(tenant)
     .fetch_all(pool)
     .await
 }
 
 /// Revokes a key; false when no such active key exists.
 pub async fn revoke(pool: &PgPool, key_id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("update api_keys set revoked_at = now() where id = $1 and revoked_at is null")
-        .bind(key_id)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query!(
+        "update api_keys set revoked_at = now() where id = $1 and revoked_at is null",
+        key_id
+    )
+    .execute(pool)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -72,8 +75,7 @@ pub async fn touch(pool: &PgPool, key_ids: &[String]) -> Result<(), sqlx::Error>
     if key_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("update api_keys set last_used_at = now() where id = any($1)")
-        .bind(key_ids)
+    sqlx::query!("update api_keys set last_used_at = now() where id = any($1)", key_ids)
         .execute(pool)
         .await?;
     Ok(())

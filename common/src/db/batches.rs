@@ -4,7 +4,8 @@ use serde_json::Value;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{JobId, JobKind, TenantId};
+pub use super::transitions::{finish_ready, finish_ready_many, mark_running, mark_running_many};
+use crate::domain::{JobId, JobKind, JobStatus, TenantId};
 
 /// One item of a batch to store.
 #[derive(Debug, Clone)]
@@ -30,16 +31,16 @@ pub async fn create(
     request_id: Option<&str>,
 ) -> Result<JobId, sqlx::Error> {
     let id = JobId::generate();
-    sqlx::query(
+    sqlx::query!(
         "insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id)
          values ($1, $2, $3, 'queued', $4, $5, $6)",
+        id.0,
+        tenant.0,
+        JobKind::Batch.as_str(),
+        input,
+        webhook_url,
+        request_id,
     )
-    .bind(id.0)
-    .bind(tenant.0)
-    .bind(JobKind::Batch.as_str())
-    .bind(input)
-    .bind(webhook_url)
-    .bind(request_id)
     .execute(exec)
     .await?;
     Ok(id)
@@ -52,16 +53,16 @@ pub async fn add_items(exec: impl PgExecutor<'_>, batch: JobId, items: &[NewItem
     let keys: Vec<String> = items.iter().map(|i| i.cache_key.clone()).collect();
     let jobs: Vec<Option<Uuid>> = items.iter().map(|i| i.job_id.map(|j| j.0)).collect();
     let results: Vec<Option<Value>> = items.iter().map(|i| i.result.clone()).collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into batch_items (batch_id, position, product, cache_key, job_id, result)
          select $1, * from unnest($2::int[], $3::jsonb[], $4::text[], $5::uuid[], $6::jsonb[])",
+        batch.0,
+        &positions,
+        &products,
+        &keys,
+        &jobs as &[Option<Uuid>],
+        &results as &[Option<Value>],
     )
-    .bind(batch.0)
-    .bind(positions)
-    .bind(products)
-    .bind(keys)
-    .bind(jobs)
-    .bind(results)
     .execute(exec)
     .await?;
     Ok(())
@@ -75,7 +76,7 @@ pub struct Item {
     /// The product.
     pub product: Value,
     /// `succeeded` for cached items, else the serving job's status.
-    pub status: String,
+    pub status: JobStatus,
     /// The serving job (absent for cached items).
     pub job_id: Option<Uuid>,
     /// True when the result came from the cache at submit time.
@@ -88,15 +89,16 @@ pub struct Item {
 
 /// The items of a batch, in submitted order.
 pub async fn items(pool: &PgPool, batch: JobId) -> Result<Vec<Item>, sqlx::Error> {
-    sqlx::query_as(
-        "select bi.position, bi.product, coalesce(j.status, 'succeeded') as status, bi.job_id,
-                bi.result is not null as cached, coalesce(bi.result, vr.result) as result, j.error
+    sqlx::query_as!(
+        Item,
+        r#"select bi.position, bi.product, coalesce(j.status, 'succeeded') as "status!: JobStatus", bi.job_id,
+                bi.result is not null as "cached!", coalesce(bi.result, vr.result) as result, j.error
          from batch_items bi
          left join jobs j on j.id = bi.job_id
          left join validation_results vr on vr.job_id = bi.job_id
-         where bi.batch_id = $1 order by bi.position",
+         where bi.batch_id = $1 order by bi.position"#,
+        batch.0,
     )
-    .bind(batch.0)
     .fetch_all(pool)
     .await
 }
@@ -110,91 +112,4 @@ pub struct Finished {
     pub tenant_id: Uuid,
     /// Where to send `batch.completed`.
     pub webhook_url: Option<String>,
-}
-
-/// Finishes the open batches that `child` belongs to (or every open batch, with `None`) once none
-/// of their items is queued or running; returns the batches finished by this call. Run it after the
-/// child's own state change committed, so the last child to finish always sees every other one.
-///
-/// Two statements, not one with `($1 is null or ...)`: under a generic plan that OR hides both the
-/// child's `batch_items_job` lookup and the `jobs_in_flight` index, and every call scanned `jobs`.
-pub async fn finish_ready(exec: impl PgExecutor<'_>, child: Option<JobId>) -> Result<Vec<Finished>, sqlx::Error> {
-    match child {
-        Some(child) => {
-            sqlx::query_as(
-                "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
-                        updated_at = now()
-                 where b.id in (select batch_id from batch_items where job_id = $1)
-                   and b.kind = 'batch' and b.status in ('queued', 'running')
-                   and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                                   where bi.batch_id = b.id and c.status in ('queued', 'running'))
-                 returning b.id, b.tenant_id, b.webhook_url",
-            )
-            .bind(child.0)
-            .fetch_all(exec)
-            .await
-        }
-        None => {
-            sqlx::query_as(
-                "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
-                        updated_at = now()
-                 where b.kind = 'batch' and b.status in ('queued', 'running')
-                   and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                                   where bi.batch_id = b.id and c.status in ('queued', 'running'))
-                 returning b.id, b.tenant_id, b.webhook_url",
-            )
-            .fetch_all(exec)
-            .await
-        }
-    }
-}
-
-/// Marks the open batches of `child` as running (their first item started or ended).
-pub async fn mark_running(exec: impl PgExecutor<'_>, child: JobId) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update jobs set status = 'running', started_at = coalesce(started_at, now()),
-                state_version = state_version + 1, updated_at = now()
-         where kind = 'batch' and status = 'queued' and id in (select batch_id from batch_items where job_id = $1)",
-    )
-    .bind(child.0)
-    .execute(exec)
-    .await?;
-    Ok(())
-}
-
-/// [`finish_ready`] for the batches of many children at once (the group commit of the worker):
-/// one statement for every child that ended at the same moment.
-pub async fn finish_ready_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> Result<Vec<Finished>, sqlx::Error> {
-    if children.is_empty() {
-        return Ok(Vec::new());
-    }
-    sqlx::query_as(
-        "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
-                updated_at = now()
-         where b.id in (select batch_id from batch_items where job_id = any($1))
-           and b.kind = 'batch' and b.status in ('queued', 'running')
-           and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                           where bi.batch_id = b.id and c.status in ('queued', 'running'))
-         returning b.id, b.tenant_id, b.webhook_url",
-    )
-    .bind(children)
-    .fetch_all(exec)
-    .await
-}
-
-/// [`mark_running`] for the open batches of many children at once.
-pub async fn mark_running_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> Result<(), sqlx::Error> {
-    if children.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "update jobs set status = 'running', started_at = coalesce(started_at, now()),
-                state_version = state_version + 1, updated_at = now()
-         where id in (select batch_id from batch_items where job_id = any($1))
-           and kind = 'batch' and status = 'queued'",
-    )
-    .bind(children)
-    .execute(exec)
-    .await?;
-    Ok(())
 }

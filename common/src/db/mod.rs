@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod results;
 pub mod retention;
 pub mod tenants;
+pub mod transitions;
 pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};
@@ -47,12 +48,15 @@ pub async fn ensure_database(url: &str) -> Result<(), sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     let name = options.get_database().unwrap_or("postgres").to_owned();
     let mut admin = PgConnection::connect_with(&options.clone().database("postgres")).await?;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
-        .await?;
+    let exists: bool = sqlx::query_scalar!(
+        r#"select exists(select 1 from pg_database where datname = $1) as "exists!""#,
+        &name
+    )
+    .fetch_one(&mut admin)
+    .await?;
     if !exists {
-        // Audited: the name comes from our own configuration and is quoted as an identifier.
+        // Audited: the name comes from our own configuration and is quoted as an identifier. DDL
+        // takes no bind parameter, so this one statement is built at run time.
         let quoted = name.replace('"', "\"\"");
         if let Err(e) = admin
             .execute(sqlx::AssertSqlSafe(format!("create database \"{quoted}\"")))
@@ -79,7 +83,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 /// True when every embedded migration is applied (readiness).
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let applied: Vec<i64> =
-        match sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+        match sqlx::query_scalar!("select version from _sqlx_migrations where success order by version")
             .fetch_all(pool)
             .await
         {

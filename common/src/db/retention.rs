@@ -124,24 +124,26 @@ pub async fn remove_chunk(
 ) -> Result<Chunk, sqlx::Error> {
     let batch = batch.max(1);
     let mut tx = pool.begin().await?;
-    sqlx::query("select set_config('lock_timeout', $1, true)")
-        .bind(LOCK_TIMEOUT)
-        .execute(&mut *tx)
+    sqlx::query_scalar!("select set_config('lock_timeout', $1, true)", LOCK_TIMEOUT)
+        .fetch_one(&mut *tx)
         .await?;
-    let roots: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "select id, finished_at from jobs
+    let roots: Vec<(Uuid, DateTime<Utc>)> = sqlx::query!(
+        r#"select id, finished_at as "finished_at!" from jobs
          where status in ('succeeded', 'failed', 'canceled') and finished_at < $1
            and (finished_at, id) > ($2, $3) and parent_id is null
          order by finished_at, id
          limit $4
-         for update skip locked",
+         for update skip locked"#,
+        cutoff,
+        after.finished_at,
+        after.id,
+        i64::from(batch),
     )
-    .bind(cutoff)
-    .bind(after.finished_at)
-    .bind(after.id)
-    .bind(i64::from(batch))
     .fetch_all(&mut *tx)
-    .await?;
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.finished_at))
+    .collect();
     let examined_all = roots.len();
     let families = load_families(&mut tx, &roots, cutoff).await?;
 
@@ -198,10 +200,15 @@ async fn load_families(
         if frontier.is_empty() {
             break;
         }
-        let children: Vec<(Uuid, Uuid)> = sqlx::query_as("select id, parent_id from jobs where parent_id = any($1)")
-            .bind(&frontier)
-            .fetch_all(&mut **tx)
-            .await?;
+        let children: Vec<(Uuid, Uuid)> = sqlx::query!(
+            r#"select id, parent_id as "parent_id!" from jobs where parent_id = any($1)"#,
+            &frontier,
+        )
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.parent_id))
+        .collect();
         frontier.clear();
         for (child, parent) in children {
             if let Some(&family) = owner.get(&parent) {
@@ -221,12 +228,12 @@ async fn load_families(
     }
     let members: Vec<Uuid> = owner.keys().copied().collect();
     // Members not finished before the cutoff (an in-flight webhook retry, a late child).
-    let young: Vec<Uuid> = sqlx::query_scalar(
+    let young: Vec<Uuid> = sqlx::query_scalar!(
         "select id from jobs where id = any($1)
            and (status not in ('succeeded', 'failed', 'canceled') or finished_at is null or finished_at >= $2)",
+        &members,
+        cutoff,
     )
-    .bind(&members)
-    .bind(cutoff)
     .fetch_all(&mut **tx)
     .await?;
     for id in young {
@@ -235,11 +242,15 @@ async fn load_families(
         }
     }
     // Members that an item of a batch outside their family points at (joined in flight).
-    let items: Vec<(Uuid, Uuid)> =
-        sqlx::query_as("select job_id, batch_id from batch_items where job_id = any($1) and job_id is not null")
-            .bind(&members)
-            .fetch_all(&mut **tx)
-            .await?;
+    let items: Vec<(Uuid, Uuid)> = sqlx::query!(
+        r#"select job_id as "job_id!", batch_id from batch_items where job_id = any($1) and job_id is not null"#,
+        &members,
+    )
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(|r| (r.job_id, r.batch_id))
+    .collect();
     for (job, batch) in items {
         if let Some(&family) = owner.get(&job)
             && owner.get(&batch) != Some(&family)
@@ -255,17 +266,27 @@ async fn delete_jobs(tx: &mut Transaction<'_, Postgres>, jobs: &[Uuid]) -> Resul
     if jobs.is_empty() {
         return Ok(Removed::default());
     }
-    let webhook_attempts = delete(
-        tx,
+    // One macro per table (each statement checked at compile time); `rows` runs it in `tx`.
+    macro_rules! rows {
+        ($q:expr) => {
+            $q.execute(&mut **tx).await?.rows_affected()
+        };
+    }
+    let webhook_attempts = rows!(sqlx::query!(
         "delete from webhook_attempts where delivery_id in (select id from webhook_deliveries where job_id = any($1))",
         jobs,
-    )
-    .await?;
-    let webhook_deliveries = delete(tx, "delete from webhook_deliveries where job_id = any($1)", jobs).await?;
-    let batch_items = delete(tx, "delete from batch_items where batch_id = any($1)", jobs).await?;
-    let validation_results = delete(tx, "delete from validation_results where job_id = any($1)", jobs).await?;
-    let job_results = delete(tx, "delete from job_results where job_id = any($1)", jobs).await?;
-    let jobs = delete(tx, "delete from jobs where id = any($1)", jobs).await?;
+    ));
+    let webhook_deliveries = rows!(sqlx::query!(
+        "delete from webhook_deliveries where job_id = any($1)",
+        jobs
+    ));
+    let batch_items = rows!(sqlx::query!("delete from batch_items where batch_id = any($1)", jobs));
+    let validation_results = rows!(sqlx::query!(
+        "delete from validation_results where job_id = any($1)",
+        jobs
+    ));
+    let job_results = rows!(sqlx::query!("delete from job_results where job_id = any($1)", jobs));
+    let jobs = rows!(sqlx::query!("delete from jobs where id = any($1)", jobs));
     Ok(Removed {
         jobs,
         validation_results,
@@ -276,22 +297,17 @@ async fn delete_jobs(tx: &mut Transaction<'_, Postgres>, jobs: &[Uuid]) -> Resul
     })
 }
 
-/// Runs one `delete ... = any($1)` statement; returns the rows it removed.
-async fn delete(tx: &mut Transaction<'_, Postgres>, sql: &'static str, jobs: &[Uuid]) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(sql).bind(jobs).execute(&mut **tx).await?.rows_affected())
-}
-
 /// Finished jobs past `cutoff`, counted up to `cap` from the `jobs_finished` index (an estimate
 /// of the backlog for the pending gauge; `cap` bounds its cost).
 pub async fn pending(pool: &PgPool, cutoff: DateTime<Utc>, cap: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*) from (
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from (
              select 1 from jobs where status in ('succeeded', 'failed', 'canceled') and finished_at < $1
              order by finished_at limit $2
-         ) past",
+         ) past"#,
+        cutoff,
+        cap,
     )
-    .bind(cutoff)
-    .bind(cap)
     .fetch_one(pool)
     .await
 }

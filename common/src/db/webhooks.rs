@@ -15,8 +15,8 @@ use crate::{
 /// The secrets that sign a tenant's webhooks now: the current one first, then every replaced
 /// secret whose promised overlap has not ended, newest first (receivers accept any signature).
 pub async fn signing_secrets(pool: &PgPool, tenant: Uuid) -> Result<Vec<String>, sqlx::Error> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "select secret from (
+    let rows: Vec<String> = sqlx::query_scalar!(
+        r#"select secret as "secret!" from (
              select webhook_secret as secret, 0 as rank, null::timestamptz as replaced from tenants where id = $1
              union all
              select secret, 1, replaced_at from webhook_secret_overlaps where tenant_id = $1 and valid_until > now()
@@ -24,13 +24,13 @@ pub async fn signing_secrets(pool: &PgPool, tenant: Uuid) -> Result<Vec<String>,
              -- written by binaries older than webhook_secret_overlaps during a rolling upgrade
              select webhook_secret_previous, 2, null from tenants
              where id = $1 and webhook_secret_previous is not null and webhook_secret_previous_until > now()
-         ) s order by rank, replaced desc",
+         ) s order by rank, replaced desc"#,
+        tenant,
     )
-    .bind(tenant)
     .fetch_all(pool)
     .await?;
     let mut secrets: Vec<String> = Vec::with_capacity(rows.len());
-    for (secret,) in rows {
+    for secret in rows {
         if !secrets.contains(&secret) {
             secrets.push(secret);
         }
@@ -43,38 +43,42 @@ pub async fn signing_secrets(pool: &PgPool, tenant: Uuid) -> Result<Vec<String>,
 pub async fn rotate_secret(pool: &PgPool, tenant_name: &str, overlap: Duration) -> Result<Option<String>, sqlx::Error> {
     let secret = apikey::generate_webhook_secret();
     let mut tx = pool.begin().await?;
-    let current: Option<(Uuid, String)> =
-        sqlx::query_as("select id, webhook_secret from tenants where name = $1 for update")
-            .bind(tenant_name)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let current: Option<(Uuid, String)> = sqlx::query!(
+        "select id, webhook_secret from tenants where name = $1 for update",
+        tenant_name
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| (r.id, r.webhook_secret));
     let Some((tenant, replaced)) = current else {
         return Ok(None);
     };
-    sqlx::query("delete from webhook_secret_overlaps where tenant_id = $1 and valid_until <= now()")
-        .bind(tenant)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
+    sqlx::query!(
+        "delete from webhook_secret_overlaps where tenant_id = $1 and valid_until <= now()",
+        tenant
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
         "insert into webhook_secret_overlaps (tenant_id, secret, replaced_at, valid_until)
          values ($1, $2, clock_timestamp(), now() + make_interval(secs => $3))
          on conflict (tenant_id, secret) do update
          set valid_until = greatest(webhook_secret_overlaps.valid_until, excluded.valid_until),
              replaced_at = excluded.replaced_at",
+        tenant,
+        &replaced,
+        overlap.as_secs_f64(),
     )
-    .bind(tenant)
-    .bind(&replaced)
-    .bind(overlap.as_secs_f64())
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "update tenants set webhook_secret_previous = webhook_secret, webhook_secret = $2,
                 webhook_secret_previous_until = now() + make_interval(secs => $3)
          where id = $1",
+        tenant,
+        &secret,
+        overlap.as_secs_f64(),
     )
-    .bind(tenant)
-    .bind(&secret)
-    .bind(overlap.as_secs_f64())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -102,7 +106,7 @@ pub struct NewDelivery<'a> {
 pub async fn enqueue(exec: impl PgExecutor<'_>, d: &NewDelivery<'_>) -> Result<bool, sqlx::Error> {
     let delivery_id = format!("msg_{}", ulid::Ulid::generate());
     let job_id = JobId::generate();
-    let written: Option<String> = sqlx::query_scalar(
+    let written: Option<Option<String>> = sqlx::query_scalar!(
         "with delivery as (
              insert into webhook_deliveries (id, tenant_id, job_id, event_type, url, payload)
              select $1, $2, $3, $4, $5, $6
@@ -113,18 +117,18 @@ pub async fn enqueue(exec: impl PgExecutor<'_>, d: &NewDelivery<'_>) -> Result<b
          insert into jobs (id, tenant_id, kind, status, input, parent_id)
          select $7, $2, $8, 'queued', jsonb_build_object('delivery_id', id), $3 from delivery
          returning input ->> 'delivery_id'",
+        &delivery_id,
+        d.tenant_id.0,
+        d.job_id.0,
+        d.event_type,
+        d.url,
+        d.payload,
+        job_id.0,
+        JobKind::Webhook.as_str(),
     )
-    .bind(&delivery_id)
-    .bind(d.tenant_id.0)
-    .bind(d.job_id.0)
-    .bind(d.event_type)
-    .bind(d.url)
-    .bind(d.payload)
-    .bind(job_id.0)
-    .bind(JobKind::Webhook.as_str())
     .fetch_optional(exec)
     .await?;
-    Ok(written.is_some())
+    Ok(written.flatten().is_some())
 }
 
 /// A delivery as the sender needs it.
@@ -146,10 +150,13 @@ pub struct Delivery {
 
 /// Loads a delivery.
 pub async fn load(pool: &PgPool, id: &str) -> Result<Option<Delivery>, sqlx::Error> {
-    sqlx::query_as("select id, tenant_id, url, payload, status, attempts from webhook_deliveries where id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as!(
+        Delivery,
+        "select id, tenant_id, url, payload, status, attempts from webhook_deliveries where id = $1",
+        id,
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 /// One logged attempt.
@@ -173,7 +180,7 @@ pub struct Attempt<'a> {
 
 /// Logs an attempt and updates its delivery, in one statement.
 pub async fn record_attempt(pool: &PgPool, delivery_id: &str, a: &Attempt<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "with logged as (
              insert into webhook_attempts (delivery_id, attempt_no, duration_ms, response_status, error_class,
                                            response_excerpt, next_attempt_at)
@@ -183,15 +190,15 @@ pub async fn record_attempt(pool: &PgPool, delivery_id: &str, a: &Attempt<'_>) -
          update webhook_deliveries set attempts = greatest(attempts, $2), status = $8, next_attempt_at = $7,
                 finished_at = case when $8 = 'pending' then null else now() end
          where id = $1",
+        delivery_id,
+        a.attempt_no,
+        i32::try_from(a.duration.as_millis()).unwrap_or(i32::MAX),
+        a.response_status.map(i32::from),
+        a.error_class,
+        a.response_excerpt,
+        a.next_attempt_at,
+        a.delivery_status,
     )
-    .bind(delivery_id)
-    .bind(a.attempt_no)
-    .bind(i32::try_from(a.duration.as_millis()).unwrap_or(i32::MAX))
-    .bind(a.response_status.map(i32::from))
-    .bind(a.error_class)
-    .bind(a.response_excerpt)
-    .bind(a.next_attempt_at)
-    .bind(a.delivery_status)
     .execute(pool)
     .await?;
     Ok(())
@@ -199,12 +206,12 @@ pub async fn record_attempt(pool: &PgPool, delivery_id: &str, a: &Attempt<'_>) -
 
 /// Disables a URL for a tenant (the receiver answered 410 Gone).
 pub async fn disable_url(pool: &PgPool, tenant: Uuid, url: &str, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "insert into disabled_webhook_urls (tenant_id, url, reason) values ($1, $2, $3) on conflict do nothing",
+        tenant,
+        url,
+        reason,
     )
-    .bind(tenant)
-    .bind(url)
-    .bind(reason)
     .execute(pool)
     .await?;
     Ok(())
@@ -214,19 +221,18 @@ pub async fn disable_url(pool: &PgPool, tenant: Uuid, url: &str, reason: &str) -
 /// accepted and delivered again. Answers `None` when no tenant has this name, otherwise whether a
 /// disabled URL was removed.
 pub async fn enable_url(pool: &PgPool, tenant_name: &str, url: &str) -> Result<Option<bool>, sqlx::Error> {
-    let row: Option<(bool,)> = sqlx::query_as(
-        "with t as (select id from tenants where name = $1),
+    sqlx::query_scalar!(
+        r#"with t as (select id from tenants where name = $1),
               removed as (
                   delete from disabled_webhook_urls d using t where d.tenant_id = t.id and d.url = $2
                   returning 1
               )
-         select exists(select 1 from removed) from t",
+         select exists(select 1 from removed) as "removed!" from t"#,
+        tenant_name,
+        url,
     )
-    .bind(tenant_name)
-    .bind(url)
     .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(removed,)| removed))
+    .await
 }
 
 /// A request answered from the cache that named a webhook URL: the job row that records it.
@@ -260,7 +266,7 @@ pub async fn record_cached_answer(
 ) -> Result<(JobId, bool), sqlx::Error> {
     let id = JobId::generate();
     let mut tx = pool.begin().await?;
-    sqlx::query(
+    sqlx::query!(
         "with job as (
              insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id, started_at, finished_at)
              values ($1, $2, $3, 'succeeded', $4, $5, $6, now(), now())
@@ -268,15 +274,15 @@ pub async fn record_cached_answer(
          )
          insert into job_results (job_id, cache_key, kind, result)
          select id, $7, $3, $8::text::jsonb from job",
+        id.0,
+        a.tenant_id.0,
+        a.kind.as_str(),
+        a.input,
+        a.url,
+        a.request_id,
+        a.cache_key,
+        a.result,
     )
-    .bind(id.0)
-    .bind(a.tenant_id.0)
-    .bind(a.kind.as_str())
-    .bind(a.input)
-    .bind(a.url)
-    .bind(a.request_id)
-    .bind(a.cache_key)
-    .bind(a.result)
     .execute(&mut *tx)
     .await?;
     let body = payload(id);
@@ -297,11 +303,13 @@ pub async fn record_cached_answer(
 
 /// True when the tenant disabled this URL.
 pub async fn url_disabled(pool: &PgPool, tenant: Uuid, url: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("select exists(select 1 from disabled_webhook_urls where tenant_id = $1 and url = $2)")
-        .bind(tenant)
-        .bind(url)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from disabled_webhook_urls where tenant_id = $1 and url = $2) as "disabled!""#,
+        tenant,
+        url,
+    )
+    .fetch_one(pool)
+    .await
 }
 
 /// One row of `GET /v1/jobs/{id}/deliveries`.
@@ -335,21 +343,22 @@ pub struct DeliveryLogEntry {
 
 /// The delivery log of a tenant's job, oldest first.
 pub async fn log_for_job(pool: &PgPool, tenant: TenantId, job: JobId) -> Result<Vec<DeliveryLogEntry>, sqlx::Error> {
-    sqlx::query_as(
-        "select d.id as delivery_id, d.event_type, d.url,
+    sqlx::query_as!(
+        DeliveryLogEntry,
+        r#"select d.id as delivery_id, d.event_type, d.url,
                 case when a.attempt_no is null then d.status
                      when a.error_class = 'disabled' or a.response_status = 410 then 'disabled'
                      when a.response_status between 200 and 299 then 'delivered'
-                     else 'failed' end as status,
+                     else 'failed' end as "status!",
                 d.status as delivery_status, a.attempt_no as attempt, a.attempted_at,
                 a.duration_ms, a.response_status, a.error_class as error,
                 coalesce(a.next_attempt_at, case when a.attempt_no is null then d.next_attempt_at end) as next_attempt_at
          from webhook_deliveries d left join webhook_attempts a on a.delivery_id = d.id
          where d.job_id = $1 and d.tenant_id = $2
-         order by d.created_at, a.attempt_no",
+         order by d.created_at, a.attempt_no"#,
+        job.0,
+        tenant.0,
     )
-    .bind(job.0)
-    .bind(tenant.0)
     .fetch_all(pool)
     .await
 }

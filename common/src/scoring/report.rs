@@ -32,7 +32,7 @@ pub struct Report {
 }
 
 /// One reported sub-score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubScore {
     /// Which sub-score this is.
     pub name: SubScoreName,
@@ -47,7 +47,7 @@ pub struct SubScore {
 }
 
 /// Names of the six sub-scores, serialised in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubScoreName {
     /// Order volume.

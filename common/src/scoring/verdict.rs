@@ -35,7 +35,7 @@ const TEST_SCORE: f64 = 60.0;
 const WATCH_SCORE: f64 = 40.0;
 
 /// The verdict of score-v1, serialised in snake_case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Strong score, enough data, no red flag.

@@ -3,11 +3,13 @@
 
 use chrono::Utc;
 use dropforge_common::{
+    contract::{JobError, JobErrorCode, WebhookInput},
     db::{self, jobs::Claimed, webhooks, webhooks::Attempt},
     domain::JobId,
     events::publish_finished,
 };
-use serde_json::{Value, json};
+
+use serde::Deserialize;
 
 use super::{Deps, Outcome};
 use crate::webhook::{Outcome as Sent, deliver, schedule::next_delay_with_retry_after};
@@ -22,15 +24,17 @@ async fn finish(deps: &Deps, id: JobId) -> Result<Outcome, sqlx::Error> {
 
 /// Runs one delivery attempt.
 pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, sqlx::Error> {
-    let Some(delivery_id) = claimed.input.get("delivery_id").and_then(Value::as_str) else {
-        return Ok(Outcome::Failed(
-            json!({"code": "invalid_input", "message": "no delivery_id"}),
-        ));
+    let Ok(WebhookInput { delivery_id }) = WebhookInput::deserialize(&claimed.input) else {
+        return Ok(Outcome::Failed(JobError::new(
+            JobErrorCode::InvalidInput,
+            "no delivery_id",
+        )));
     };
-    let Some(delivery) = webhooks::load(&deps.pool, delivery_id).await? else {
-        return Ok(Outcome::Failed(
-            json!({"code": "delivery_not_found", "message": delivery_id}),
-        ));
+    let Some(delivery) = webhooks::load(&deps.pool, &delivery_id).await? else {
+        return Ok(Outcome::Failed(JobError::new(
+            JobErrorCode::DeliveryNotFound,
+            delivery_id,
+        )));
     };
     if delivery.status != "pending" {
         return finish(deps, id).await;
@@ -93,17 +97,18 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
             webhooks::disable_url(&deps.pool, delivery.tenant_id, &delivery.url, "410 Gone").await?;
             finish(deps, id).await
         }
-        (Sent::Refused(e), _) => Ok(Outcome::Failed(
-            json!({"code": "webhook_refused", "message": e.to_string()}),
-        )),
+        (Sent::Refused(e), _) => Ok(Outcome::Failed(JobError::new(
+            JobErrorCode::WebhookRefused,
+            e.to_string(),
+        ))),
         (Sent::Retry { .. }, Some(delay)) => Ok(Outcome::Retry {
             delay,
-            error: json!({"code": "webhook_failed", "status": sent.status, "error": sent.error_class}),
+            error: JobError::webhook_failed(sent.status, sent.error_class.map(str::to_owned)),
             refund: true,
         }),
-        (Sent::Retry { .. }, None) => Ok(Outcome::Failed(json!({
-            "code": "webhook_exhausted",
-            "message": format!("no 2xx after {attempt_no} attempts"),
-        }))),
+        (Sent::Retry { .. }, None) => Ok(Outcome::Failed(JobError::new(
+            JobErrorCode::WebhookExhausted,
+            format!("no 2xx after {attempt_no} attempts"),
+        ))),
     }
 }

@@ -1,12 +1,13 @@
-//! Webhook event payloads (Standard Webhooks: `type`, `timestamp`, `data`) and their outbox write.
+//! Webhook events of jobs: their bodies (rendered by `common`) and their outbox write.
 
 use dropforge_common::{
+    contract::EventType,
     db::webhooks::{self, NewDelivery},
     domain::{JobId, TenantId},
 };
 use sqlx::PgExecutor;
 
-pub use dropforge_common::webhook::payload::job_event;
+pub use dropforge_common::webhook::payload::{job_failed, job_succeeded};
 
 /// Records the event's delivery in the outbox (same transaction as the job's final state).
 pub async fn enqueue(
@@ -14,7 +15,7 @@ pub async fn enqueue(
     tenant: uuid::Uuid,
     id: JobId,
     url: &str,
-    event_type: &str,
+    event_type: EventType,
     payload: &str,
 ) -> Result<bool, sqlx::Error> {
     webhooks::enqueue(
@@ -22,7 +23,7 @@ pub async fn enqueue(
         &NewDelivery {
             tenant_id: TenantId(tenant),
             job_id: id,
-            event_type,
+            event_type: event_type.as_str(),
             url,
             payload,
         },

@@ -110,7 +110,7 @@ impl Lanes {
             Batcher::spawn(MAX_GROUP, 1, move |children: Vec<Uuid>| {
                 let (pool, conn, prefix) = (pool.clone(), conn.clone(), prefix.clone());
                 async move {
-                    retrying(|| crate::jobs::batch::after_children(&pool, &conn, &prefix, &children)).await?;
+                    retrying(|| crate::batch_state::after_children(&pool, &conn, &prefix, &children)).await?;
                     Ok::<_, sqlx::Error>(vec![(); children.len()])
                 }
             })

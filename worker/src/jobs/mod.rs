@@ -1,6 +1,5 @@
 //! Job execution: claim in PostgreSQL, run the kind's work under a lease, record the outcome.
 
-pub mod batch;
 pub mod canary;
 pub mod deliver;
 pub mod events;
@@ -11,23 +10,22 @@ pub mod validate;
 
 use std::{pin::Pin, sync::Arc, time::Duration};
 
-use apalis::prelude::BoxDynError;
 use chrono::Utc;
 use dropforge_common::{
     cache::Cache,
     config::Config,
+    contract::{EventType, JobError, JobErrorCode},
     db,
     db::jobs::Claimed,
     domain::JobId,
     domain::JobKind,
     events::publish_finished,
     metric_names as m,
-    queue::{JobHandler, QueuedJob},
+    queue::{HandlerError, JobHandler, QueuedJob},
     scoring::ScoringConfig,
 };
 use rand::Rng;
 use redis::aio::ConnectionManager;
-use serde_json::{Value, json};
 use sqlx::PgPool;
 use tracing::Instrument;
 
@@ -47,6 +45,9 @@ pub enum StoreError {
     /// A group-commit call failed.
     #[error("batched write: {0}")]
     Batch(#[from] BatchError),
+    /// An error document did not serialise (cannot happen for the derived contract types).
+    #[error("error document: {0}")]
+    Encode(#[from] serde_json::Error),
 }
 
 /// What one attempt ended with (success is written by the kind itself, in one transaction).
@@ -54,14 +55,14 @@ pub enum StoreError {
 pub enum Outcome {
     /// Result stored, job succeeded (or another delivery already finished it).
     Done,
-    /// Give up: the job fails with this error document.
-    Failed(Value),
+    /// Give up: the job fails with this error.
+    Failed(JobError),
     /// Try again after `delay`; `refund` when the attempt should not count (throttling).
     Retry {
         /// How long to wait.
         delay: Duration,
         /// The error of this attempt.
-        error: Value,
+        error: JobError,
         /// Do not count this attempt.
         refund: bool,
     },
@@ -110,49 +111,49 @@ impl Runner {
 }
 
 impl JobHandler for Runner {
-    fn handle(&self, job: QueuedJob) -> Pin<Box<dyn Future<Output = Result<(), BoxDynError>> + Send>> {
+    fn handle(&self, job: QueuedJob) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> {
         let deps = self.deps.clone();
         Box::pin(async move {
             // Run on the multi-threaded runtime: apalis drives every handler future on one task.
             let id = job.job_id;
             tokio::spawn(run(deps, job))
                 .await
-                .map_err(|e| Box::new(e) as BoxDynError)?
+                .map_err(|e| Box::new(e) as HandlerError)?
                 .map_err(|e| {
                     // The job stays claimed: its lease lapses and the reconciler requeues it.
                     tracing::warn!(job.id = %id, error = %e, "could not record the job's outcome");
-                    Box::new(e) as BoxDynError
+                    Box::new(e) as HandlerError
                 })
         })
     }
 }
 
-fn upstream_error_doc(code: &str, e: &UpstreamError) -> Value {
-    json!({"code": code, "message": e.to_string(), "upstream": e.upstream().map(|u| u.to_string())})
+fn upstream_error(code: JobErrorCode, e: &UpstreamError) -> JobError {
+    JobError::upstream(code, e.to_string(), e.upstream().map(|u| u.to_string()))
 }
 
 /// Maps an AliExpress failure to the job's next step, for every kind that needs AliExpress: an
 /// unknown product and auth errors fail at once, throttles and quotas reschedule without using an
 /// attempt, transient errors retry with backoff.
 pub(crate) fn failure_outcome(e: &UpstreamError) -> Outcome {
-    let doc = |code| upstream_error_doc(code, e);
+    let doc = |code| upstream_error(code, e);
     match e {
-        UpstreamError::NotFound { .. } => Outcome::Failed(doc("product_not_found")),
-        UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(doc("upstream_auth")),
-        UpstreamError::Invalid { .. } => Outcome::Failed(doc("upstream_rejected")),
+        UpstreamError::NotFound { .. } => Outcome::Failed(doc(JobErrorCode::ProductNotFound)),
+        UpstreamError::Auth { .. } | UpstreamError::Config(_) => Outcome::Failed(doc(JobErrorCode::UpstreamAuth)),
+        UpstreamError::Invalid { .. } => Outcome::Failed(doc(JobErrorCode::UpstreamRejected)),
         UpstreamError::Throttled { retry_after, .. } => Outcome::Retry {
             delay: *retry_after,
-            error: doc("upstream_throttled"),
+            error: doc(JobErrorCode::UpstreamThrottled),
             refund: true,
         },
         UpstreamError::QuotaExhausted { .. } => Outcome::Retry {
             delay: e.retry_after().unwrap_or_default(),
-            error: doc("upstream_quota_exhausted"),
+            error: doc(JobErrorCode::UpstreamQuotaExhausted),
             refund: true,
         },
         UpstreamError::Transient { .. } => Outcome::Retry {
             delay: Duration::ZERO,
-            error: doc("upstream_unavailable"),
+            error: doc(JobErrorCode::UpstreamUnavailable),
             refund: false,
         },
     }
@@ -166,15 +167,16 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
 }
 
 /// Fails a claimed job for good; with its `job.failed` webhook event in the same transaction.
-async fn fail(deps: &Deps, id: JobId, kind: JobKind, claimed: &Claimed, error: &Value) -> Result<bool, StoreError> {
+async fn fail(deps: &Deps, id: JobId, kind: JobKind, claimed: &Claimed, error: &JobError) -> Result<bool, StoreError> {
+    let doc = serde_json::to_value(error)?;
     let failed = match claimed.webhook_url.as_deref().filter(|_| kind != JobKind::Webhook) {
-        None => db::jobs::mark_failed(&deps.pool, id, &deps.owner, error).await?,
+        None => db::jobs::mark_failed(&deps.pool, id, &deps.owner, &doc).await?,
         Some(url) => {
             let mut tx = deps.pool.begin().await?;
-            let failed = db::jobs::mark_failed(&mut *tx, id, &deps.owner, error).await?;
+            let failed = db::jobs::mark_failed(&mut *tx, id, &deps.owner, &doc).await?;
             if failed {
-                let payload = events::job_event("job.failed", id, kind, None, Some(error));
-                events::enqueue(&mut *tx, claimed.tenant_id, id, url, "job.failed", &payload).await?;
+                let payload = events::job_failed(id, kind, error.clone());
+                events::enqueue(&mut *tx, claimed.tenant_id, id, url, EventType::JobFailed, &payload).await?;
             }
             tx.commit().await?;
             failed
@@ -198,7 +200,7 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
         return Ok(());
     };
     let _lease = deps.leases.hold(id);
-    let kind = JobKind::parse(&claimed.kind).unwrap_or(job.kind);
+    let kind = claimed.kind;
     let wait = (Utc::now() - claimed.next_run_at).to_std().unwrap_or_default();
     metrics::histogram!(m::JOB_QUEUE_WAIT_SECONDS, "kind" => kind.as_str()).record(wait.as_secs_f64());
     let started = std::time::Instant::now();
@@ -214,7 +216,7 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
                     Ok(outcome) => outcome?,
                     Err(_) => Outcome::Retry {
                         delay: Duration::ZERO,
-                        error: json!({"code": "timeout", "message": "the attempt exceeded the job timeout"}),
+                        error: JobError::timeout(),
                         refund: false,
                     },
                 }
@@ -223,9 +225,10 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
             JobKind::Search => search::with_timeout(cfg.job_timeout, search::run(&deps, id, &claimed)).await?,
             JobKind::Suppliers => search::with_timeout(cfg.job_timeout, suppliers::run(&deps, id, &claimed)).await?,
             JobKind::Canary => canary::run(&deps, id, &claimed).await?,
-            JobKind::Batch => Outcome::Failed(
-                json!({"code": "unsupported_kind", "message": "batch jobs are never dispatched; their items are"}),
-            ),
+            JobKind::Batch => Outcome::Failed(JobError::new(
+                JobErrorCode::UnsupportedKind,
+                "batch jobs are never dispatched; their items are",
+            )),
         })
     }
     .instrument(span)
@@ -242,7 +245,7 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
         }
         Outcome::Retry { delay, error, refund } => {
             if !refund && attempts >= cfg.max_attempts {
-                let error = json!({"code": "attempts_exhausted", "message": format!("gave up after {attempts} attempts"), "last_error": error});
+                let error = JobError::attempts_exhausted(attempts, error);
                 fail(&deps, id, kind, &claimed, &error).await?;
                 "failed"
             } else {
@@ -253,7 +256,8 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
                     delay.max(backoff(cfg.retry_base, cfg.retry_max, attempts))
                 };
                 tracing::info!(job.id = %id, delay_ms = delay.as_millis() as u64, error = %error, "job rescheduled");
-                db::jobs::reschedule(&deps.pool, id, &deps.owner, delay, &error, refund).await?;
+                let doc = serde_json::to_value(&error)?;
+                db::jobs::reschedule(&deps.pool, id, &deps.owner, delay, &doc, refund).await?;
                 if refund { "throttled" } else { "retried" }
             }
         }

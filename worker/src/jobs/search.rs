@@ -8,27 +8,18 @@ use std::time::Duration;
 
 use chrono::Utc;
 use dropforge_common::{
+    contract::{EventType, JobError, JobErrorCode, JobResult, SearchInput, SearchProduct, SearchResult},
     db::{self, jobs::Claimed},
     domain::{JobId, JobKind},
     events::publish_finished,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{Deps, Outcome, events, failure_outcome};
 use crate::upstream::aliexpress::AffiliateProduct;
 
 /// Products per search page.
 pub const PAGE_SIZE: u32 = 20;
-
-/// The input a search job was created with.
-#[derive(Debug, Deserialize)]
-struct Input {
-    query: String,
-    country: String,
-    page: u32,
-    cache_key: String,
-}
 
 /// Runs one attempt under the job timeout; an attempt that exceeds it is retried.
 pub(crate) async fn with_timeout(
@@ -39,7 +30,7 @@ pub(crate) async fn with_timeout(
         Ok(outcome) => outcome,
         Err(_) => Ok(Outcome::Retry {
             delay: Duration::ZERO,
-            error: json!({"code": "timeout", "message": "the attempt exceeded the job timeout"}),
+            error: JobError::timeout(),
             refund: false,
         }),
     }
@@ -47,10 +38,10 @@ pub(crate) async fn with_timeout(
 
 /// The input could not be read: the job fails for good.
 pub(crate) fn invalid_input(e: &serde_json::Error) -> Outcome {
-    Outcome::Failed(json!({"code": "invalid_input", "message": e.to_string()}))
+    Outcome::Failed(JobError::new(JobErrorCode::InvalidInput, e.to_string()))
 }
 
-/// Stores `doc` as the job's result and marks it succeeded (with its `job.succeeded` webhook event
+/// Stores `result` as the job's result and marks it succeeded (with its `job.succeeded` webhook event
 /// in the same transaction when the job has a target), then caches it for `ttl` and publishes the
 /// completion event. `Err` only for database trouble.
 pub(crate) async fn finish(
@@ -59,16 +50,12 @@ pub(crate) async fn finish(
     claimed: &Claimed,
     kind: JobKind,
     cache_key: &str,
-    doc: &Value,
+    result: JobResult,
     ttl: Duration,
 ) -> Result<Outcome, sqlx::Error> {
-    let text = match serde_json::to_string(doc) {
+    let text = match serde_json::to_string(&result) {
         Ok(text) => text,
-        Err(e) => {
-            return Ok(Outcome::Failed(
-                json!({"code": "internal", "message": format!("result did not serialise: {e}")}),
-            ));
-        }
+        Err(e) => return Ok(not_serialised(&e)),
     };
     let owner = &deps.owner;
     let completed = match claimed.webhook_url.as_deref() {
@@ -77,8 +64,8 @@ pub(crate) async fn finish(
             let mut tx = deps.pool.begin().await?;
             let done = db::job_results::complete(&mut *tx, id, cache_key, kind, &text, owner).await?;
             if done {
-                let payload = events::job_event("job.succeeded", id, kind, Some(doc), None);
-                events::enqueue(&mut *tx, claimed.tenant_id, id, url, "job.succeeded", &payload).await?;
+                let payload = events::job_succeeded(id, kind, result);
+                events::enqueue(&mut *tx, claimed.tenant_id, id, url, EventType::JobSucceeded, &payload).await?;
             }
             tx.commit().await?;
             done
@@ -96,27 +83,39 @@ pub(crate) async fn finish(
     Ok(Outcome::Done)
 }
 
+/// The result could not be serialised: the job fails for good.
+pub(crate) fn not_serialised(e: &serde_json::Error) -> Outcome {
+    Outcome::Failed(JobError::new(
+        JobErrorCode::Internal,
+        format!("result did not serialise: {e}"),
+    ))
+}
+
 /// One product of a search result.
-pub(crate) fn product_doc(p: &AffiliateProduct, fallback_currency: &str) -> Value {
-    json!({
-        "id": p.id,
-        "title": p.title,
-        "price": p.price,
-        "currency": p.currency.as_deref().unwrap_or(fallback_currency),
-        "orders_30d": p.orders_30d,
-        "evaluate_rate": p.evaluate_rate,
-        "shop_id": p.shop_id,
-        "url": p.url.clone().unwrap_or_else(|| format!("https://www.aliexpress.com/item/{}.html", p.id)),
-        "image": p.image,
-    })
+pub(crate) fn search_product(p: &AffiliateProduct, fallback_currency: &str) -> SearchProduct {
+    SearchProduct {
+        id: p.id.clone(),
+        title: p.title.clone(),
+        price: p.price,
+        currency: p.currency.as_deref().unwrap_or(fallback_currency).to_owned(),
+        orders_30d: p.orders_30d,
+        evaluate_rate: p.evaluate_rate,
+        shop_id: p.shop_id.clone(),
+        url: p
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("https://www.aliexpress.com/item/{}.html", p.id)),
+        image: p.image.clone(),
+    }
 }
 
 /// Runs one search attempt. `Err` only for database trouble while storing the result.
 pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, sqlx::Error> {
-    let input: Input = match serde_json::from_value(claimed.input.clone()) {
+    let input = match SearchInput::deserialize(&claimed.input) {
         Ok(input) => input,
         Err(e) => return Ok(invalid_input(&e)),
     };
+    let cache_key = input.cache_key(&deps.config.redis_prefix);
     let ae = &deps.upstreams.aliexpress;
     let currency = deps.config.upstreams.aliexpress.currency.as_str();
     let (page, listings) = tokio::join!(
@@ -144,18 +143,18 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
     };
     let mut products = page.products;
     products.sort_by_key(|p| std::cmp::Reverse(p.orders_30d.unwrap_or(0)));
-    let doc = json!({
-        "query": input.query,
-        "country": input.country,
-        "page": input.page,
-        "page_size": PAGE_SIZE,
-        "total": total,
-        "products": products.iter().map(|p| product_doc(p, currency)).collect::<Vec<_>>(),
-        "searched_at": Utc::now(),
-        "warnings": warnings,
-    });
+    let result = SearchResult {
+        query: input.query,
+        country: input.country,
+        page: input.page,
+        page_size: PAGE_SIZE,
+        total,
+        products: products.iter().map(|p| search_product(p, currency)).collect(),
+        searched_at: Utc::now(),
+        warnings,
+    };
     let ttl = deps.config.cache.search_ttl;
-    let outcome = finish(deps, id, claimed, JobKind::Search, &input.cache_key, &doc, ttl).await?;
+    let outcome = finish(deps, id, claimed, JobKind::Search, &cache_key, result.into(), ttl).await?;
     tracing::debug!(job.id = %id, total, "search succeeded");
     Ok(outcome)
 }

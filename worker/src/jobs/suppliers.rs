@@ -10,14 +10,13 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use dropforge_common::{
+    contract::{self, SupplierRatings, SuppliersInput, SuppliersProduct, SuppliersResult},
     db::jobs::Claimed,
     domain::{JobId, JobKind},
     keyword::derive_keyword,
-    product::ProductRef,
 };
 use futures::future::join_all;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{
     Deps, Outcome, failure_outcome,
@@ -31,14 +30,6 @@ const SIMILAR: u32 = 50;
 const MAX_SUPPLIERS: usize = 20;
 /// Other shops enriched with a store profile.
 const ENRICHED: usize = 5;
-
-/// The input a suppliers job was created with.
-#[derive(Debug, Deserialize)]
-struct Input {
-    product: ProductRef,
-    country: String,
-    cache_key: String,
-}
 
 /// One shop, aggregated over its listed products.
 #[derive(Debug, Default)]
@@ -88,29 +79,30 @@ impl Supplier {
         self.ratings = self.ratings.or(store.ratings);
     }
 
-    fn to_doc(&self, fallback_currency: &str) -> Value {
+    fn to_result(&self, fallback_currency: &str) -> contract::Supplier {
         let evaluate_rate = (!self.rates.is_empty()).then(|| self.rates.iter().sum::<f64>() / self.rates.len() as f64);
-        let mut doc = json!({
-            "store_id": self.store_id,
-            "store_name": self.store_name,
-            "store_url": self.store_url.clone()
+        contract::Supplier {
+            store_id: self.store_id.clone(),
+            store_name: self.store_name.clone(),
+            store_url: self
+                .store_url
+                .clone()
                 .unwrap_or_else(|| format!("https://www.aliexpress.com/store/{}", self.store_id)),
-            "country": self.country,
-            "ratings": self.ratings.map(|[described, communication, shipping]| json!({
-                "item_as_described": described, "communication": communication, "shipping_speed": shipping,
-            })),
-            "evaluate_rate": evaluate_rate.map(|r| (r * 10.0).round() / 10.0),
-            "min_price": self.min_price,
-            "currency": self.currency.as_deref().unwrap_or(fallback_currency),
-            "orders_30d": self.orders_30d,
-            "products": self.products,
-        });
-        if self.own
-            && let Some(obj) = doc.as_object_mut()
-        {
-            obj.insert("own".into(), json!(true));
+            country: self.country.clone(),
+            ratings: self
+                .ratings
+                .map(|[item_as_described, communication, shipping_speed]| SupplierRatings {
+                    item_as_described,
+                    communication,
+                    shipping_speed,
+                }),
+            evaluate_rate: evaluate_rate.map(|r| (r * 10.0).round() / 10.0),
+            min_price: self.min_price,
+            currency: self.currency.as_deref().unwrap_or(fallback_currency).to_owned(),
+            orders_30d: self.orders_30d,
+            products: self.products,
+            own: self.own,
         }
-        doc
     }
 }
 
@@ -147,10 +139,11 @@ fn group(own_store: Option<&str>, own: Option<&AffiliateProduct>, similar: &[Aff
 
 /// Runs one suppliers attempt. `Err` only for database trouble while storing the result.
 pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, sqlx::Error> {
-    let input: Input = match serde_json::from_value(claimed.input.clone()) {
+    let input = match SuppliersInput::deserialize(&claimed.input) {
         Ok(input) => input,
         Err(e) => return Ok(invalid_input(&e)),
     };
+    let cache_key = input.cache_key(&deps.config.redis_prefix);
     let ae = &deps.upstreams.aliexpress;
     let currency = deps.config.upstreams.aliexpress.currency.as_str();
     let product_id = input.product.id.as_str();
@@ -224,15 +217,19 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, s
             _ => {}
         }
     }
-    let doc = json!({
-        "product": {"source": input.product.source, "id": product_id, "title": detail.title},
-        "keyword": keyword,
-        "country": input.country,
-        "suppliers": suppliers.iter().map(|s| s.to_doc(currency)).collect::<Vec<_>>(),
-        "found_at": Utc::now(),
-    });
+    let result = SuppliersResult {
+        product: SuppliersProduct {
+            source: input.product.source.clone(),
+            id: product_id.to_owned(),
+            title: detail.title.clone(),
+        },
+        keyword,
+        country: input.country.clone(),
+        suppliers: suppliers.iter().map(|s| s.to_result(currency)).collect(),
+        found_at: Utc::now(),
+    };
     let ttl = deps.config.cache.suppliers_ttl;
-    let outcome = finish(deps, id, claimed, JobKind::Suppliers, &input.cache_key, &doc, ttl).await?;
+    let outcome = finish(deps, id, claimed, JobKind::Suppliers, &cache_key, result.into(), ttl).await?;
     tracing::debug!(job.id = %id, suppliers = suppliers.len(), "suppliers succeeded");
     Ok(outcome)
 }

@@ -2,40 +2,34 @@
 
 use chrono::Utc;
 use dropforge_common::{
+    contract::{
+        EventType, JobError, JobErrorCode, ValidationContext, ValidationInput, ValidationOptions, ValidationResult,
+    },
     db::{
         self,
         jobs::Claimed,
         results::{NewResult, OwnedResult},
     },
     domain::{JobId, JobKind},
-    product::ProductRef,
     scoring::{self, MODEL},
 };
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{Deps, Outcome, StoreError, events, failure_outcome};
+use super::{Deps, Outcome, StoreError, events, failure_outcome, search::not_serialised};
 use crate::upstream::{GatherRequest, gather};
-
-/// The input a validation job was created with.
-#[derive(Debug, Deserialize)]
-struct Input {
-    product: ProductRef,
-    country: String,
-    target_price: Option<f64>,
-    cache_key: String,
-}
 
 /// Runs one validation attempt. `Err` only for database trouble while storing the result.
 pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, StoreError> {
-    let input: Input = match serde_json::from_value(claimed.input.clone()) {
+    let input = match ValidationInput::deserialize(&claimed.input) {
         Ok(input) => input,
         Err(e) => {
-            return Ok(Outcome::Failed(
-                json!({"code": "invalid_input", "message": e.to_string()}),
-            ));
+            return Ok(Outcome::Failed(JobError::new(
+                JobErrorCode::InvalidInput,
+                e.to_string(),
+            )));
         }
     };
+    let cache_key = input.cache_key(&deps.config.redis_prefix);
     let validated_at = Utc::now();
     let request = GatherRequest {
         product_id: input.product.id.clone(),
@@ -55,26 +49,28 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, S
     signals.target_price = input.target_price;
     let report = scoring::evaluate(&signals, &deps.scoring);
     let partial = gathered.upstreams.is_partial();
-    let mut doc = serde_json::to_value(&report).unwrap_or_else(|_| json!({}));
-    if let Some(obj) = doc.as_object_mut() {
-        obj.insert("product".into(), json!(gathered.product));
-        obj.insert(
-            "options".into(),
-            json!({"country": input.country, "target_price": input.target_price}),
-        );
-        obj.insert("validated_at".into(), json!(validated_at));
-        obj.insert("partial".into(), json!(partial));
-        obj.insert("upstreams".into(), json!(gathered.upstreams));
-        obj.insert("signals".into(), json!(signals));
-    }
-
-    let text = match serde_json::to_string(&doc) {
+    let (score, verdict) = (report.score, report.verdict);
+    let context = match (
+        serde_json::to_value(&gathered.product),
+        serde_json::to_value(&gathered.upstreams),
+    ) {
+        (Ok(product), Ok(upstreams)) => ValidationContext {
+            product,
+            options: ValidationOptions {
+                country: input.country.clone(),
+                target_price: input.target_price,
+            },
+            validated_at,
+            partial,
+            upstreams,
+            signals,
+        },
+        (Err(e), _) | (_, Err(e)) => return Ok(not_serialised(&e)),
+    };
+    let result = ValidationResult::new(report, context);
+    let text = match serde_json::to_string(&result) {
         Ok(text) => text,
-        Err(e) => {
-            return Ok(Outcome::Failed(
-                json!({"code": "internal", "message": format!("result did not serialise: {e}")}),
-            ));
-        }
+        Err(e) => return Ok(not_serialised(&e)),
     };
     let completed = match claimed.webhook_url.as_deref() {
         // The common case goes through the group-commit lane: one statement for every
@@ -84,7 +80,7 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, S
                 .validations
                 .call(OwnedResult {
                     job_id: id,
-                    cache_key: input.cache_key.clone(),
+                    cache_key: cache_key.clone(),
                     product: input.product.clone(),
                     model: MODEL.to_owned(),
                     partial,
@@ -96,7 +92,7 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, S
             // Result, state and the webhook event commit together (the outbox).
             let row = NewResult {
                 job_id: id,
-                cache_key: &input.cache_key,
+                cache_key: &cache_key,
                 product: &input.product,
                 model: MODEL,
                 partial,
@@ -105,8 +101,8 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, S
             let mut tx = deps.pool.begin().await?;
             let done = db::results::complete_validation(&mut *tx, &row, &deps.owner).await?;
             if done.completed {
-                let payload = events::job_event("job.succeeded", id, JobKind::Validation, Some(&doc), None);
-                events::enqueue(&mut *tx, claimed.tenant_id, id, url, "job.succeeded", &payload).await?;
+                let payload = events::job_succeeded(id, JobKind::Validation, result.into());
+                events::enqueue(&mut *tx, claimed.tenant_id, id, url, EventType::JobSucceeded, &payload).await?;
             }
             tx.commit().await?;
             done
@@ -122,14 +118,11 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, S
     } else {
         deps.config.cache.validation_ttl
     };
-    deps.lanes
-        .cache_sets
-        .call((input.cache_key.clone(), text.into_bytes(), ttl))
-        .await?;
+    deps.lanes.cache_sets.call((cache_key, text.into_bytes(), ttl)).await?;
     deps.lanes.events.call(id).await?;
     if completed.in_batch {
         deps.lanes.batch_children.call(id.0).await?;
     }
-    tracing::debug!(job.id = %id, score = report.score, verdict = ?report.verdict, partial, "validation succeeded");
+    tracing::debug!(job.id = %id, score, verdict = ?verdict, partial, "validation succeeded");
     Ok(Outcome::Done)
 }

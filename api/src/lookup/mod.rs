@@ -1,0 +1,136 @@
+//! The read-through of the cached routes, written once: the in-process memo, the cache Redis,
+//! then PostgreSQL (the truth; a fresh result found there is re-cached), and on a miss a job
+//! created (or an identical one in flight joined), answered at once or after `Prefer: wait`.
+//!
+//! Handlers parse and validate, describe the [`Lookup`] and render what it answers.
+
+pub mod cache;
+mod hook;
+pub mod jobs;
+pub mod submit;
+pub mod wait;
+
+use std::sync::Arc;
+
+use axum::{
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use dropforge_common::{
+    domain::{JobId, JobKind, TenantId},
+    metric_names as m,
+};
+use serde_json::Value;
+
+use crate::{cached_body::CachedBody, documents::job_location, error::ApiError, state::AppState};
+
+pub use cache::Store;
+
+/// One read-through: what is looked up, and the job that computes it on a miss.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// The kind of the job that computes the result.
+    pub kind: JobKind,
+    /// The cache key of the result.
+    pub key: String,
+    /// Where PostgreSQL keeps fresh results of this kind.
+    pub store: Store,
+    /// The job's input on a miss: a stored `contract::JobInput` (the worker derives the cache key).
+    pub input: Value,
+    /// Identical work runs once: a job in flight with this key is joined.
+    pub dedupe_key: String,
+    /// Receives the job's event; a cache hit is then recorded as a succeeded job (validations).
+    pub webhook_url: Option<String>,
+}
+
+impl Lookup {
+    /// The answer: `200` with the cached result (`Cache-Status: dropforge; hit`), otherwise the job
+    /// created or joined, `202` or, finished within `Prefer: wait`, `200`.
+    pub async fn answer(self, state: &AppState, tenant: TenantId, headers: &HeaderMap) -> Result<Response, ApiError> {
+        let request_id = request_id(headers);
+        let hook = self.webhook_url.as_deref().map(|url| hook::CachedHook {
+            kind: self.kind,
+            url,
+            input: &self.input,
+            key: &self.key,
+            request_id: request_id.as_deref(),
+        });
+        // The memo holds only encoded answers; a request naming a webhook_url needs the result
+        // document for its event, so it reads Redis (then PostgreSQL) instead.
+        if hook.is_none()
+            && let Some(hit) = state.memo.get(&self.key)
+        {
+            count_cache(self.kind, "hit");
+            return Ok(hit.response(headers, "dropforge; hit; detail=memory"));
+        }
+        if let Some(hit) = cache::read_redis(state, &self.key).await {
+            count_cache(self.kind, "hit");
+            let job = match &hook {
+                Some(hook) => Some(hook.record(state, tenant, &hit).await?),
+                None => None,
+            };
+            let body = Arc::new(CachedBody::new(&hit));
+            state
+                .memo
+                .put(&self.key, body.clone(), state.config.api.result_memo_ttl);
+            return Ok(with_content_location(body.response(headers, "dropforge; hit"), job));
+        }
+        if let Some(bytes) = cache::read_postgres(state, &self.key, self.store).await? {
+            count_cache(self.kind, "hit");
+            let job = match &hook {
+                Some(hook) => Some(hook.record(state, tenant, &bytes).await?),
+                None => None,
+            };
+            let response = CachedBody::new(&bytes).response(headers, "dropforge; hit; detail=postgres");
+            return Ok(with_content_location(response, job));
+        }
+        count_cache(self.kind, "miss");
+
+        let wait = wait::preferred_wait(headers, state.config.api.max_wait);
+        let id = submit::submit(
+            state,
+            tenant,
+            self.kind,
+            self.dedupe_key,
+            self.input,
+            self.webhook_url,
+            request_id,
+        )
+        .await?;
+        // The job exists from here on: a failure while answering still tells the client where it is.
+        Ok(wait::job_answer(state, tenant, id, wait)
+            .await
+            .unwrap_or_else(|e| located(e, id)))
+    }
+}
+
+/// The `X-Request-Id` of the request, recorded with the jobs it creates.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Counts a cache lookup of `kind` (`dropforge_cache_requests_total{kind,result}`).
+pub fn count_cache(kind: JobKind, result: &'static str) {
+    metrics::counter!(m::CACHE_REQUESTS_TOTAL, "kind" => kind.as_str(), "result" => result).increment(1);
+}
+
+/// An error answer for a request whose job was already created: the problem document with a
+/// `Location` header pointing at the job, so a `503` never hides work the client cannot see.
+pub fn located(error: ApiError, id: JobId) -> Response {
+    let mut response = error.into_response();
+    if let Ok(location) = HeaderValue::from_str(&job_location(id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Adds `Content-Location` (the job recording a cached answer) to a cache hit's response.
+fn with_content_location(mut response: Response, job: Option<JobId>) -> Response {
+    if let Some(location) = job.and_then(|id| HeaderValue::from_str(&job_location(id)).ok()) {
+        response.headers_mut().insert(header::CONTENT_LOCATION, location);
+    }
+    response
+}

@@ -1,0 +1,527 @@
+//! Every change of state of an existing job row, in one place: the job state machine.
+//!
+//! ```text
+//!            take_due / settle_dispatches / undo_dispatch (queued ⇄ queued, dispatched or not)
+//!   queued ──claim──▶ running ──complete / succeed──▶ succeeded
+//!     ▲  │              │  │ ──fail────────────────▶ failed
+//!     │  │              │  └─requeue_expired (out of attempts)─▶ failed (worker_lost)
+//!     │  │              ├─reschedule (refunded or not)──▶ queued
+//!     │  │              └─requeue_expired (lease lapsed)──▶ queued
+//!     │  └──cancel──▶ canceled            (a batch also from running, with its queued children)
+//!   batch: queued ──mark_running──▶ running ──finish_ready (no item open)──▶ succeeded
+//! ```
+//!
+//! Rules every statement here keeps:
+//!
+//! - each is one guarded `UPDATE` (`where status = ..`, and `lease_owner = ..` on a running job),
+//!   so a duplicate delivery, a stale worker or a lost race changes nothing and reports it;
+//! - a change of `status` bumps `state_version` (the ETag) and `updated_at`; lease renewal and
+//!   dispatch bookkeeping do not;
+//! - statements that change many jobs by id lock their rows in id order first (`locked`), so two
+//!   of them wait for each other instead of deadlocking, and test the locked copy
+//!   (`locked.status`), never `jobs.status`, so the planner stays on the primary key.
+//!
+//! The single-job forms ([`claim`], [`mark_succeeded`], [`complete_validation`], a batch's
+//! [`finish_ready`] and [`mark_running`]) run the statement of their group form with one id:
+//! one statement per transition, checked at compile time, with the same guards.
+
+use std::{collections::HashMap, time::Duration};
+
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use ulid::Ulid;
+use uuid::Uuid;
+
+use super::{
+    batches::Finished,
+    jobs::{Cancel, Claimed, ClaimedJob},
+    results::{Completion, NewResult, OwnedResult},
+};
+use crate::domain::{JobId, JobKind, JobStatus, TenantId};
+
+/// Seconds of a [`Duration`] as PostgreSQL `make_interval(secs => ..)` takes them.
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Claims a due job for `owner` with a lease; `None` when it is not claimable (finished, not due,
+/// or running under a live lease elsewhere): the delivery is then a duplicate and is dropped.
+pub async fn claim(pool: &PgPool, id: JobId, owner: &str, lease: Duration) -> Result<Option<Claimed>, sqlx::Error> {
+    Ok(claim_many(pool, &[id.0], owner, lease)
+        .await?
+        .into_iter()
+        .next()
+        .map(|c| c.job))
+}
+
+/// [`claim`] for many deliveries in one statement (group commit): returns the jobs claimed, in
+/// no particular order; an id that is missing from the answer was not claimable. A claim takes a
+/// `queued` job that is due, or a `running` one whose lease expired (a takeover), sets it
+/// `running` under a lease of `owner` and counts the attempt.
+pub async fn claim_many(
+    pool: &PgPool,
+    ids: &[Uuid],
+    owner: &str,
+    lease: Duration,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query!(
+        r#"with locked as (
+             select id, status, next_run_at, lease_expires_at from jobs where id = any($1) order by id for update
+         )
+         update jobs set status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+                lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+                state_version = state_version + 1, updated_at = now()
+         from locked
+         where jobs.id = locked.id
+           and ((locked.status = 'queued' and locked.next_run_at <= now())
+                or (locked.status = 'running' and locked.lease_expires_at < now()))
+         returning jobs.id, jobs.tenant_id, jobs.kind as "kind: JobKind", jobs.input, jobs.attempts,
+                   jobs.created_at, jobs.next_run_at, jobs.webhook_url, jobs.request_id"#,
+        ids,
+        owner,
+        secs(lease),
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ClaimedJob {
+            id: r.id,
+            job: Claimed {
+                tenant_id: r.tenant_id,
+                kind: r.kind,
+                input: r.input,
+                attempts: r.attempts,
+                created_at: r.created_at,
+                next_run_at: r.next_run_at,
+                webhook_url: r.webhook_url,
+                request_id: r.request_id,
+            },
+        })
+        .collect())
+}
+
+/// Extends the leases of jobs `owner` is still running (no state change: no version bump).
+/// Returns how many it extended.
+pub async fn renew_leases(pool: &PgPool, ids: &[Uuid], owner: &str, lease: Duration) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = sqlx::query!(
+        "with locked as (
+             select id, status, lease_owner from jobs where id = any($1) order by id for update
+         )
+         update jobs set lease_expires_at = now() + make_interval(secs => $3)
+         from locked
+         where jobs.id = locked.id and locked.lease_owner = $2 and locked.status = 'running'",
+        ids,
+        owner,
+        secs(lease),
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Marks a claimed job succeeded (kinds without a result row: webhook deliveries, canaries);
+/// false when `owner` no longer holds it (or it already finished).
+pub async fn mark_succeeded(exec: impl PgExecutor<'_>, id: JobId, owner: &str) -> Result<bool, sqlx::Error> {
+    Ok(!succeed_many(exec, &[id.0], owner).await?.is_empty())
+}
+
+/// [`mark_succeeded`] for many jobs in one statement: returns the ids this call completed (those
+/// `owner` still held).
+pub async fn succeed_many(exec: impl PgExecutor<'_>, ids: &[Uuid], owner: &str) -> Result<Vec<Uuid>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar!(
+        "with locked as (
+             select id, status, lease_owner from jobs where id = any($1) order by id for update
+         )
+         update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         from locked
+         where jobs.id = locked.id and locked.status = 'running' and locked.lease_owner = $2
+         returning jobs.id",
+        ids,
+        owner,
+    )
+    .fetch_all(exec)
+    .await
+}
+
+/// Marks a claimed job failed for good with `error`; false when `owner` no longer holds it.
+pub async fn mark_failed(
+    exec: impl PgExecutor<'_>,
+    id: JobId,
+    owner: &str,
+    error: &Value,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "update jobs set status = 'failed', finished_at = now(), error = $3, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2",
+        id.0,
+        owner,
+        error,
+    )
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a claimed job back in the queue, due after `delay`, undispatched, with `error` as its
+/// last error; `refund_attempt` gives the attempt back (throttles, quotas), otherwise it counts.
+/// False when `owner` no longer holds it.
+pub async fn reschedule(
+    pool: &PgPool,
+    id: JobId,
+    owner: &str,
+    delay: Duration,
+    error: &Value,
+    refund_attempt: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "update jobs set status = 'queued', next_run_at = now() + make_interval(secs => $3), error = $4,
+                attempts = attempts - $5, dispatched_at = null, queue_task_id = null, lease_owner = null,
+                lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2",
+        id.0,
+        owner,
+        secs(delay),
+        error,
+        i32::from(refund_attempt),
+    )
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Selects up to `limit` due, undispatched `queued` jobs of `kind` (skipping rows another
+/// dispatcher holds), marks them dispatched under fresh task ids and returns them; the caller
+/// pushes them, then commits `tx` (or rolls back on failure, leaving them undispatched).
+pub async fn take_due(
+    tx: &mut Transaction<'_, Postgres>,
+    kind: JobKind,
+    limit: usize,
+) -> Result<Vec<(JobId, Ulid)>, sqlx::Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar!(
+        "select id from jobs where kind = $1 and status = 'queued' and dispatched_at is null and next_run_at <= now()
+         order by next_run_at limit $2 for update skip locked",
+        kind.as_str(),
+        i64::try_from(limit).unwrap_or(i64::MAX),
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tasks: Vec<Ulid> = ids.iter().map(|_| Ulid::generate()).collect();
+    let task_texts: Vec<String> = tasks.iter().map(ToString::to_string).collect();
+    sqlx::query!(
+        "update jobs set dispatched_at = now(), queue_task_id = t.task_id
+         from unnest($1::uuid[], $2::text[]) as t(id, task_id) where jobs.id = t.id",
+        &ids,
+        &task_texts,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().map(JobId).zip(tasks).collect())
+}
+
+/// Forgets a dispatch that could not be pushed, so the dispatcher pushes the job later.
+pub async fn undo_dispatch(pool: &PgPool, id: JobId, task_id: Ulid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update jobs set dispatched_at = null, queue_task_id = null where id = $1 and queue_task_id = $2",
+        id.0,
+        task_id.to_string(),
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks dispatches as verified (still in Redis) or lost (to be pushed again); only jobs still
+/// `queued` under the same task id change.
+pub async fn settle_dispatches(
+    pool: &PgPool,
+    held: &[(Uuid, String)],
+    lost: &[(Uuid, String)],
+) -> Result<(), sqlx::Error> {
+    let split = |v: &[(Uuid, String)]| -> (Vec<Uuid>, Vec<String>) { v.iter().cloned().unzip() };
+    if !held.is_empty() {
+        let (ids, tasks) = split(held);
+        sqlx::query!(
+            "update jobs set dispatched_at = now() from unnest($1::uuid[], $2::text[]) as t(id, task_id)
+             where jobs.id = t.id and jobs.queue_task_id = t.task_id and jobs.status = 'queued'",
+            &ids,
+            &tasks,
+        )
+        .execute(pool)
+        .await?;
+    }
+    if !lost.is_empty() {
+        let (ids, tasks) = split(lost);
+        sqlx::query!(
+            "update jobs set dispatched_at = null, queue_task_id = null from unnest($1::uuid[], $2::text[]) as t(id, task_id)
+             where jobs.id = t.id and jobs.queue_task_id = t.task_id and jobs.status = 'queued'",
+            &ids,
+            &tasks,
+        )
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Requeues running jobs whose lease expired (their worker died): back to `queued` and
+/// undispatched while attempts are left, else `failed` with `worker_lost`. A job under a live
+/// lease is never touched. At most 5,000 per call. Returns `(requeued, failed)`.
+pub async fn requeue_expired(pool: &PgPool, max_attempts: u32) -> Result<(u64, u64), sqlx::Error> {
+    let statuses: Vec<JobStatus> = sqlx::query_scalar!(
+        r#"update jobs set
+            status = case when attempts >= $1 then 'failed' else 'queued' end,
+            error = case when attempts >= $1
+                then jsonb_build_object('code', 'worker_lost', 'message', 'the job''s worker stopped responding on every attempt')
+                else error end,
+            finished_at = case when attempts >= $1 then now() else null end,
+            dispatched_at = null, queue_task_id = null, lease_owner = null, lease_expires_at = null,
+            state_version = state_version + 1, updated_at = now()
+         where id in (select id from jobs where status = 'running' and lease_expires_at < now()
+                      order by lease_expires_at limit 5000 for update skip locked)
+         returning status as "status: JobStatus""#,
+        i32::try_from(max_attempts).unwrap_or(i32::MAX),
+    )
+    .fetch_all(pool)
+    .await?;
+    let failed = statuses.iter().filter(|s| **s == JobStatus::Failed).count() as u64;
+    Ok((statuses.len() as u64 - failed, failed))
+}
+
+/// Cancels a tenant's queued job (and a batch still `queued` or `running`, with its `queued`
+/// children) in one statement. A job that is running or finished answers
+/// [`Cancel::NotCancelable`] with its status, another tenant's job [`Cancel::NotFound`].
+pub async fn cancel(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Cancel, sqlx::Error> {
+    let canceled: Option<Uuid> = sqlx::query_scalar!(
+        r#"with target as (
+             update jobs set status = 'canceled', finished_at = now(), lease_owner = null, lease_expires_at = null,
+                    state_version = state_version + 1, updated_at = now()
+             where id = $1 and tenant_id = $2 and (status = 'queued' or (kind = 'batch' and status = 'running'))
+             returning id
+         ), children as (
+             update jobs set status = 'canceled', finished_at = now(), state_version = state_version + 1, updated_at = now()
+             where parent_id in (select id from target) and status = 'queued'
+         )
+         select id as "id!" from target"#,
+        id.0,
+        tenant.0,
+    )
+    .fetch_optional(pool)
+    .await?;
+    if canceled.is_some() {
+        return Ok(Cancel::Canceled);
+    }
+    let status = sqlx::query_scalar!(
+        r#"select status as "status: JobStatus" from jobs where id = $1 and tenant_id = $2"#,
+        id.0,
+        tenant.0,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(match status {
+        Some(s) => Cancel::NotCancelable(s),
+        None => Cancel::NotFound,
+    })
+}
+
+/// Finishes the open batches that `child` belongs to (or every open batch, with `None`) once none
+/// of their items is queued or running; returns the batches finished by this call. Run it after the
+/// child's own state change committed, so the last child to finish always sees every other one.
+///
+/// Two statements, not one with `($1 is null or ...)`: under a generic plan that OR hides both the
+/// child's `batch_items_job` lookup and the `jobs_in_flight` index, and every call scanned `jobs`.
+pub async fn finish_ready(exec: impl PgExecutor<'_>, child: Option<JobId>) -> Result<Vec<Finished>, sqlx::Error> {
+    match child {
+        Some(child) => finish_ready_many(exec, &[child.0]).await,
+        None => {
+            sqlx::query_as!(
+                Finished,
+                "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
+                        updated_at = now()
+                 where b.kind = 'batch' and b.status in ('queued', 'running')
+                   and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
+                                   where bi.batch_id = b.id and c.status in ('queued', 'running'))
+                 returning b.id, b.tenant_id, b.webhook_url",
+            )
+            .fetch_all(exec)
+            .await
+        }
+    }
+}
+
+/// [`finish_ready`] for the batches of many children at once (the group commit of the worker):
+/// one statement for every child that ended at the same moment.
+pub async fn finish_ready_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> Result<Vec<Finished>, sqlx::Error> {
+    if children.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as!(
+        Finished,
+        "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
+                updated_at = now()
+         where b.id in (select batch_id from batch_items where job_id = any($1))
+           and b.kind = 'batch' and b.status in ('queued', 'running')
+           and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
+                           where bi.batch_id = b.id and c.status in ('queued', 'running'))
+         returning b.id, b.tenant_id, b.webhook_url",
+        children,
+    )
+    .fetch_all(exec)
+    .await
+}
+
+/// Marks the open batches of `child` as running (their first item started or ended).
+pub async fn mark_running(exec: impl PgExecutor<'_>, child: JobId) -> Result<(), sqlx::Error> {
+    mark_running_many(exec, &[child.0]).await
+}
+
+/// [`mark_running`] for the open batches of many children at once: only `queued` batches move.
+pub async fn mark_running_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> Result<(), sqlx::Error> {
+    if children.is_empty() {
+        return Ok(());
+    }
+    sqlx::query!(
+        "update jobs set status = 'running', started_at = coalesce(started_at, now()),
+                state_version = state_version + 1, updated_at = now()
+         where id in (select batch_id from batch_items where job_id = any($1))
+           and kind = 'batch' and status = 'queued'",
+        children,
+    )
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// Stores a validation result and marks its job succeeded, in one statement: only while `owner`
+/// still holds the job's lease, and never twice (`on conflict (job_id) do nothing`): a second
+/// completion of the same job answers `completed: false` and writes nothing.
+pub async fn complete_validation(
+    exec: impl PgExecutor<'_>,
+    r: &NewResult<'_>,
+    owner: &str,
+) -> Result<Completion, sqlx::Error> {
+    let row = OwnedResult {
+        job_id: r.job_id,
+        cache_key: r.cache_key.to_owned(),
+        product: r.product.clone(),
+        model: r.model.to_owned(),
+        partial: r.partial,
+        result: r.result.to_owned(),
+    };
+    Ok(complete_validations(exec, std::slice::from_ref(&row), owner)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or(Completion {
+            completed: false,
+            in_batch: false,
+        }))
+}
+
+/// [`complete_validation`] for many jobs in one statement: every job `owner` still holds is
+/// marked succeeded and gets its result row (written once). Answers one [`Completion`] per row,
+/// in order.
+pub async fn complete_validations(
+    exec: impl PgExecutor<'_>,
+    rows: &[OwnedResult],
+    owner: &str,
+) -> Result<Vec<Completion>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.job_id.0).collect();
+    let keys: Vec<String> = rows.iter().map(|r| r.cache_key.clone()).collect();
+    let sources: Vec<String> = rows.iter().map(|r| r.product.source.clone()).collect();
+    let products: Vec<String> = rows.iter().map(|r| r.product.id.clone()).collect();
+    let models: Vec<String> = rows.iter().map(|r| r.model.clone()).collect();
+    let partials: Vec<bool> = rows.iter().map(|r| r.partial).collect();
+    let results: Vec<&str> = rows.iter().map(|r| r.result.as_str()).collect();
+    let done = sqlx::query!(
+        r#"with input as (
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[])
+                 as t(job_id, cache_key, source, product_id, model, partial, result)
+         ), locked as (
+             select id, status, lease_owner from jobs where id = any($1) order by id for update
+         ), done as (
+             update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                    lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+             from locked
+             where jobs.id = locked.id and locked.status = 'running' and locked.lease_owner = $8
+             returning jobs.id
+         ), stored as (
+             insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result)
+             select i.job_id, i.cache_key, i.source, i.product_id, i.model, i.partial, i.result::jsonb
+             from input i join done d on d.id = i.job_id
+             on conflict (job_id) do nothing
+         )
+         select d.id as "id!", exists(select 1 from batch_items bi where bi.job_id = d.id) as "in_batch!"
+         from done d"#,
+        &ids,
+        &keys,
+        &sources,
+        &products,
+        &models,
+        &partials,
+        &results as &[&str],
+        owner,
+    )
+    .fetch_all(exec)
+    .await?;
+    let done: HashMap<Uuid, bool> = done.into_iter().map(|r| (r.id, r.in_batch)).collect();
+    Ok(ids
+        .iter()
+        .map(|id| Completion {
+            completed: done.contains_key(id),
+            in_batch: done.get(id).copied().unwrap_or(false),
+        })
+        .collect())
+}
+
+/// Stores a search or suppliers result and marks its job succeeded, in one statement: only while
+/// `owner` still holds the job's lease, and never twice. `result` is the JSON text of the document
+/// (serialised once, also used for the cache). True if the job was completed by this call; a
+/// second completion of the same job answers false and writes nothing.
+pub async fn complete_with_result(
+    exec: impl PgExecutor<'_>,
+    job_id: JobId,
+    cache_key: &str,
+    kind: JobKind,
+    result: &str,
+    owner: &str,
+) -> Result<bool, sqlx::Error> {
+    let completed = sqlx::query_scalar!(
+        r#"with done as (
+             update jobs set status = 'succeeded', finished_at = now(), error = null, lease_owner = null,
+                    lease_expires_at = null, state_version = state_version + 1, updated_at = now()
+             where id = $1 and status = 'running' and lease_owner = $5
+             returning id
+         ), stored as (
+             insert into job_results (job_id, cache_key, kind, result)
+             select id, $2, $3, $4::text::jsonb from done
+             on conflict (job_id) do nothing
+         )
+         select count(*) as "completed!" from done"#,
+        job_id.0,
+        cache_key,
+        kind.as_str(),
+        result,
+        owner,
+    )
+    .fetch_one(exec)
+    .await?;
+    Ok(completed == 1)
+}
