@@ -350,10 +350,10 @@ pub async fn log_for_job(pool: &PgPool, tenant: TenantId, job: JobId) -> Result<
                      when a.error_class = 'disabled' or a.response_status = 410 then 'disabled'
                      when a.response_status between 200 and 299 then 'delivered'
                      else 'failed' end as "status!",
-                d.status as delivery_status, a.attempt_no as attempt, a.attempted_at,
-                a.duration_ms, a.response_status, a.error_class as error,
+                d.status as delivery_status, a.attempt_no as "attempt?", a.attempted_at as "attempted_at?",
+                a.duration_ms as "duration_ms?", a.response_status as "response_status?", a.error_class as "error?",
                 coalesce(a.next_attempt_at, case when a.attempt_no is null then d.next_attempt_at end) as next_attempt_at
-         from webhook_deliveries d left join webhook_attempts a on a.delivery_id = d.id
+         from webhook_deliveries d left join webhook_attempts a on a.delivery_id = d.id -- a.* may be null (`?`)
          where d.job_id = $1 and d.tenant_id = $2
          order by d.created_at, a.attempt_no"#,
         job.0,
