@@ -180,6 +180,20 @@ pid_alive() {
   [[ "${st:0:1}" != Z ]]
 }
 
+# stop_pid NAME GRACE: the caller's global associative array PIDS maps NAME to a PID it started.
+stop_pid() {  # stop_pid NAME GRACE: TERM, then KILL after GRACE seconds; only our own PIDs
+  local name="$1" grace="$2" pid="${PIDS[$1]:-}"
+  [[ -n "$pid" ]] || return 0
+  if pid_alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + grace))
+    while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+    if pid_alive "$pid"; then warn "$name (pid $pid) ignored SIGTERM: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  unset 'PIDS[$name]'
+}
+
 # stop_pidfile PIDFILE [NAME_PATTERN] [GRACE_S]: TERM (then KILL after GRACE_S) the process in
 # PIDFILE, only if it is alive and (when given) its command line matches NAME_PATTERN (guards
 # against a recycled PID). Removes the PID file.

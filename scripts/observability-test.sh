@@ -153,19 +153,6 @@ TMP=""
 declare -A PIDS=()
 DB_ADMIN="" DB_NAME="" PREFIX="" LIVE_REDIS=""
 
-stop_pid() {  # stop_pid NAME GRACE: TERM, then KILL after GRACE seconds; only our own PIDs
-  local name="$1" grace="$2" pid="${PIDS[$1]:-}"
-  [[ -n "$pid" ]] || return 0
-  if pid_alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + grace))
-    while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    if pid_alive "$pid"; then warn "$name (pid $pid) ignored SIGTERM: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  wait "$pid" 2>/dev/null || true
-  unset 'PIDS[$name]'
-}
-
 live_cleanup() {
   local name
   for name in prometheus api worker sandbox hook; do stop_pid "$name" 45; done

@@ -68,19 +68,6 @@ TMP="" DB_NAME="" DB_ADMIN="" PREFIX="" ST_REDIS=""
 declare -A PIDS=()
 
 # shellcheck disable=SC2317  # reached through the EXIT trap
-stop_pid() {  # stop_pid NAME GRACE: TERM, then KILL after GRACE seconds; only our own PIDs
-  local name="$1" grace="$2" pid="${PIDS[$1]:-}"
-  [[ -n "$pid" ]] || return 0
-  if pid_alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + grace))
-    while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    if pid_alive "$pid"; then warn "$name (pid $pid) ignored SIGTERM: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  wait "$pid" 2>/dev/null || true
-  unset 'PIDS[$name]'
-}
-
 # shellcheck disable=SC2317  # the EXIT trap
 cleanup() {
   local name
