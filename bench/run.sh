@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # DropForge benchmarks, side by side with the reference peers (see bench/README.md).
 #
-#   bench/run.sh [cached|cached15|uncached|pipeline|history|pickup|all]     (default: all)
+#   bench/run.sh [cached|cached15|uncached|pipeline|history|pickup|fairness|all]     (default: all)
 #
-# cached     POST /v1/validations on a cached product, 1,000 connections x 10,000 requests, 3 runs,
-#            against DropForge, the Express re-creation and the bare-axum floor (oha via bench.sh)
+# cached     POST /v1/validations, 1,000 connections x 10,000 requests, 3 runs (oha via bench.sh), on
+#            the realistic mix: DF_BENCH_MIX (200) distinct cached products (oha -Z), the rate
+#            limiter on with a quota that never binds, a browser's headers (Accept-Encoding, Origin,
+#            Authorization, Accept, User-Agent); then one cached product with the limiter off (second
+#            line); then the Express re-creation and the bare-axum floor. Every run prints the
+#            server's CPU µs per request and peak RSS (bench/cached_lib.sh, bench/cached_mix.py)
 # cached15   the same for 15 s per run (-z 15s)
 # uncached   bench/loadgen.py uncached: N distinct products, submit -> result latency, validations/s;
 #            then bench/loadgen.py batches: N more as batches of 50 from 8 clients (accept latency);
@@ -15,29 +19,41 @@
 # history    pipeline + uncached again on a database seeded with 1,000,000 finished jobs
 #            (bench/seed_history.sh; database dropforge_history, seeded once and reused)
 # pickup     bench/loadgen.py pickup: M spaced jobs on an idle worker, enqueue -> start from PostgreSQL
+# fairness   bench/fairness.py (tenants bench-fair-a/b): B's 100 singles at 10/s alone and behind A's
+#            10,000 queued batch items, A alone and with B, dispatch share per second (Jain's index),
+#            429s seen by B; dispatch round time at 10k/100k/1M queued rows (scratch database
+#            dropforge_fairness_rounds); then again scaled down (A 1,000 items, B 20 singles at 1/s)
+#            on a stack restarted with DF_BUDGET_ALIEXPRESS_PER_SEC=10 (restored afterwards). ~6 min
 #
 # Environment (optional):
 #   DF_BENCH_RESTART=1      restart the stack (scripts/dev.sh) even if a release stack is running
-#   DF_RATE_LIMIT_ENABLED   false by default here (all load comes from one IP); see below
+#   DF_RATE_LIMIT_ENABLED   false by default here (all load comes from one IP; the cached mix
+#                           turns it on with a quota that never binds); see below
 #   DF_BENCH_RUNS=3         repetitions per bench.sh scenario
 #   DF_BENCH_CONNS=1000     connections (cached scenarios)
+#   DF_BENCH_MIX=200        distinct products of the cached mix
+#   DF_BENCH_SINGLE=1       0: skip the single-product, limiter-off line of the cached scenarios
 #   DF_BENCH_N=10000 DF_BENCH_C=1000 DF_BENCH_WAIT=30      uncached: products, connections, Prefer: wait
 #   DF_BENCH_M=200          pickup jobs
+#   DF_BENCH_ROUND_SIZES=10000,100000,1000000   fairness: queued rows at which the round is timed
 #   DF_BENCH_PEERS=0        skip the reference peers
 #   DF_BENCH_REBUILD_PEERS=1  rebuild the peers even when already built
 #   DF_BENCH_QUIET=0        do not wait for an idle machine before each measurement
 #   DF_BENCH_PIN=CPUSET     pin oha (bench.sh -L)
 #   DF_BENCH_PROFILE=debug  smoke-test this script on a debug stack (figures need release)
 #   PEERS_HOME              peers build/PID/log dir (default: .data/peers)
-# Output: bench/results/runs-<stamp>.tsv (+ appended to runs.tsv), summary.md (this run),
-#         results.jsonl (loadgen JSON lines).
+# Output: bench/results/runs-<stamp>.tsv (+ appended to runs.tsv; cached rows add CPU µs per
+#         request and peak RSS MB), summary.md (this run), results.jsonl (loadgen JSON lines,
+#         one line per cached run and one per cached comparison with the floor).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+# shellcheck source=bench/cached_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cached_lib.sh"
 cd "$DF_ROOT"
 
 SCEN="${1:-all}"
-case "$SCEN" in cached | cached15 | uncached | pipeline | history | pickup | all) ;; *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;; esac
+case "$SCEN" in cached | cached15 | uncached | pipeline | history | pickup | fairness | all) ;; *) sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;; esac
 RES="$DF_ROOT/bench/results"
 RUN="$DF_DATA_DIR/run"
 STAMP="$(date +%Y%m%d-%H%M%S)"
@@ -59,16 +75,7 @@ mkdir -p "$RES" "$RUN"
 # shellcheck disable=SC2119
 ensure_packages
 ensure_rust
-ensure_oha() {
-  OHA="${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}"
-  if [[ ! -x "$OHA" ]]; then
-    log "oha not found: cargo install oha --locked (waits for any install already in progress)"
-    cargo install oha --locked
-    OHA="$HOME/.cargo/bin/oha"
-  fi
-  [[ -x "$OHA" ]] || die "oha still not found"
-  export OHA
-}
+# ensure_oha: bench/cached_lib.sh
 
 # ---------------------------------------------------------------- peers
 PEERS_STARTED=()
@@ -102,24 +109,73 @@ start_peers() {
 peer_pid() { bash "$BENCH/peers.sh" pid "$1" 2>/dev/null || true; }
 
 # ---------------------------------------------------------------- DropForge stack
+# The limiter settings a stack runs with; bench/run.sh keeps "<api pid> <mode>" in $RUN/bench-mode.
+limiter_mode() { echo "limiter=${DF_RATE_LIMIT_ENABLED:-} ip=${DF_RATE_LIMIT_IP:-} key=${DF_RATE_LIMIT_KEY:-}"; }
+read_api_pid() {
+  API_PID="$(tr -dc '0-9' <"$RUN/api.pid")"
+  if [[ -z "$API_PID" ]] || ! kill -0 "$API_PID"; then die "no running api process"; fi
+}
+
 start_stack() {
-  local profile=""
-  if [[ -f "$RUN/stack.env" ]]; then profile="$(sed -n 's/^export DF_PROFILE=//p' "$RUN/stack.env")"; fi
-  if [[ -z "${DF_BENCH_RESTART:-}" && "$profile" == "$PROFILE" ]] && scripts/dev.sh status >/dev/null 2>&1; then
+  local profile="" api_bin="" mode
+  mode="$(limiter_mode)"
+  if [[ -f "$RUN/stack.env" ]]; then
+    profile="$(sed -n 's/^export DF_PROFILE=//p' "$RUN/stack.env")"
+    api_bin="$(sed -n 's/^export DF_API_BIN=//p' "$RUN/stack.env")"   # bench/profile.sh's API
+  fi
+  if [[ -z "${DF_BENCH_RESTART:-}" && "$profile" == "$PROFILE" && ( -z "$api_bin" || "$api_bin" == "''" ) ]] \
+    && scripts/dev.sh status >/dev/null 2>&1 && ! stack_mode_differs "$mode"; then
     log "reusing the running $PROFILE stack (DF_BENCH_RESTART=1 to restart)"
   else
-    DF_PROFILE="$PROFILE" scripts/dev.sh start
+    DF_PROFILE="$PROFILE" DF_API_BIN="" scripts/dev.sh start
+    echo "$(tr -dc '0-9' <"$RUN/api.pid") $mode" >"$RUN/bench-mode"
   fi
   # shellcheck disable=SC1091
   . "$RUN/stack.env"
-  API_PID="$(tr -dc '0-9' <"$RUN/api.pid")"
-  if [[ -z "$API_PID" ]] || ! kill -0 "$API_PID"; then die "no running api process"; fi
+  read_api_pid
   local out
   out="$("$DF_ROOT/target/$PROFILE/dropforge-api" keys create --tenant bench)" || die "keys create --tenant bench failed"
   KEY="$(sed -n 's/^[[:space:]]*api_key:[[:space:]]*//p' <<<"$out" | head -n 1)"
   [[ -n "$KEY" ]] || die "could not read api_key from keys create"
   (umask 077; printf 'KEY=%q\n' "$KEY" >"$RUN/bench-key.env")
-  # warm the cache of the benchmark product
+  warm_single
+}
+
+# stack_mode_differs MODE: the running API was started by this script with other limiter settings.
+stack_mode_differs() {
+  local pid rec
+  [[ -f "$RUN/bench-mode" ]] || return 1
+  pid="$(tr -dc '0-9' <"$RUN/api.pid" 2>/dev/null || true)"
+  read -r rec <"$RUN/bench-mode" || return 1
+  [[ "${rec%% *}" == "$pid" && "${rec#* }" != "$1" ]]
+}
+
+# restart_with_limiter on|off|default: the stack (no rebuild) with the mix's limiter (on, a quota
+# that never binds), with the limiter off, or as the environment says; no-op when it already runs so.
+limiter_env() {
+  case "$1" in
+    on) mix_limiter_env ;;
+    off) export DF_RATE_LIMIT_ENABLED=false ;;
+    *) ;;
+  esac
+}
+restart_with_limiter() {
+  local mode
+  mode="$(limiter_env "$1"; limiter_mode)"
+  if [[ -f "$RUN/bench-mode" && "$(cat "$RUN/bench-mode")" == "$API_PID $mode" ]] && kill -0 "$API_PID" 2>/dev/null; then
+    return 0
+  fi
+  log "restarting the stack with the rate limiter $1 ($mode)"
+  (
+    limiter_env "$1"
+    DF_PROFILE="$PROFILE" DF_SKIP_BUILD=1 DF_API_BIN="" scripts/dev.sh start
+  ) >"$RUN/bench-restart.log" 2>&1 || { tail -n 30 "$RUN/bench-restart.log" >&2; die "stack restart failed"; }
+  read_api_pid
+  echo "$API_PID $mode" >"$RUN/bench-mode"
+}
+
+# warm the cache of the single benchmark product
+warm_single() {
   local code="" deadline=$((SECONDS + 90))
   while ((SECONDS < deadline)); do
     code="$(curl -s -m 35 -o "$RUN/bench-warm.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" \
@@ -198,20 +254,48 @@ quiet() {
   bash "$BENCH/quiet.sh" 85 60 || warn "machine not quiet: treat the next figures with care"
 }
 
-# bench LABEL URL PID extra-args...
+# bench LABEL URL PID extra-args...: DF_BENCH_RUNS runs of bench.sh, one call each so that the
+# server's CPU (utime + stime from /proc/PID/stat) and peak RSS (VmHWM, reset before the run) are
+# read around every run. bench/cached_report.py adds both to the run's TSV row and writes a JSON
+# line (scenario: $BENCH_SCEN).
+BENCH_SCEN=""
 bench() {
   local label="$1" url="$2" pid="$3"; shift 3
-  local -a a=(-c "$CONNS" -r "$RUNS" -l "$label" -o "$TSV")
+  local -a a=(-c "$CONNS" -r 1 -l "$label" -o "$TSV")
   [[ -n "$pid" ]] && a+=(-S "$pid")
   [[ -n "${DF_BENCH_PIN:-}" ]] && a+=(-L "$DF_BENCH_PIN")
-  quiet
-  bash "$BENCH/bench.sh" "$url" "${a[@]}" "$@" || warn "bench.sh failed for $label"
+  local i t0=0 t1=0 hwm=0 runout="$RUN/bench-run.out" hz
+  hz="$(getconf CLK_TCK)"
+  for ((i = 1; i <= RUNS; i++)); do
+    quiet
+    if [[ -n "$pid" ]]; then hwm_reset "$pid"; t0="$(proc_ticks "$pid")"; fi
+    if ! bash "$BENCH/bench.sh" "$url" "${a[@]}" "$@" | tee "$runout"; then
+      warn "bench.sh failed for $label (run $i)"
+      continue
+    fi
+    if [[ -n "$pid" ]]; then t1="$(proc_ticks "$pid")"; hwm="$(hwm_kb "$pid")"; fi
+    python3 bench/cached_report.py row --tsv "$TSV" --jsonl "$JSONL" --out "$runout" --label "$label" \
+      --scenario "${BENCH_SCEN:-$SCEN}" --stamp "$STAMP" --run "$i" --ticks "$t0" "$t1" --hz "$hz" \
+      --hwm-kb "$hwm" --pid "$pid" || warn "no CPU / RSS figures for $label (run $i)"
+  done
 }
 
+# cached_round SCENARIO bench.sh-shape-args...: the realistic mix (limiter on, quota never binds),
+# the single product (limiter off), then the peers.
 cached_round() {
+  BENCH_SCEN="$1"; shift
   local shape_args=("$@") ep ap
-  bench "dropforge POST /v1/validations (cached)" "$DF_API_URL/v1/validations" "$API_PID" \
-    -m POST -d "$BODY" -H "Authorization: Bearer $KEY" "${shape_args[@]}"
+  restart_with_limiter on
+  mix_headers "$KEY"
+  mix_prepare "$DF_API_URL" "$KEY"
+  bench "dropforge mix: $MIX_N cached products, limiter on, browser headers" "$DF_API_URL/v1/validations" \
+    "$API_PID" -m POST -Z "$MIX_BODIES" "${MIX_HEADERS[@]}" "${shape_args[@]}"
+  if [[ "${DF_BENCH_SINGLE:-1}" != 0 ]]; then
+    restart_with_limiter off
+    warm_single
+    bench "dropforge single: 1 cached product, limiter off" "$DF_API_URL/v1/validations" "$API_PID" \
+      -m POST -d "$BODY" -H "Authorization: Bearer $KEY" "${shape_args[@]}"
+  fi
   ep="$(peer_pid express)"; ap="$(peer_pid axum)"
   if [[ -n "$ep" ]]; then
     bench "express POST /api/validate (cached)" http://127.0.0.1:3901/api/validate "$ep" \
@@ -220,6 +304,7 @@ cached_round() {
   if [[ -n "$ap" ]]; then
     bench "axum floor GET /" http://127.0.0.1:3904/ "$ap" "${shape_args[@]}"
   fi
+  BENCH_SCEN=""
 }
 
 summarize() {
@@ -232,36 +317,49 @@ summarize() {
     echo
     python3 "$BENCH/summarize.py" "$TSV"
     echo
-    python3 - "$TSV" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    p = line.rstrip("\n").split("\t")
-    if len(p) < 10:
-        continue
-    rows.setdefault((p[0].split()[0], p[1]), []).append([float(x) for x in p[3:]])
-med = lambda k, i: statistics.median(r[i] for r in rows[k])
-print("## Goals (medians of this run)")
-print()
-for shape in sorted({s for _, s in rows}):
-    df = ("dropforge", shape)
-    if df not in rows:
-        continue
-    rps, p95, p99, errs = med(df, 0), med(df, 3), med(df, 4), med(df, 6)
-    line = f"- `{shape}`: dropforge {rps:,.0f} req/s, p95 {p95:.1f} ms, p99 {p99:.1f} ms, errors {errs:.0f}"
-    if ("express", shape) in rows:
-        line += f"; vs express x{rps / med(('express', shape), 0):.2f}"
-    if ("axum", shape) in rows:
-        line += f"; vs axum floor x{rps / med(('axum', shape), 0):.2f}"
-    if "z=" in shape:
-        line += " (goal: >= 0.5 x axum, p99 < 50 ms)"
-    else:
-        line += " (goal: >= 5 x express, p95 < 40 ms, p99 < 100 ms, 0 errors)"
-    print(line)
-PY
+    python3 bench/cached_report.py summary --tsv "$TSV" --jsonl "$JSONL" --stamp "$STAMP"
   } >"$RES/summary.md"
   log "summary: $RES/summary.md"
   cat "$RES/summary.md"
+}
+
+# ---------------------------------------------------------------- fairness
+# fair_key TENANT: a fresh API key of TENANT (the tenant is created on first use).
+fair_key() {
+  local out
+  out="$("$DF_ROOT/target/$PROFILE/dropforge-api" keys create --tenant "$1")" || die "keys create --tenant $1 failed"
+  sed -n 's/^[[:space:]]*api_key:[[:space:]]*//p' <<<"$out" | head -n 1
+}
+# fair_restart [VAR=VALUE...]: the stack again (no rebuild) with these settings on top of the
+# environment; refreshes API_PID.
+fair_restart() {
+  (
+    for kv in "$@"; do export "${kv?}"; done
+    DF_PROFILE="$PROFILE" DF_SKIP_BUILD=1 DF_API_BIN="" scripts/dev.sh start
+  ) >"$RUN/bench-fairness-restart.log" 2>&1 \
+    || { tail -n 30 "$RUN/bench-fairness-restart.log" >&2; die "stack restart failed"; }
+  API_PID="$(tr -dc '0-9' <"$RUN/api.pid")"
+  rm -f "$RUN/bench-mode"   # the cached scenarios' record of the limiter mode no longer applies
+}
+fairness_round() {
+  local ka kb scratch sizes="${DF_BENCH_ROUND_SIZES:-10000,100000,1000000}"
+  ka="$(fair_key bench-fair-a)"; kb="$(fair_key bench-fair-b)"
+  [[ -n "$ka" && -n "$kb" ]] || die "could not read the fairness keys"
+  sleep 2   # let any earlier backlog drain (bounded)
+  quiet
+  log "fairness: B 100 singles at 10/s alone and behind A's 10,000 batch items; A alone and with B"
+  timeout 300 python3 bench/fairness.py run --url "$DF_API_URL" --key-a "$ka" --key-b "$kb" \
+    --database-url "$DATABASE_URL" --out "$JSONL" --label "$STAMP" --deadline 240 || warn "fairness: see above"
+  scratch="$(pg_url_with_db "$DATABASE_URL" dropforge_fairness_rounds)"
+  log "fairness: dispatch round time at $sizes queued rows (scratch database)"
+  timeout 300 python3 bench/fairness.py rounds --scratch-url "$scratch" --api-bin "$DF_ROOT/target/$PROFILE/dropforge-api" \
+    --sizes "$sizes" --out "$JSONL" --label "$STAMP" || warn "fairness rounds failed"
+  log "fairness: scaled down with the real AliExpress budget (DF_BUDGET_ALIEXPRESS_PER_SEC=10)"
+  fair_restart DF_BUDGET_ALIEXPRESS_PER_SEC=10
+  timeout 200 python3 bench/fairness.py run --variant budget10 --url "$DF_API_URL" --key-a "$ka" --key-b "$kb" \
+    --database-url "$DATABASE_URL" --out "$JSONL" --label "$STAMP" --b-n 20 --b-rate 1 --a-items 1000 \
+    --a-threshold 800 --skip-a-alone --cancel-a --b-deadline 60 --deadline 150 || warn "fairness (budget 10/s): see above"
+  fair_restart
 }
 
 # ---------------------------------------------------------------- main
@@ -273,9 +371,12 @@ if want cached || want cached15; then
 fi
 start_stack
 log "api pid $API_PID, results in $RES"
-if want cached; then cached_round -n 10000; fi
-if want cached15; then cached_round -z 15s; fi
+if want cached; then cached_round cached -n 10000; fi
+if want cached15; then cached_round cached15 -z 15s; fi
 summarize
+if { want cached || want cached15; } && { want uncached || want pipeline || want history || want pickup || want fairness; }; then
+  restart_with_limiter default   # the job scenarios run as before: the limiter as the environment says
+fi
 
 if want uncached || want pipeline; then job_round; fi
 if want history; then
@@ -289,6 +390,7 @@ if want pickup; then
   python3 bench/loadgen.py pickup --url "$DF_API_URL" --key "$KEY" -m "${DF_BENCH_M:-200}" \
     --database-url "$DATABASE_URL" --out "$JSONL" --label "$STAMP" || warn "pickup: incomplete"
 fi
+if want fairness; then fairness_round; fi
 if [[ -s "$TSV" ]]; then log "oha runs: ${TSV#"$DF_ROOT"/} (also appended to bench/results/runs.tsv); summary: bench/results/summary.md"; fi
-if want uncached || want pickup || want pipeline || want history; then log "loadgen JSON lines: ${JSONL#"$DF_ROOT"/}"; fi
+if want uncached || want pickup || want pipeline || want history || want fairness; then log "loadgen JSON lines: ${JSONL#"$DF_ROOT"/}"; fi
 log "done ($SCEN)"

@@ -317,7 +317,7 @@ account() { # account NAME
 # scenario's leftovers do not blur the next one's figures; say so in the notes when they remain
 quiesce() {
   local open deadline=$((SECONDS + 60))
-  while open="$(psql_q "select count(*) from jobs where tenant_id = '$TENANT' and status in ('queued','running')" 2>/dev/null)" \
+  while open="$(psql_q "select count(*) from jobs where tenant_id = '$TENANT' and status in ('queued','scheduled','running')" 2>/dev/null)" \
     && [[ "$open" != 0 ]] && ((SECONDS < deadline)); do
     sleep 1
   done

@@ -13,6 +13,7 @@
 # setting are passed through to the binaries. Script-only knobs:
 #   DF_PROFILE=release|debug   build profile (release)
 #   DF_SKIP_BUILD=1            use the binaries already in target/<profile>
+#   DF_API_BIN                 run this API binary instead (bench/profile.sh's profiling build)
 #   DF_DATA_DIR                state directory (<repo>/.data); logs + PID files in $DF_DATA_DIR/run
 #   DF_DEV_TENANT              tenant of the printed key (dev)
 set -euo pipefail
@@ -64,6 +65,7 @@ hp_of() { local u="${1#http://}"; echo "${u%%/*}"; }
 start_app() {
   local name="$1" exe pid url rc
   exe="$BIN/$(bin_of "$name")"
+  if [[ "$name" == api && -n "${DF_API_BIN:-}" ]]; then exe="$DF_API_BIN"; fi
   [[ -x "$exe" ]] || die "$exe not found (build failed or DF_SKIP_BUILD with nothing built)"
   url="$(health_of "$name")"
   local hp; hp="$(hp_of "$url")"
@@ -127,7 +129,7 @@ cmd_start() {
   # the environment the binaries run with (sourceable; no secrets beyond the URLs)
   {
     printf 'export DATABASE_URL=%q\nexport REDIS_URL=%q\n' "$DATABASE_URL" "$REDIS_URL"
-    printf 'export DF_API_URL=%q\nexport DF_PROFILE=%q\n' "$API_URL" "$PROFILE"
+    printf 'export DF_API_URL=%q\nexport DF_PROFILE=%q\nexport DF_API_BIN=%q\n' "$API_URL" "$PROFILE" "${DF_API_BIN:-}"
   } >"$RUN/stack.env"
   local name
   for name in "${APPS[@]}"; do start_app "$name"; done
@@ -192,6 +194,6 @@ case "${1:-start}" in
     log "stopped" ;;
   status) cmd_status ;;
   env) cat "$RUN/stack.env" 2>/dev/null || die "stack not started yet" ;;
-  -h | --help | help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h | --help | help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command '$1' (start | stop [--all] | status | env)" ;;
 esac

@@ -17,6 +17,9 @@ pub struct CachedBody {
     gzip: Option<Bytes>,
 }
 
+/// What [`CachedBody::new`] writes before the result document.
+const PREFIX: &[u8] = br#"{"status":"succeeded","cache":"hit","result":"#;
+
 /// Bodies below this are sent as they are (the edge compresses nothing under 1 KiB either).
 const COMPRESS_FROM: usize = 1024;
 
@@ -24,7 +27,7 @@ impl CachedBody {
     /// Wraps a cached result document and compresses it.
     pub fn new(result: &[u8]) -> Self {
         let mut plain = Vec::with_capacity(result.len() + 48);
-        plain.extend_from_slice(br#"{"status":"succeeded","cache":"hit","result":"#);
+        plain.extend_from_slice(PREFIX);
         plain.extend_from_slice(result);
         plain.push(b'}');
         let (br, gzip) = if plain.len() >= COMPRESS_FROM {
@@ -37,6 +40,11 @@ impl CachedBody {
             br,
             gzip,
         }
+    }
+
+    /// Whether this answer encodes `result`.
+    pub fn holds(&self, result: &[u8]) -> bool {
+        self.plain.len() == PREFIX.len() + result.len() + 1 && self.plain[PREFIX.len()..self.plain.len() - 1] == *result
     }
 
     /// The `200` answer, in the best encoding the request accepts.
@@ -132,6 +140,7 @@ mod tests {
             .read_to_string(&mut decoded)
             .expect("valid gzip");
         assert_eq!(decoded.as_bytes(), &body.plain[..]);
+        assert!(body.holds(doc.as_bytes()) && !body.holds(b"{}"));
         assert!(decoded.starts_with(r#"{"status":"succeeded","cache":"hit","result":{"score":90.2"#));
     }
 }

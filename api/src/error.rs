@@ -4,7 +4,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use dropforge_common::product::FieldError;
+use dropforge_common::{db::jobs::CreateError, product::FieldError};
 
 pub use crate::problem::PROBLEM_JSON;
 use crate::problem::Problem;
@@ -57,6 +57,16 @@ pub enum ApiError {
     /// Missing or invalid API key.
     #[error("unauthorized")]
     Unauthorized(&'static str),
+    /// The tenant's queued jobs would exceed its quota: nothing of the submission was kept.
+    #[error("tenant backlog full: {queued} queued of {max_queued}")]
+    TenantBacklogFull {
+        /// The tenant's queued jobs.
+        queued: i64,
+        /// Its quota.
+        max_queued: i64,
+        /// When to retry (whole seconds, 1..=300).
+        retry_after: u64,
+    },
     /// A dependency (PostgreSQL, Redis) is unavailable; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -107,6 +117,11 @@ impl ApiError {
             ),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::TenantBacklogFull { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "tenant-backlog-full",
+                "Tenant backlog full",
+            ),
             Self::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service-unavailable",
@@ -142,6 +157,14 @@ impl ApiError {
             Self::MethodNotAllowed => "This route does not support this method.".into(),
             Self::PayloadTooLarge => "The request body exceeds 64 KiB.".into(),
             Self::Unauthorized(why) => (*why).into(),
+            Self::TenantBacklogFull {
+                queued,
+                max_queued,
+                retry_after,
+            } => format!(
+                "Your account has {queued} jobs waiting and may have at most {max_queued}; this submission would \
+                 exceed that, so nothing of it was accepted. Retry in about {retry_after} s, as jobs drain."
+            ),
             Self::Unavailable(_) => "A dependency is temporarily unavailable; retry shortly.".into(),
             Self::Internal(_) => "An unexpected error occurred; it has been logged.".into(),
         }
@@ -206,6 +229,19 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl From<CreateError> for ApiError {
+    fn from(e: CreateError) -> Self {
+        match e {
+            CreateError::Db(e) => e.into(),
+            CreateError::BacklogFull(full) => Self::TenantBacklogFull {
+                queued: full.queued,
+                max_queued: full.max_queued,
+                retry_after: full.retry_after().as_secs().clamp(1, 300),
+            },
+        }
+    }
+}
+
 impl From<redis::RedisError> for ApiError {
     fn from(e: redis::RedisError) -> Self {
         Self::Unavailable(format!("redis: {e}"))
@@ -235,6 +271,9 @@ impl IntoResponse for ApiError {
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
+            Self::TenantBacklogFull { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
             _ => {}
         }

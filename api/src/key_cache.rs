@@ -1,5 +1,9 @@
 //! In-process cache of API-key lookups (positive and negative) and of the keys used since the last
 //! `last_used_at` flush; revocation becomes visible within the cache's TTL and it never fails open.
+//!
+//! Entries are refreshed ahead of expiry: in the last tenth of an entry's TTL the first request
+//! that sees it reads the key again while the others keep using it, so a busy key never expires
+//! and a thousand concurrent requests never look the same key up at once.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -16,8 +20,13 @@ use sqlx::PgPool;
 
 use crate::error::ApiError;
 
-/// A cached lookup: the key's record (`None` = unknown key) and when it was read.
-type CachedLookup = (Option<KeyRecord>, Instant);
+/// A cached lookup: the key's record (`None` = unknown key), when it was read, and whether a
+/// request is reading it again.
+struct CachedLookup {
+    record: Option<KeyRecord>,
+    read_at: Instant,
+    refreshing: bool,
+}
 
 /// Cache of key lookups (positive and negative) and the set of keys used since the last flush.
 #[derive(Clone, Default)]
@@ -34,30 +43,38 @@ impl KeyCache {
         let Some(key) = apikey::parse(token) else {
             return Err(ApiError::Unauthorized("The API key is malformed."));
         };
-        let cached = {
-            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            entries
-                .get(key.id)
-                .filter(|(_, at)| at.elapsed() < ttl)
-                .map(|(rec, _)| rec.clone())
-        };
-        let record = match cached {
-            Some(record) => record,
-            None => {
-                let record = api_keys::find(pool, key.id)
-                    .await
-                    .map_err(ApiError::from)
-                    .map_err(|e| match e {
-                        ApiError::Internal(msg) => ApiError::Unavailable(msg),
-                        other => other,
-                    })?;
-                let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-                if entries.len() >= MAX_ENTRIES {
-                    entries.clear();
+        let (cached, refresh) = {
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            match entries.get_mut(key.id) {
+                Some(entry) if entry.read_at.elapsed() < ttl => {
+                    let refresh = !entry.refreshing && entry.read_at.elapsed() >= ttl.mul_f64(0.9);
+                    entry.refreshing |= refresh;
+                    (Some(entry.record.clone()), refresh)
                 }
-                entries.insert(key.id.to_owned(), (record.clone(), Instant::now()));
-                record
+                _ => (None, true),
             }
+        };
+        let record = match (cached, refresh) {
+            (Some(record), false) => record,
+            (cached, _) => match api_keys::find(pool, key.id).await {
+                Ok(record) => {
+                    self.store(key.id, record.clone());
+                    record
+                }
+                // A refresh ahead of expiry that failed: the entry is still valid, retry later.
+                Err(e) => match cached {
+                    Some(record) => {
+                        self.store_failed_refresh(key.id);
+                        record
+                    }
+                    None => {
+                        return Err(match ApiError::from(e) {
+                            ApiError::Internal(msg) => ApiError::Unavailable(msg),
+                            other => other,
+                        });
+                    }
+                },
+            },
         };
         match record {
             Some(r) if !r.revoked && apikey::digests_equal(&apikey::hash_secret(key.secret), &r.secret_hash) => {
@@ -69,6 +86,28 @@ impl KeyCache {
             }
             Some(r) if r.revoked => Err(ApiError::Unauthorized("The API key has been revoked.")),
             _ => Err(ApiError::Unauthorized("The API key is not valid.")),
+        }
+    }
+
+    fn store(&self, id: &str, record: Option<KeyRecord>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            id.to_owned(),
+            CachedLookup {
+                record,
+                read_at: Instant::now(),
+                refreshing: false,
+            },
+        );
+    }
+
+    fn store_failed_refresh(&self, id: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = entries.get_mut(id) {
+            entry.refreshing = false;
         }
     }
 

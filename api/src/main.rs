@@ -1,5 +1,5 @@
-//! dropforge-api binary: `serve` (default), `migrate`, `keys create|list|revoke|rotate-secret` and
-//! `webhooks enable`.
+//! dropforge-api binary: `serve` (default), `migrate`, `keys create|list|revoke|rotate-secret`,
+//! `webhooks enable` and `tenants set`.
 
 /// mimalloc: the services allocate many short-lived JSON buffers; glibc malloc fragmented under load.
 #[global_allocator]
@@ -30,6 +30,29 @@ enum Command {
     Webhooks {
         #[command(subcommand)]
         action: WebhooksAction,
+    },
+    /// Manage tenants' scheduling: dispatch weight and quota of queued jobs.
+    Tenants {
+        #[command(subcommand)]
+        action: TenantsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantsAction {
+    /// Set a tenant's weight (its share of dispatch against other tenants with work queued) and/or
+    /// its quota of queued jobs (submissions beyond it answer 429 `tenant_backlog_full`); prints
+    /// the settings. Unset values keep their current setting (weight 1, quota 20,000 by default).
+    Set {
+        /// Tenant name.
+        #[arg(long)]
+        tenant: String,
+        /// Weight, 1 to 1000: a tenant of weight 2 is dispatched twice as often as one of weight 1.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
+        weight: Option<i32>,
+        /// Most jobs the tenant may have queued at once (0 refuses every submission that queues one).
+        #[arg(long, value_parser = clap::value_parser!(i32).range(0..))]
+        max_queued: Option<i32>,
     },
 }
 
@@ -94,7 +117,26 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Keys { action } => keys(config, action).await,
         Command::Webhooks { action } => webhooks(config, action).await,
+        Command::Tenants { action } => tenants(config, action).await,
     }
+}
+
+async fn tenants(config: Config, action: TenantsAction) -> anyhow::Result<()> {
+    let pool = db::connect(config.database_url.expose(), 2).await?;
+    match action {
+        TenantsAction::Set {
+            tenant,
+            weight,
+            max_queued,
+        } => match db::sched::set_tenant(&pool, &tenant, weight, max_queued).await? {
+            Some(s) => println!(
+                "tenant {tenant}: weight {}, max_queued {}, queued {}",
+                s.weight, s.max_queued, s.queued
+            ),
+            None => anyhow::bail!("no tenant named {tenant}"),
+        },
+    }
+    Ok(())
 }
 
 async fn webhooks(config: Config, action: WebhooksAction) -> anyhow::Result<()> {
@@ -172,6 +214,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = dropforge_api::build_state(config).await?;
     let stop = Shutdown::new();
     dropforge_api::spawn_background(&state, &stop);
+    telemetry::spawn_metrics_upkeep(metrics.clone(), stop.clone());
     tokio::spawn(dropforge_api::serve_metrics(metrics_listener, metrics, stop.clone()));
     {
         let stop = stop.clone();

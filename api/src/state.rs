@@ -202,8 +202,10 @@ pub struct ResultMemo {
 type MemoEntry = (Arc<CachedBody>, Instant);
 
 const MEMO_MAX_ENTRIES: usize = 50_000;
-/// How long after expiry an entry may still be served while one request refreshes it.
-const STALE_GRACE: Duration = Duration::from_secs(1);
+/// How long after expiry an entry may still be served while one request at a time refreshes it
+/// (a slow or unreachable cache Redis then costs one refresh per [`REFRESH_WINDOW`], never a
+/// stampede of PostgreSQL reads).
+const STALE_GRACE: Duration = Duration::from_secs(5);
 /// How long the other requests wait for that refresh before another one tries.
 const REFRESH_WINDOW: Duration = Duration::from_millis(100);
 
@@ -222,6 +224,22 @@ impl ResultMemo {
             }
             _ => None,
         }
+    }
+
+    /// The answer for a cached `result` read from Redis, remembered for `ttl`: the entry already
+    /// held when it encodes the same result (a refresh of a hot key costs no compression), else a
+    /// newly encoded one.
+    pub fn refresh(&self, key: &str, result: &[u8], ttl: Duration) -> Arc<CachedBody> {
+        let held = {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            entries.get(key).map(|(body, _)| body.clone())
+        };
+        let body = match held {
+            Some(body) if body.holds(result) => body,
+            _ => Arc::new(CachedBody::new(result)),
+        };
+        self.put(key, body.clone(), ttl);
+        body
     }
 
     /// Remembers an answer for `ttl`.

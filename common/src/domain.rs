@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use crate::job_state::{JobKind, JobStatus};
+pub use crate::job_state::{JobClass, JobKind, JobStatus};
 
 /// A job id: a ULID (time-sortable) stored as a PostgreSQL `uuid`, shown in canonical UUID text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]

@@ -17,6 +17,7 @@ pub mod queue;
 pub mod scoring;
 pub mod shutdown;
 pub mod telemetry;
+pub mod wake;
 pub mod webhook;
 
-pub use job_state::{JobKind, JobStatus};
+pub use job_state::{JobClass, JobKind, JobStatus};

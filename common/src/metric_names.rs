@@ -48,6 +48,16 @@ pub const RETENTION_ROWS_REMOVED_TOTAL: &str = "dropforge_retention_rows_removed
 pub const RETENTION_ROWS_PENDING: &str = "dropforge_retention_rows_pending";
 /// Counter: a kind's queue worker ended on its own and was rebuilt (label `kind`).
 pub const QUEUE_WORKER_RESTARTS_TOTAL: &str = "dropforge_queue_worker_restarts_total";
+/// Counter `target` (a queue's kind, or `dispatch`): pub/sub wake-ups received by a worker process.
+pub const QUEUE_WAKEUPS_TOTAL: &str = "dropforge_queue_wakeups_total";
+/// Counter: the worker's wake-up subscriber connection was lost and is being re-established.
+pub const WAKE_SUBSCRIBER_RECONNECTS_TOTAL: &str = "dropforge_wake_subscriber_reconnects_total";
+/// Gauge `tenant` (id), `class`: a tenant's queued jobs waiting for the dispatcher (worker, sampled).
+pub const TENANT_QUEUED_JOBS: &str = "dropforge_tenant_queued_jobs";
+/// Gauge `tenant` (id): a tenant's quota of queued jobs (worker, sampled).
+pub const TENANT_MAX_QUEUED_JOBS: &str = "dropforge_tenant_max_queued_jobs";
+/// Counter `tenant` (id), `class`: submissions refused with `429 tenant_backlog_full` (api).
+pub const TENANT_REFUSED_TOTAL: &str = "dropforge_tenant_refused_total";
 
 /// Values of the `kind` label of cache lookups (the kinds with a result cache).
 pub const CACHE_KINDS: &[&str] = &["validation", "search", "suppliers"];
@@ -79,7 +89,13 @@ pub const WEBHOOK_OUTCOMES: &[&str] = &["delivered", "gone", "retry", "refused"]
 /// Values of the `policy` label of [`RATE_LIMITED_TOTAL`].
 pub const RATE_LIMIT_POLICIES: &[&str] = &["per-ip", "per-key", "per-route"];
 /// Values of the `action` label of [`RECONCILER_ACTIONS_TOTAL`].
-pub const RECONCILER_ACTIONS: &[&str] = &["requeued_lease", "failed_lease", "finished_batch", "redispatched"];
+pub const RECONCILER_ACTIONS: &[&str] = &[
+    "requeued_lease",
+    "failed_lease",
+    "finished_batch",
+    "redispatched",
+    "repaired_tenant_queued",
+];
 /// Values of the `table` label of [`RETENTION_ROWS_REMOVED_TOTAL`].
 pub const RETENTION_TABLES: &[&str] = &[
     "jobs",
@@ -146,7 +162,10 @@ pub fn zero_series() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     }
     for kind in &kinds {
         series.push((QUEUE_WORKER_RESTARTS_TOTAL, vec![("kind", *kind)]));
+        series.push((QUEUE_WAKEUPS_TOTAL, vec![("target", *kind)]));
     }
+    series.push((QUEUE_WAKEUPS_TOTAL, vec![("target", "dispatch")]));
+    series.push((WAKE_SUBSCRIBER_RECONNECTS_TOTAL, Vec::new()));
     series.push((RATELIMIT_FALLBACK_TOTAL, Vec::new()));
     series.push((RATELIMIT_BACKEND_ERRORS_TOTAL, Vec::new()));
     series
@@ -295,6 +314,31 @@ pub fn describe_all() {
         QUEUE_WORKER_RESTARTS_TOTAL,
         Unit::Count,
         "Queue workers that ended on their own and were rebuilt, by kind (each kind is supervised apart)."
+    );
+    describe_counter!(
+        QUEUE_WAKEUPS_TOTAL,
+        Unit::Count,
+        "Pub/sub wake-ups received, by target (a queue's kind, or dispatch); each one starts a fetch at once."
+    );
+    describe_gauge!(
+        TENANT_QUEUED_JOBS,
+        Unit::Count,
+        "Queued jobs waiting for the dispatcher, by tenant and class (interactive/bulk)."
+    );
+    describe_gauge!(
+        TENANT_MAX_QUEUED_JOBS,
+        Unit::Count,
+        "A tenant's quota of queued jobs (submissions beyond it answer 429 tenant_backlog_full)."
+    );
+    describe_counter!(
+        TENANT_REFUSED_TOTAL,
+        Unit::Count,
+        "Submissions refused because the tenant's queued jobs would exceed its quota, by tenant and class."
+    );
+    describe_counter!(
+        WAKE_SUBSCRIBER_RECONNECTS_TOTAL,
+        Unit::Count,
+        "Losses of the wake-up subscriber connection (polling alone meanwhile)."
     );
 }
 

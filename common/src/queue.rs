@@ -6,6 +6,8 @@
 //! - defect 2/same-name race: every worker incarnation gets a unique name (`host-pid-ulid`);
 //! - defect 3 (shutdown deadlock): `batch_size = concurrency / 2`;
 //! - defect 4 (idle workers sleep until the heartbeat): the [`Tick`] poll strategy re-arms its timer;
+//!   apalis' own "available" pub/sub never fires for our pushes, so every push publishes our own
+//!   wake-up ([`crate::wake`]) and the [`Tick`] fetches at once on it;
 //! - defect 5 (idempotency keys): unused, PostgreSQL dedupes;
 //! - defect 6 (timeouts/panics leave `Running`): no tower timeouts; handlers time out themselves;
 //! - defect 7 (`vacuum()`): never called; [`Queue::cleanup_finished`] deletes only finished tasks;
@@ -18,7 +20,7 @@ use std::{
     pin::Pin,
     sync::{Arc, LazyLock},
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use apalis::prelude::{
@@ -31,9 +33,10 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use crate::{
-    domain::{JobId, JobKind},
+    domain::{JobClass, JobId, JobKind},
     metric_names,
     shutdown::Shutdown,
+    wake::{self, PublishAfter, Signal, Wakes},
 };
 
 /// Errors of queue operations.
@@ -67,7 +70,7 @@ pub async fn connect(url: &str) -> Result<ConnectionManager, redis::RedisError> 
     redis::Client::open(url)?.get_connection_manager_with_config(cfg).await
 }
 
-/// Handle to the apalis queues of one deployment (one queue per job kind).
+/// Handle to the apalis queues of one deployment (one queue per job kind and class: see [`Queue::name_of`]).
 #[derive(Clone)]
 pub struct Queue {
     conn: ConnectionManager,
@@ -108,20 +111,35 @@ impl Queue {
         &self.conn
     }
 
-    /// The apalis queue name of a kind, always explicit (never the Rust type path).
+    /// The apalis queue name of a kind's interactive queue, always explicit (never the Rust type path).
     pub fn name(&self, kind: JobKind) -> String {
-        format!("{}:queue:{}", self.prefix, kind.as_str())
+        self.name_of(kind, JobClass::Interactive)
     }
 
-    fn config(&self, kind: JobKind) -> ApalisConfig {
+    /// The apalis queue name of a kind and class: `{prefix}:queue:{kind}` for interactive work,
+    /// `{prefix}:queue:{kind}_bulk` for bulk work.
+    pub fn name_of(&self, kind: JobKind, class: JobClass) -> String {
+        match class {
+            JobClass::Interactive => format!("{}:queue:{}", self.prefix, kind.as_str()),
+            JobClass::Bulk => format!("{}:queue:{}_bulk", self.prefix, kind.as_str()),
+        }
+    }
+
+    fn config(&self, kind: JobKind, class: JobClass) -> ApalisConfig {
         ApalisConfig::default()
-            .queue(self.name(kind))
+            .queue(self.name_of(kind, class))
             .emit_events(false)
             .lock_tasks(false)
     }
 
-    /// Pushes jobs; each `(job, task id)` pair must use a task id never pushed before.
+    /// Pushes jobs; each `(job, task id)` pair must use a task id never pushed before. Each push
+    /// call is followed, in the same round trip, by a wake-up on the queue's channel.
     pub async fn push(&self, kind: JobKind, jobs: &[(JobId, Ulid)]) -> Result<(), QueueError> {
+        self.push_to(kind, JobClass::Interactive, jobs).await
+    }
+
+    /// [`Queue::push`] to the queue of `kind` and `class`.
+    pub async fn push_to(&self, kind: JobKind, class: JobClass, jobs: &[(JobId, Ulid)]) -> Result<(), QueueError> {
         if jobs.is_empty() {
             return Ok(());
         }
@@ -131,15 +149,37 @@ impl Queue {
             tasks.push(TaskBuilder::new(payload).task_id(TaskId::from_ulid(*task_id)).build());
         }
         let mut conn = self.conn.clone();
+        let channel = wake::channel(&self.prefix, &self.name_of(kind, class));
+        let cfg = self.config(kind, class);
         for chunk in tasks.chunks(500) {
-            apalis_redis::queries::push_tasks(&mut conn, &self.config(kind), chunk).await?;
+            apalis_redis::queries::push_tasks(&mut PublishAfter::new(&mut conn, &channel), &cfg, chunk).await?;
         }
         Ok(())
     }
 
-    /// Due jobs sitting in the queue (scheduled + ready): the figure defect 1 is about.
+    /// Wakes every dispatcher (jobs were left in PostgreSQL for it).
+    pub async fn wake_dispatchers(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        wake::publish(&mut conn, &self.prefix, wake::DISPATCH).await?;
+        Ok(())
+    }
+
+    /// The wake-up targets of `kinds`' queues, every class of each (for [`Wakes::new`]).
+    pub fn wake_targets(&self, kinds: &[JobKind]) -> Vec<String> {
+        kinds
+            .iter()
+            .flat_map(|&k| k.classes().iter().map(move |&c| self.name_of(k, c)))
+            .collect()
+    }
+
+    /// Due jobs sitting in the kind's interactive queue (scheduled + ready): the figure defect 1 is about.
     pub async fn depth(&self, kind: JobKind) -> Result<usize, QueueError> {
-        let cfg = self.config(kind);
+        self.depth_of(kind, JobClass::Interactive).await
+    }
+
+    /// [`Queue::depth`] of the queue of `kind` and `class`.
+    pub async fn depth_of(&self, kind: JobKind, class: JobClass) -> Result<usize, QueueError> {
+        let cfg = self.config(kind, class);
         let mut conn = self.conn.clone();
         let (scheduled, active): (usize, usize) = redis::pipe()
             .zcard(cfg.scheduled_jobs_set())
@@ -150,21 +190,21 @@ impl Queue {
     }
 
     /// Tasks in the dead set (panicked or exhausted); our handlers never ask for retries.
-    pub async fn dead(&self, kind: JobKind) -> Result<usize, QueueError> {
+    pub async fn dead(&self, kind: JobKind, class: JobClass) -> Result<usize, QueueError> {
         let mut conn = self.conn.clone();
         let n: usize = redis::cmd("SCARD")
-            .arg(self.config(kind).dead_jobs_set())
+            .arg(self.config(kind, class).dead_jobs_set())
             .query_async(&mut conn)
             .await?;
         Ok(n)
     }
 
     /// For each task id: does Redis still hold it as pending or running?
-    pub async fn held(&self, kind: JobKind, task_ids: &[String]) -> Result<Vec<bool>, QueueError> {
+    pub async fn held(&self, kind: JobKind, class: JobClass, task_ids: &[String]) -> Result<Vec<bool>, QueueError> {
         if task_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let meta = self.config(kind).job_meta_hash();
+        let meta = self.config(kind, class).job_meta_hash();
         let mut pipe = redis::pipe();
         for id in task_ids {
             pipe.hget(format!("{meta}:{id}"), "status");
@@ -178,8 +218,8 @@ impl Queue {
     }
 
     /// Deletes finished tasks (done and dead sets) with their data; returns how many went.
-    pub async fn cleanup_finished(&self, kind: JobKind, max: usize) -> Result<usize, QueueError> {
-        let cfg = self.config(kind);
+    pub async fn cleanup_finished(&self, kind: JobKind, class: JobClass, max: usize) -> Result<usize, QueueError> {
+        let cfg = self.config(kind, class);
         let mut conn = self.conn.clone();
         let mut removed = 0;
         for set in [cfg.done_jobs_set(), cfg.dead_jobs_set()] {
@@ -196,31 +236,54 @@ impl Queue {
     }
 }
 
-/// A poll strategy that always re-arms its timer, so an idle worker polls every `every` (defect 4).
+/// A poll strategy that always re-arms its timer, so an idle worker polls every `every` (defect 4),
+/// and that fetches at once when its wake-up [`Signal`] is raised (a push to its queue).
 ///
 /// While tasks keep arriving (one was handed out less than [`BUSY_WINDOW`] ago) it wakes every
 /// [`BUSY_EVERY`] instead: a worker draining a backlog fetches its next batch as soon as it has
 /// room rather than one tick later, and an idle worker still costs one fetch per `every`.
+///
+/// Wake-ups coalesce: any number of them before the worker looks start one fetch. A fetch that
+/// was already in flight when the wake-up came may have run before the push landed, so after a
+/// wake-up the tick also runs at [`BUSY_EVERY`] for [`WAKE_WINDOW`] (a few more fetches, then
+/// back to `every`).
 pub struct Tick {
     every: Duration,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    wake: Option<Arc<Signal>>,
+    woken_at: Option<Instant>,
 }
 
 /// How recently a task must have been handed out for the worker to count as busy.
 pub const BUSY_WINDOW: Duration = Duration::from_millis(250);
 /// The wake-up interval of a busy worker.
 pub const BUSY_EVERY: Duration = Duration::from_millis(2);
+/// How long after a wake-up the worker keeps fetching every [`BUSY_EVERY`] (covers a fetch that
+/// was in flight when the wake-up came).
+pub const WAKE_WINDOW: Duration = Duration::from_millis(10);
 
 impl Tick {
     /// Polls every `every` when idle.
     pub fn new(every: Duration) -> Self {
-        Self { every, sleep: None }
+        Self {
+            every,
+            sleep: None,
+            wake: None,
+            woken_at: None,
+        }
+    }
+
+    /// Also fetches as soon as `signal` is raised.
+    pub fn with_wake(mut self, signal: Option<Arc<Signal>>) -> Self {
+        self.wake = signal;
+        self
     }
 
     /// The interval to sleep next, given how many tasks were handed out so far and how long ago
     /// the last one was (apalis reports 0 for "never").
     pub fn interval(&self, handed_out: u64, idle_for: Duration) -> Duration {
-        if handed_out > 0 && idle_for < BUSY_WINDOW {
+        let woken = self.woken_at.is_some_and(|t| t.elapsed() < WAKE_WINDOW);
+        if woken || (handed_out > 0 && idle_for < BUSY_WINDOW) {
             BUSY_EVERY.min(self.every)
         } else {
             self.every
@@ -231,6 +294,14 @@ impl Tick {
 impl PollStrategy for Tick {
     fn poll_drive(&mut self, cx: &mut Context<'_>, snapshot: &PollSnapshot) -> Poll<Option<()>> {
         let mut fired = false;
+        if let Some(signal) = &self.wake
+            && signal.poll_take(cx).is_ready()
+        {
+            // This very poll goes on to fetch; the timer restarts at the short interval.
+            fired = true;
+            self.woken_at = Some(Instant::now());
+            self.sleep = None;
+        }
         let every = self.interval(snapshot.total_ready, snapshot.idle_for);
         loop {
             let sleep = self.sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
@@ -259,9 +330,11 @@ pub trait JobHandler: Send + Sync + 'static {
 /// Worker runner settings (from `WorkerConfig`).
 #[derive(Debug, Clone)]
 pub struct RunnerSettings {
-    /// Jobs in flight per queue.
+    /// Jobs in flight per interactive queue.
     pub concurrency: usize,
-    /// Fetch tick.
+    /// Jobs in flight per bulk queue.
+    pub bulk_concurrency: usize,
+    /// Fetch tick (the fallback when wake-ups are lost).
     pub poll_interval: Duration,
     /// apalis heartbeat.
     pub heartbeat: Duration,
@@ -269,6 +342,8 @@ pub struct RunnerSettings {
     pub missed_heartbeats: usize,
     /// Hard cap on a graceful shutdown.
     pub shutdown_timeout: Duration,
+    /// Wake-up signals by queue (empty: poll only); fed by [`Wakes::subscribe`].
+    pub wakes: Wakes,
 }
 
 type SharedHandler = Arc<dyn JobHandler>;
@@ -284,10 +359,10 @@ pub fn unique_worker_name() -> String {
 }
 
 impl Queue {
-    /// Runs one worker per kind until `shutdown` resolves. Each kind is supervised on its own: when
-    /// its apalis worker ends (a Redis error, a wiped queue, a registration removed as an orphan
-    /// after missed heartbeats), that worker alone is rebuilt under a fresh name after a backoff,
-    /// while the other kinds keep running. Jobs it held are reclaimed by apalis' orphan recovery
+    /// Runs one worker per kind and class (see [`JobKind::classes`]) until `shutdown` resolves.
+    /// Each queue is supervised on its own: when its apalis worker ends (a Redis error, a wiped
+    /// queue, a registration removed as an orphan after missed heartbeats), that worker alone is
+    /// rebuilt under a fresh name after a backoff, while the other queues keep running. Jobs it held are reclaimed by apalis' orphan recovery
     /// and by the PostgreSQL lease reconciler.
     pub async fn run_workers(
         &self,
@@ -296,35 +371,54 @@ impl Queue {
         settings: RunnerSettings,
         shutdown: Shutdown,
     ) {
-        let supervisors = kinds
-            .iter()
-            .map(|&kind| self.supervise(kind, handler.clone(), settings.clone(), shutdown.clone()));
+        let supervisors = kinds.iter().flat_map(|&kind| {
+            kind.classes()
+                .iter()
+                .map(move |&class| (kind, class))
+                .collect::<Vec<_>>()
+        });
+        let supervisors = supervisors
+            .map(|(kind, class)| self.supervise(kind, class, handler.clone(), settings.clone(), shutdown.clone()));
         futures::future::join_all(supervisors).await;
     }
 
-    /// Keeps one apalis worker for `kind` running until `shutdown`, rebuilding it whenever it ends.
-    async fn supervise(&self, kind: JobKind, handler: SharedHandler, settings: RunnerSettings, shutdown: Shutdown) {
+    /// Keeps one apalis worker for the queue of `kind` and `class` running until `shutdown`,
+    /// rebuilding it whenever it ends.
+    async fn supervise(
+        &self,
+        kind: JobKind,
+        class: JobClass,
+        handler: SharedHandler,
+        settings: RunnerSettings,
+        shutdown: Shutdown,
+    ) {
+        let concurrency = match class {
+            JobClass::Interactive => settings.concurrency,
+            JobClass::Bulk => settings.bulk_concurrency,
+        };
         let mut backoff = Duration::from_millis(200);
         loop {
             if shutdown.is_triggered() {
                 return;
             }
-            let name = format!("{}-{}", kind.as_str(), unique_worker_name());
+            let queue = self.name_of(kind, class);
+            let short = queue.rsplit(':').next().unwrap_or(kind.as_str());
+            let name = format!("{short}-{}", unique_worker_name());
             let cfg = self
-                .config(kind)
-                .batch_size((settings.concurrency / 2).max(1))
+                .config(kind, class)
+                .batch_size((concurrency / 2).max(1))
                 .heartbeat_interval(settings.heartbeat)
                 .missed_heartbeats(settings.missed_heartbeats);
             let conn = self.conn.clone();
             let worker_handler = handler.clone();
             let poll = settings.poll_interval;
-            let concurrency = settings.concurrency;
+            let wake = settings.wakes.signal(&queue);
             let monitor = Monitor::new()
                 .shutdown_timeout(settings.shutdown_timeout)
                 .register(move |_run| {
                     let storage: RedisStorage<QueuedJob> = RedisStorage::new(conn.clone()).with_config(cfg.clone());
                     WorkerBuilder::new(name.clone())
-                        .backend(PollWith::new(storage, Tick::new(poll)))
+                        .backend(PollWith::new(storage, Tick::new(poll).with_wake(wake.clone())))
                         .concurrency(concurrency)
                         .catch_panic()
                         .data(worker_handler.clone())
@@ -376,6 +470,31 @@ mod tests {
         assert_eq!(
             Tick::new(Duration::from_millis(1)).interval(5, Duration::ZERO),
             Duration::from_millis(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wake_up_fires_at_once_then_polls_fast_for_a_moment() {
+        let signal = Arc::new(Signal::default());
+        let mut tick = Tick::new(Duration::from_secs(60)).with_wake(Some(signal.clone()));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let idle = PollSnapshot::default();
+        assert!(tick.poll_drive(&mut cx, &idle).is_pending(), "nothing due for a minute");
+        signal.raise();
+        signal.raise();
+        assert!(tick.poll_drive(&mut cx, &idle).is_ready(), "woken: fetch now");
+        assert!(tick.poll_drive(&mut cx, &idle).is_pending(), "two raises, one fetch");
+        assert_eq!(
+            tick.interval(0, Duration::ZERO),
+            BUSY_EVERY,
+            "a few quick fetches after the wake-up"
+        );
+        tokio::time::sleep(WAKE_WINDOW).await;
+        assert_eq!(
+            tick.interval(0, Duration::ZERO),
+            Duration::from_secs(60),
+            "then back to the slow tick"
         );
     }
 }

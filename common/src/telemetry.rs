@@ -40,6 +40,20 @@ pub fn install_metrics() -> Result<PrometheusHandle, BuildError> {
         })
 }
 
+/// Drains the recorded histogram samples into their buckets every few seconds, so memory stays
+/// flat between scrapes (without it every sample is kept until the next `/metrics` render).
+pub fn spawn_metrics_upkeep(handle: PrometheusHandle, shutdown: crate::shutdown::Shutdown) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => handle.run_upkeep(),
+                () = shutdown.wait() => break,
+            }
+        }
+    });
+}
+
 /// Samples the PostgreSQL pool into gauges (call on a timer).
 pub fn record_pool(pool: &sqlx::PgPool) {
     let size = f64::from(pool.size());

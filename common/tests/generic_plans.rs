@@ -16,10 +16,10 @@ use dropforge_common::{
     db::{
         self, api_keys, batches, job_results,
         jobs::{self, JobFilter, NewJob},
-        results, retention, tenants,
+        results, retention, sched, tenants,
         webhooks::{self, Attempt, NewDelivery},
     },
-    domain::{JobId, JobKind, JobStatus, TenantId},
+    domain::{JobClass, JobId, JobKind, JobStatus, TenantId},
     product::ProductRef,
 };
 use serde_json::json;
@@ -208,7 +208,10 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
     drop(conn);
     n += 6;
     let mut tx = pool.begin().await.expect("begin");
-    let taken = call!(jobs::take_due(&mut tx, JobKind::Validation, 10));
+    let taken = call!(jobs::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 10));
+    tx.commit().await.expect("commit");
+    let mut tx = pool.begin().await.expect("begin");
+    let _bulk = call!(jobs::take_due(&mut tx, JobKind::Validation, JobClass::Bulk, 10));
     tx.commit().await.expect("commit");
     let dispatched: Vec<(Uuid, String)> = taken.iter().map(|(id, t)| (id.0, t.to_string())).collect();
     let owner = "plans-worker";
@@ -221,6 +224,7 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
         jobs::claim_many(pool, &[b.0, c.0, d.0], owner, lease);
         jobs::renew_leases(pool, &[a.0, b.0], owner, lease);
         jobs::reschedule(pool, d, owner, Duration::ZERO, &json!({"code": "throttled"}), true);
+        jobs::promote_due(pool, JobKind::Validation, 100);
         jobs::mark_failed(pool, c, owner, &json!({"code": "upstream_unavailable"}));
         jobs::mark_succeeded(pool, JobId::generate(), owner);
         jobs::succeed_many(pool, &[Uuid::nil()], owner);
@@ -310,6 +314,14 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
         webhooks::disable_url(pool, tenant.0, "https://gone.example.com/", "410 Gone");
         webhooks::url_disabled(pool, tenant.0, "https://hooks.example.com/plans");
         webhooks::log_for_job(pool, old_tenant, old_event_job);
+    }
+
+    // Fair-dispatch bookkeeping: the refusal's figures, the admin command, the reconciler's repair.
+    count! {
+        sched::backlog(pool, tenant, 1);
+        sched::set_tenant(pool, "plans", Some(2), Some(30_000));
+        sched::repair_queued(pool);
+        sched::tenant_queues(pool);
     }
 
     // Retention (the worker's loop): one small chunk and the backlog estimate.

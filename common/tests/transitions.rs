@@ -13,7 +13,7 @@ use dropforge_common::{
         results::{self, NewResult},
         tenants, transitions,
     },
-    domain::{JobId, JobKind, JobStatus, TenantId},
+    domain::{JobClass, JobId, JobKind, JobStatus, TenantId},
     product::ProductRef,
 };
 use serde_json::json;
@@ -265,12 +265,16 @@ async fn reschedule_without_refund_uses_up_the_attempt(pool: PgPool) {
             .await
             .unwrap()
     );
-    // Due again: the next claim is attempt 2.
+    // Due again: the dispatcher queues it again, and the next claim is attempt 2.
     sqlx::query("update jobs set next_run_at = now() where id = $1")
         .bind(id.0)
         .execute(&pool)
         .await
         .unwrap();
+    assert_eq!(
+        transitions::promote_due(&pool, JobKind::Validation, 10).await.unwrap(),
+        1
+    );
     assert_eq!(
         transitions::claim(&pool, id, "w1", LEASE)
             .await
@@ -293,7 +297,11 @@ async fn reschedule_with_refund_gives_the_attempt_back(pool: PgPool) {
     );
     let r = row(&pool, id).await;
     assert_eq!((r.status, r.attempts), (JobStatus::Queued, 0));
-    // The next claim is attempt 1 again.
+    // Once the dispatcher queued it again, the next claim is attempt 1 again.
+    assert_eq!(
+        transitions::promote_due(&pool, JobKind::Validation, 10).await.unwrap(),
+        1
+    );
     assert_eq!(
         transitions::claim(&pool, id, "w1", LEASE)
             .await
@@ -323,7 +331,9 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
 
     // While one dispatcher holds the rows, another takes none of them (skip locked).
     let mut tx = pool.begin().await.unwrap();
-    let taken = transitions::take_due(&mut tx, JobKind::Validation, 10).await.unwrap();
+    let taken = transitions::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 10)
+        .await
+        .unwrap();
     let mut ids: Vec<JobId> = taken.iter().map(|(id, _)| *id).collect();
     ids.sort();
     let mut want = vec![a, b];
@@ -331,7 +341,7 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
     assert_eq!(ids, want);
     let mut other = pool.begin().await.unwrap();
     assert!(
-        transitions::take_due(&mut other, JobKind::Validation, 10)
+        transitions::take_due(&mut other, JobKind::Validation, JobClass::Interactive, 10)
             .await
             .unwrap()
             .is_empty()
@@ -348,7 +358,7 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
     // Dispatched jobs are not taken again; other kinds, running and future jobs never were.
     let mut tx = pool.begin().await.unwrap();
     assert!(
-        transitions::take_due(&mut tx, JobKind::Validation, 10)
+        transitions::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 10)
             .await
             .unwrap()
             .is_empty()
@@ -360,7 +370,9 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
 
     // A failed push rolls back: the jobs stay undispatched. An undone dispatch is taken again.
     let mut tx = pool.begin().await.unwrap();
-    let s = transitions::take_due(&mut tx, JobKind::Search, 10).await.unwrap();
+    let s = transitions::take_due(&mut tx, JobKind::Search, JobClass::Interactive, 10)
+        .await
+        .unwrap();
     assert_eq!(s.len(), 1);
     tx.rollback().await.unwrap();
     assert!(row(&pool, search).await.dispatched_at.is_none());
@@ -375,7 +387,9 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
     transitions::undo_dispatch(&pool, first, task).await.unwrap();
     assert!(row(&pool, first).await.dispatched_at.is_none());
     let mut tx = pool.begin().await.unwrap();
-    let again = transitions::take_due(&mut tx, JobKind::Validation, 1).await.unwrap();
+    let again = transitions::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 1)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(again.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![first]);
 

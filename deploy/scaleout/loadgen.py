@@ -183,10 +183,10 @@ def cmd_report(a):
         pending = 0
         if accepted:
             rows = psql(cmd, f"select count(*) from (values {values(accepted)}) v(id) left join jobs j on j.id = v.id::uuid "
-                             "where j.status is null or j.status in ('queued','running');")
+                             "where j.status is null or j.status in ('queued','scheduled','running');")
             pending += int(rows[0][0])
         if all_products:
-            rows = psql(cmd, "select count(*) from jobs where kind = 'validation' and status in ('queued','running') "
+            rows = psql(cmd, "select count(*) from jobs where kind = 'validation' and status in ('queued','scheduled','running') "
                              f"and input->'product'->>'id' in (select p from (values {values(all_products)}) v(p));")
             pending += int(rows[0][0])
         if pending == 0 or time.monotonic() > deadline:
@@ -218,7 +218,7 @@ def cmd_report(a):
                              "group by product_id having count(*) > 1) d;")
             dup_results = int(rows[0][0])
             rows = psql(cmd, "select coalesce(sum(n - 1), 0), coalesce(sum(stuck), 0) from (select count(*) n, "
-                             "count(*) filter (where status in ('queued','running')) stuck from jobs "
+                             "count(*) filter (where status in ('queued','scheduled','running')) stuck from jobs "
                              f"where kind = 'validation' and input->'product'->>'id' in (select p from (values {values(products)}) v(p)) "
                              "group by input->'product'->>'id') d;")
             dup_jobs, stuck = int(rows[0][0]), int(rows[0][1])

@@ -277,7 +277,7 @@ def cmd_account(a):
         select id from ids
         union select bi.job_id from batch_items bi join ids on bi.batch_id = ids.id where bi.job_id is not null
         union select j.id from jobs j join prods on j.input->'product'->>'id' = prods.p
-          where j.tenant_id = '{tenant}' and j.kind = 'validation' and j.status in ('queued','running'))
+          where j.tenant_id = '{tenant}' and j.kind = 'validation' and j.status in ('queued','scheduled','running'))
       select (select count(*) from mine join jobs j using (id) where j.status not in ('succeeded','failed','canceled'))
            + (select count(*) from mine m left join jobs j using (id) where j.id is null),
              (select count(*) from webhook_deliveries d join mine m on d.job_id = m.id where d.status = 'pending');"""
@@ -330,7 +330,7 @@ def cmd_account(a):
     orphan_stuck = sum(1 for o in orphans if o not in jobs or jobs[o]["status"] not in TERMINAL)
     # any other job of these products (e.g. of a request that failed without naming its job), still not terminal
     other_stuck = int(pg.query(f"""select count(*) from jobs j join prods on j.input->'product'->>'id' = prods.p
-        where j.tenant_id = '{tenant}' and j.kind = 'validation' and j.status in ('queued','running')
+        where j.tenant_id = '{tenant}' and j.kind = 'validation' and j.status in ('queued','scheduled','running')
           and j.id not in (select id from ids);""", ids=all_ids, products=products)[0][0])
     # -------- duplicates: more than one validation job, or more than one result, for one product
     dup = pg.query(f"""

@@ -1,30 +1,68 @@
-//! The dispatcher: feeds each apalis queue from PostgreSQL, never past the queue cap.
+//! The dispatcher: feeds each apalis queue from PostgreSQL, never past the queue cap, in fair order.
 //!
 //! PostgreSQL holds any backlog; Redis only ever sees a few thousand due jobs per queue, so
-//! apalis-redis's 8,000-due-jobs defect cannot trigger however large the backlog grows.
+//! apalis-redis's 8,000-due-jobs defect cannot trigger however large the backlog grows. Each kind
+//! has an interactive and (for the kinds clients submit in bulk) a bulk queue; each round takes
+//! the due jobs of a queue in tag order (`transitions::take_due`, docs/SCHEDULING.md), after
+//! queueing the kind's scheduled jobs that became due (`transitions::promote_due`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use dropforge_common::{db, domain::JobKind, metric_names as m, queue::Queue, shutdown::Shutdown};
+use dropforge_common::{
+    db,
+    domain::{JobClass, JobKind},
+    metric_names as m,
+    queue::Queue,
+    shutdown::Shutdown,
+    wake::Signal,
+};
 use sqlx::PgPool;
 
 /// Most jobs pushed per queue per round (keeps transactions and Lua calls short).
 const MAX_PER_ROUND: usize = 1000;
+/// Most due jobs in a bulk queue: bulk work waits in PostgreSQL, where it is in tag order, rather
+/// than in Redis, where it is first come first served (about a second of work at full speed).
+const BULK_CAP: usize = 1000;
 
-/// Pushes due jobs of `kind` while the queue has room; returns how many were pushed.
+/// Queues the kind's due scheduled jobs, then pushes due jobs of `kind`, per class, while its
+/// queue has room under `cap` (bulk queues under at most [`BULK_CAP`]); returns the most jobs
+/// pushed to one queue (a full round is [`MAX_PER_ROUND`]).
 pub async fn dispatch_once(pool: &PgPool, queue: &Queue, kind: JobKind, cap: usize) -> anyhow::Result<usize> {
-    let depth = queue.depth(kind).await?;
+    let promoted = db::jobs::promote_due(pool, kind, MAX_PER_ROUND).await?;
+    if promoted > 0 {
+        tracing::debug!(kind = kind.as_str(), promoted, "scheduled jobs are due again");
+    }
+    let mut most = 0;
+    for &class in kind.classes() {
+        let cap = match class {
+            JobClass::Interactive => cap,
+            JobClass::Bulk => cap.min(BULK_CAP),
+        };
+        most = most.max(dispatch_queue(pool, queue, kind, class, cap).await?);
+    }
+    Ok(most)
+}
+
+/// One round for the queue of `kind` and `class`: returns how many were pushed.
+async fn dispatch_queue(
+    pool: &PgPool,
+    queue: &Queue,
+    kind: JobKind,
+    class: JobClass,
+    cap: usize,
+) -> anyhow::Result<usize> {
+    let depth = queue.depth_of(kind, class).await?;
     let room = cap.saturating_sub(depth).min(MAX_PER_ROUND);
     if room == 0 {
         return Ok(0);
     }
     let mut tx = pool.begin().await?;
-    let jobs = db::jobs::take_due(&mut tx, kind, room).await?;
+    let jobs = db::jobs::take_due(&mut tx, kind, class, room).await?;
     if jobs.is_empty() {
         tx.rollback().await?;
         return Ok(0);
     }
-    match queue.push(kind, &jobs).await {
+    match queue.push_to(kind, class, &jobs).await {
         Ok(()) => {
             tx.commit().await?;
             metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "dispatched")
@@ -38,19 +76,61 @@ pub async fn dispatch_once(pool: &PgPool, queue: &Queue, kind: JobKind, cap: usi
     }
 }
 
-/// Runs the dispatcher until `shutdown`: immediately again while it finds work, else every `every`.
-pub async fn run(pool: PgPool, queue: Queue, kinds: Vec<JobKind>, cap: usize, every: Duration, shutdown: Shutdown) {
+/// Shortest time between two rounds started by wake-ups (a burst of them is one round).
+const WAKE_GAP: Duration = Duration::from_millis(5);
+
+/// What starts a dispatch round before the tick.
+#[derive(Default)]
+pub struct Wakeups {
+    /// Raised by the wake-up subscriber: someone left jobs in PostgreSQL (`{prefix}:wake:dispatch`).
+    pub published: Option<Arc<Signal>>,
+    /// Raised by this process's job completions (room freed in a queue). Heeded only after a round
+    /// that dispatched something: when PostgreSQL held nothing due, room alone changes nothing.
+    pub completions: Option<Arc<Signal>>,
+}
+
+/// Runs the dispatcher until `shutdown`: immediately again while it finds full rounds, else on the
+/// next wake-up (at most every [`WAKE_GAP`]) or after `every`, whichever comes first.
+pub async fn run(
+    pool: PgPool,
+    queue: Queue,
+    kinds: Vec<JobKind>,
+    cap: usize,
+    every: Duration,
+    wakeups: Wakeups,
+    shutdown: Shutdown,
+) {
+    let idle = Arc::new(Signal::default());
+    let published = wakeups.published.unwrap_or_else(|| idle.clone());
+    let completions = wakeups.completions.unwrap_or(idle);
     while !shutdown.is_triggered() {
-        let mut busy = false;
+        let round = tokio::time::Instant::now();
+        let (mut busy, mut moved) = (false, false);
         for &kind in &kinds {
             match dispatch_once(&pool, &queue, kind, cap).await {
-                Ok(n) => busy |= n == MAX_PER_ROUND,
+                Ok(n) => {
+                    busy |= n == MAX_PER_ROUND;
+                    moved |= n > 0;
+                }
                 Err(e) => tracing::warn!(kind = kind.as_str(), error = %e, "dispatch failed"),
             }
         }
-        if !busy {
+        if busy {
+            continue;
+        }
+        let tick = tokio::time::sleep(every);
+        tokio::pin!(tick);
+        let woken = tokio::select! {
+            () = &mut tick => false,
+            () = published.taken() => true,
+            () = completions.taken(), if moved => true,
+            () = shutdown.wait() => false,
+        };
+        if woken {
+            // Coalesce: wake-ups during the gap are taken by the next round (it reads everything).
             tokio::select! {
-                () = tokio::time::sleep(every) => {}
+                () = tokio::time::sleep_until(round + WAKE_GAP) => {}
+                () = &mut tick => {}
                 () = shutdown.wait() => {}
             }
         }

@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init_tracing(config.log_json);
     let handle = telemetry::install_metrics()?;
     let stop = Shutdown::new();
+    telemetry::spawn_metrics_upkeep(handle.clone(), stop.clone());
     let metrics_listener = TcpListener::bind(config.worker.metrics_listen).await?;
     let metrics_stop = stop.clone();
     tokio::spawn(async move {

@@ -1,15 +1,16 @@
 //! Wiring of a worker process: connections, clients, background loops and the queue workers.
 
-use std::sync::Arc;
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use dropforge_common::{
     cache::Cache,
     config::Config,
     db,
     domain::JobKind,
-    queue::{self, Queue, RunnerSettings},
+    queue::{self, HandlerError, JobHandler, Queue, QueuedJob, RunnerSettings},
     scoring::ScoringConfig,
     shutdown::Shutdown,
+    wake::{self, Signal, Wakes},
 };
 
 use crate::{
@@ -29,6 +30,24 @@ pub const KINDS: [JobKind; 5] = [
     JobKind::Suppliers,
     JobKind::Canary,
 ];
+
+/// The job handler, raising `done` after every delivery (room freed in a queue: see
+/// [`dispatcher::Wakeups::completions`]).
+struct SignalOnDone<H> {
+    inner: H,
+    done: Arc<Signal>,
+}
+
+impl<H: JobHandler> JobHandler for SignalOnDone<H> {
+    fn handle(&self, job: QueuedJob) -> Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send>> {
+        let (run, done) = (self.inner.handle(job), self.done.clone());
+        Box::pin(async move {
+            let result = run.await;
+            done.raise();
+            result
+        })
+    }
+}
 
 /// Runs a worker until `shutdown`: returns after in-flight jobs drained (or the shutdown cap).
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -70,6 +89,16 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let w = &config.worker;
     // Background loops stop with their own shutdown, after the queue workers drained.
     let loops = Shutdown::new();
+    // One pub/sub connection wakes the queue pollers and the dispatcher on every push and deferral.
+    let mut targets = queue.wake_targets(&KINDS);
+    targets.push(wake::DISPATCH.to_owned());
+    let wakes = Wakes::new(&config.redis_prefix, &targets);
+    let subscriber = tokio::spawn(
+        wakes
+            .clone()
+            .subscribe(config.redis_url.expose().to_owned(), loops.clone()),
+    );
+    let completions = Arc::new(Signal::default());
     let renewer = tokio::spawn(
         leases
             .clone()
@@ -81,6 +110,10 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         KINDS.to_vec(),
         w.queue_cap,
         w.dispatch_interval,
+        dispatcher::Wakeups {
+            published: wakes.signal(wake::DISPATCH),
+            completions: Some(completions.clone()),
+        },
         shutdown.clone(),
     ));
     let canaries = tokio::spawn(canary::run(
@@ -101,17 +134,21 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     tokio::spawn(crate::retention::run(pool.clone(), w.retention, loops.clone()));
     let settings = RunnerSettings {
         concurrency: w.concurrency,
+        bulk_concurrency: w.bulk_concurrency,
         poll_interval: w.poll_interval,
         heartbeat: w.heartbeat,
         missed_heartbeats: w.missed_heartbeats as usize,
         shutdown_timeout: w.shutdown_timeout,
+        wakes,
     };
-    queue
-        .run_workers(&KINDS, Arc::new(Runner::new(deps)), settings, shutdown)
-        .await;
+    let handler = SignalOnDone {
+        inner: Runner::new(deps),
+        done: completions,
+    };
+    queue.run_workers(&KINDS, Arc::new(handler), settings, shutdown).await;
     tracing::info!(in_flight = leases.len(), "queue workers stopped");
     loops.trigger();
-    let _ = tokio::join!(renewer, dispatch, canaries, reconcile);
+    let _ = tokio::join!(renewer, dispatch, canaries, reconcile, subscriber);
     pool.close().await;
     Ok(())
 }

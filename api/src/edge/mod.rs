@@ -7,6 +7,7 @@
 
 pub mod client_ip;
 pub mod cors;
+mod decisions;
 pub mod fallback;
 pub mod headers;
 pub mod idempotency;
@@ -29,7 +30,6 @@ use axum::{
 };
 use dropforge_common::config::Config;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use serde_json::Value;
 use tower_http::{
     compression::{
         CompressionLayer,
@@ -56,6 +56,8 @@ pub struct EdgeState {
 
 pub(crate) struct EdgeInner {
     pub(crate) redis: Option<ConnectionManager>,
+    /// The group-commit decision task, started on first use (inside the runtime).
+    pub(crate) decider: std::sync::OnceLock<decisions::Decider>,
     pub(crate) prefix: String,
     pub(crate) limits: rate_limit::Limits,
     pub(crate) fallback: fallback::LocalGcra,
@@ -96,6 +98,7 @@ impl EdgeState {
         Self {
             inner: Arc::new(EdgeInner {
                 redis,
+                decider: std::sync::OnceLock::new(),
                 prefix: config.redis_prefix.clone(),
                 limits: rate_limit::Limits::from_config(e),
                 fallback: fallback::LocalGcra::new(e.rate_limit_ip, e.rate_limit_replicas),
@@ -212,11 +215,6 @@ fn is_problem(response: &Response) -> bool {
 /// A problem answer of the edge (`/problems/<code>`), rendered by the one problem renderer.
 pub(crate) fn problem(status: StatusCode, code: &str, title: &'static str, detail: &str) -> Response {
     Problem::new(status, code, title, detail).into_response()
-}
-
-/// A problem answer from a complete document (the rate limiter's 429), through the same renderer.
-pub(crate) fn problem_document(status: StatusCode, body: Value) -> Response {
-    crate::problem::render(status, &body)
 }
 
 #[cfg(test)]

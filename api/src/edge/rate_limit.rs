@@ -1,6 +1,6 @@
-//! Distributed rate limiting: one GCRA Lua script call per request decides every policy that
-//! applies (per client IP, per API key or its per-route override) atomically in Redis, so one
-//! limit holds across all replicas. Redis errors or a decision slower than `rate_limit_timeout`
+//! Distributed rate limiting: a GCRA Lua script in Redis decides every policy that applies (per
+//! client IP, per API key or its per-route override) atomically, so one limit holds across all
+//! replicas; concurrent requests share one script call ([`super::decisions`]). Redis errors or a decision slower than `rate_limit_timeout`
 //! switch the per-IP policy to the in-process fallback (the per-key policy is skipped then), and
 //! keep using it for [`BREAKER`] before Redis is tried again.
 //!
@@ -11,10 +11,7 @@ use std::{
     cmp::Reverse,
     collections::HashMap,
     net::SocketAddr,
-    sync::{
-        LazyLock,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
 
@@ -22,20 +19,20 @@ use axum::{
     extract::{ConnectInfo, MatchedPath, Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use dropforge_common::{
     apikey,
     config::{EdgeConfig, RatePolicy},
     metric_names::RATE_LIMITED_TOTAL,
 };
-use serde_json::json;
 
 use super::{
     EdgeInner, EdgeState, client_ip,
+    decisions::{Bucket, Decider},
     fallback::{Decision, Gcra},
-    problem_document,
 };
+use crate::problem::Problem;
 
 /// Counter: rate-limit decisions taken by the in-process fallback.
 pub const RATELIMIT_FALLBACK_TOTAL: &str = dropforge_common::metric_names::RATELIMIT_FALLBACK_TOTAL;
@@ -46,12 +43,6 @@ pub const BREAKER: Duration = Duration::from_secs(1);
 /// Problem type of a 429 (draft-ietf-httpapi-ratelimit-headers §5).
 pub const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
 
-/// GCRA over several buckets: all are checked, and only when every one allows is each advanced.
-/// KEYS[i] = bucket; ARGV[3i-2..3i] = interval µs, tolerance µs, TTL ms.
-/// Returns {allowed, then per bucket: ok, remaining, retry_after_ms, reset_ms}.
-const GCRA_LUA: &str = include_str!("gcra.lua");
-
-static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(GCRA_LUA));
 static WARNED_NO_PEER: AtomicBool = AtomicBool::new(false);
 
 /// Policy names as they appear in headers and the `policy` metric label.
@@ -106,6 +97,19 @@ struct Check {
     name: &'static str,
     policy: RatePolicy,
     bucket: String,
+}
+
+impl Check {
+    /// The bucket with its GCRA parameters, for the decision script.
+    fn bucket(&self) -> Bucket {
+        let gcra = Gcra::new(self.policy.limit, self.policy.window);
+        Bucket {
+            key: self.bucket.clone(),
+            interval_us: gcra.interval_us,
+            tolerance_us: gcra.tolerance_us,
+            ttl_ms: u64::try_from(self.policy.window.as_millis()).unwrap_or(u64::MAX / 4),
+        }
+    }
 }
 
 /// A policy's decision, with the policy actually applied (the fallback's is smaller).
@@ -205,9 +209,24 @@ async fn decide(inner: &EdgeInner, checks: &[Check]) -> Vec<Outcome> {
     let now_ms = elapsed_ms(inner);
     let breaker_open = now_ms < inner.breaker_until_ms.load(Ordering::Relaxed);
     if let (Some(conn), false) = (&inner.redis, breaker_open) {
-        match tokio::time::timeout(inner.limits.timeout, eval(conn.clone(), checks)).await {
-            Ok(Ok(outcomes)) => return outcomes,
-            Ok(Err(e)) => tracing::warn!(error = %e, "rate limiter: Redis error; using the local fallback"),
+        let decider = inner
+            .decider
+            .get_or_init(|| Decider::spawn(conn.clone(), inner.limits.timeout));
+        let buckets = checks.iter().map(Check::bucket).collect();
+        match tokio::time::timeout(inner.limits.timeout, decider.decide(buckets)).await {
+            Ok(Ok(decisions)) if decisions.len() == checks.len() => {
+                return checks
+                    .iter()
+                    .zip(decisions)
+                    .map(|(c, decision)| Outcome {
+                        name: c.name,
+                        policy: c.policy,
+                        decision,
+                    })
+                    .collect();
+            }
+            Ok(Ok(_)) => tracing::warn!("rate limiter: malformed decision; using the local fallback"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "rate limiter: no decision from Redis; using the local fallback"),
             Err(_) => tracing::warn!("rate limiter: Redis too slow; using the local fallback"),
         }
         inner.backend_errors.fetch_add(1, Ordering::Relaxed);
@@ -231,42 +250,6 @@ async fn decide(inner: &EdgeInner, checks: &[Check]) -> Vec<Outcome> {
 
 fn elapsed_ms(inner: &EdgeInner) -> u64 {
     u64::try_from(inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX / 2)
-}
-
-async fn eval(mut conn: redis::aio::ConnectionManager, checks: &[Check]) -> redis::RedisResult<Vec<Outcome>> {
-    let mut invocation = SCRIPT.prepare_invoke();
-    for c in checks {
-        invocation.key(&c.bucket);
-    }
-    for c in checks {
-        let gcra = Gcra::new(c.policy.limit, c.policy.window);
-        let ttl_ms = u64::try_from(c.policy.window.as_millis())
-            .unwrap_or(u64::MAX / 4)
-            .max(1);
-        invocation.arg(gcra.interval_us).arg(gcra.tolerance_us).arg(ttl_ms);
-    }
-    let raw: Vec<i64> = invocation.invoke_async(&mut conn).await?;
-    if raw.len() != 1 + 4 * checks.len() {
-        return Err(redis::RedisError::from((
-            redis::ErrorKind::Client,
-            "unexpected rate-limit script reply",
-        )));
-    }
-    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(checks
-        .iter()
-        .zip(raw[1..].chunks_exact(4))
-        .map(|(c, r)| Outcome {
-            name: c.name,
-            policy: c.policy,
-            decision: Decision {
-                allowed: r[0] == 1,
-                remaining: n(r[1]),
-                retry_after_ms: n(r[2]),
-                reset_ms: n(r[3]),
-            },
-        })
-        .collect())
 }
 
 fn secs_ceil(ms: u64) -> u64 {
@@ -301,17 +284,15 @@ fn too_many_requests(outcomes: &[Outcome], denied: &[&Outcome]) -> Response {
         .first()
         .map_or(1, |o| secs_ceil(o.decision.retry_after_ms).max(1));
     let names: Vec<&str> = denied.iter().map(|o| o.name).collect();
-    let mut response = problem_document(
+    let mut response = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
-        json!({
-            "type": QUOTA_EXCEEDED,
-            "title": "Too many requests",
-            "status": 429,
-            "detail": format!("Rate limit exceeded ({}); retry in {retry} s.", names.join(", ")),
-            "code": "rate_limited",
-            "violated-policies": names,
-        }),
-    );
+        "rate_limited",
+        "Too many requests",
+        format!("Rate limit exceeded ({}); retry in {retry} s.", names.join(", ")),
+    )
+    .with_type(QUOTA_EXCEEDED)
+    .with_violated_policies(names.iter().map(|n| (*n).to_owned()).collect())
+    .into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry));
     set_headers(headers, outcomes, denied.first().copied());

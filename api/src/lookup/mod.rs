@@ -4,13 +4,12 @@
 //!
 //! Handlers parse and validate, describe the [`Lookup`] and render what it answers.
 
+pub mod batch;
 pub mod cache;
 mod hook;
 pub mod jobs;
 pub mod submit;
 pub mod wait;
-
-use std::sync::Arc;
 
 use axum::{
     http::{HeaderMap, HeaderValue, header},
@@ -22,7 +21,7 @@ use dropforge_common::{
 };
 use serde_json::Value;
 
-use crate::{cached_body::CachedBody, documents::job_location, error::ApiError, state::AppState};
+use crate::{documents::job_location, error::ApiError, state::AppState};
 
 pub use cache::Store;
 
@@ -69,10 +68,7 @@ impl Lookup {
                 Some(hook) => Some(hook.record(state, tenant, &hit).await?),
                 None => None,
             };
-            let body = Arc::new(CachedBody::new(&hit));
-            state
-                .memo
-                .put(&self.key, body.clone(), state.config.api.result_memo_ttl);
+            let body = state.memo.refresh(&self.key, &hit, state.config.api.result_memo_ttl);
             return Ok(with_content_location(body.response(headers, "dropforge; hit"), job));
         }
         if let Some(bytes) = cache::read_postgres(state, &self.key, self.store).await? {
@@ -81,7 +77,10 @@ impl Lookup {
                 Some(hook) => Some(hook.record(state, tenant, &bytes).await?),
                 None => None,
             };
-            let response = CachedBody::new(&bytes).response(headers, "dropforge; hit; detail=postgres");
+            // Memoised like a Redis hit: while the cache Redis is unreachable (its breaker open)
+            // a hot key costs one PostgreSQL read per memo period, not one per request.
+            let body = state.memo.refresh(&self.key, &bytes, state.config.api.result_memo_ttl);
+            let response = body.response(headers, "dropforge; hit; detail=postgres");
             return Ok(with_content_location(response, job));
         }
         count_cache(self.kind, "miss");

@@ -1,9 +1,14 @@
-//! Creating or joining jobs: the row first (PostgreSQL is the truth), then, when the kind's queue
-//! has room under `DF_QUEUE_CAP`, the push; otherwise the worker's dispatcher feeds the job later.
+//! Creating or joining jobs: the row first (PostgreSQL is the truth, and the statement tags it for
+//! fair dispatch), then, for interactive work whose queue has room under `DF_QUEUE_CAP`, the push;
+//! otherwise the worker's dispatcher feeds the job later, in tag order. Bulk work (batch children,
+//! a tenant's singles beyond its interactive allowance) always goes through the dispatcher.
 
 use dropforge_common::{
-    db::{self, jobs::NewJob},
-    domain::{JobId, JobKind, TenantId},
+    db::{
+        self,
+        jobs::{CreateError, Created, NewJob},
+    },
+    domain::{JobClass, JobId, JobKind, TenantId},
     metric_names as m,
 };
 use serde_json::Value;
@@ -35,9 +40,35 @@ pub async fn submit(
     };
     let mut jobs = [job];
     reserve_dispatch(state, &mut jobs).await;
-    let created = db::jobs::create_or_join(&state.pool, &jobs[0]).await?;
+    let created = count_quota(
+        tenant,
+        JobClass::Interactive,
+        db::jobs::create_or_join(&state.pool, &jobs[0]).await,
+    )?;
     push_new(state, &jobs, &[created]).await;
     Ok(created.id())
+}
+
+/// Counts a creation against the tenant's quota in `dropforge_tenant_refused_total{tenant,class}`:
+/// a refusal adds one and its answer is returned; an accepted creation adds zero, so every tenant
+/// that submits has the series before its first refusal (rates and alerts need it).
+pub fn count_quota<T>(tenant: TenantId, class: JobClass, result: Result<T, CreateError>) -> Result<T, ApiError> {
+    let refused =
+        metrics::counter!(m::TENANT_REFUSED_TOTAL, "tenant" => tenant.0.to_string(), "class" => class.as_str());
+    match result {
+        Ok(created) => {
+            refused.increment(0);
+            Ok(created)
+        }
+        Err(e) => {
+            if let CreateError::BacklogFull(full) = &e {
+                tracing::info!(tenant = %tenant.0, queued = full.queued, max_queued = full.max_queued,
+                    requested = full.requested, "submission refused: tenant backlog full");
+                refused.increment(1);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Marks the jobs that their queue has room for to be pushed at once (a fresh task id each); the
@@ -59,18 +90,29 @@ pub async fn reserve_dispatch(state: &AppState, jobs: &mut [NewJob]) {
 
 /// After the commit: pushes the new jobs marked for dispatch, one Redis call per kind (a failed
 /// push leaves them to the dispatcher), and counts what was pushed, deferred and joined.
-pub async fn push_new(state: &AppState, jobs: &[NewJob], created: &[db::jobs::Created]) {
+pub async fn push_new(state: &AppState, jobs: &[NewJob], created: &[Created]) {
     let mut pushes: Vec<(JobKind, JobId, Ulid)> = Vec::new();
     for (job, created) in jobs.iter().zip(created) {
         let outcome = match (created, job.dispatch_as) {
-            (db::jobs::Created::New(id), Some(task)) => {
+            (Created::New(id), Some(task)) => {
                 pushes.push((job.kind, *id, task));
                 "pushed"
             }
-            (db::jobs::Created::New(_), None) => "deferred",
-            (db::jobs::Created::Joined(_), _) => "joined",
+            (Created::Promoted(id), Some(task)) => {
+                pushes.push((job.kind, *id, task));
+                "joined"
+            }
+            (Created::New(_) | Created::Deferred(_), _) => "deferred",
+            (Created::Joined(_) | Created::Promoted(_), _) => "joined",
         };
         metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => job.kind.as_str(), "outcome" => outcome).increment(1);
+    }
+    if jobs.iter().zip(created).any(|(j, c)| {
+        matches!(c, Created::Deferred(_))
+            || (matches!(c, Created::New(_) | Created::Promoted(_)) && j.dispatch_as.is_none())
+    }) {
+        // Jobs left in PostgreSQL: wake the dispatchers now rather than at their next tick.
+        let _ = state.queue_redis.call(state.queue.wake_dispatchers()).await;
     }
     for kind in JobKind::ALL {
         let batch: Vec<(JobId, Ulid)> = pushes

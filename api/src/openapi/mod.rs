@@ -34,7 +34,7 @@ use crate::{
         InvalidMember, Problem,
         responses::{
             BadQuery, BadQueryOrPath, InternalError, MethodNotAllowed, PayloadTooLarge, ServiceUnavailable,
-            TooManyRequests, Unauthorized,
+            TooManyRequests, TooManyRequestsOrBacklogFull, Unauthorized,
         },
     },
     routes,
@@ -95,6 +95,7 @@ pub const BEARER: &str = "bearer";
             MethodNotAllowed,
             PayloadTooLarge,
             TooManyRequests,
+            TooManyRequestsOrBacklogFull,
             ServiceUnavailable,
             InternalError
         ),

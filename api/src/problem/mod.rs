@@ -35,7 +35,8 @@ pub struct Problem {
     /// `invalid_job_id`, `duplicate_query_parameter`, `invalid_query_encoding`, `invalid_path_encoding`,
     /// `job_not_found`, `not_found`, `method_not_allowed`, `payload_too_large`,
     /// `unauthorized`, `rate_limited`, `idempotency_key_invalid`, `idempotency_key_reused`,
-    /// `idempotency_request_in_progress`, `job_not_cancelable`, `webhook_url_disabled`, `service_unavailable`,
+    /// `idempotency_request_in_progress`, `job_not_cancelable`, `webhook_url_disabled`, `tenant_backlog_full`,
+    /// `service_unavailable`,
     /// `request_timeout` or
     /// `internal_error`.
     #[schema(example = "validation_failed")]

@@ -83,6 +83,17 @@ problem_responses! {
             ("RateLimit", ratelimit_header()),
             ("RateLimit-Policy", ratelimit_policy_header())
         ];
+    /// 429 of a submission: a rate-limit policy is exhausted, or the tenant's backlog is full.
+    TooManyRequestsOrBacklogFull => "A rate limit is exceeded (`code`: `rate_limited`, `type` \
+        `https://iana.org/assignments/http-problem-types#quota-exceeded`, `violated-policies`), or your \
+        account's queued jobs would exceed its quota (`code`: `tenant_backlog_full`, `type` \
+        `/problems/tenant-backlog-full`): nothing of the submission was accepted (a batch is refused whole); \
+        `Retry-After` estimates when the backlog has drained enough, from its recent drain rate (1 to 300 s).",
+        [
+            ("Retry-After", seconds_header("Seconds until the request may be retried.")),
+            ("RateLimit", ratelimit_header()),
+            ("RateLimit-Policy", ratelimit_policy_header())
+        ];
     /// 503: a dependency is unavailable or the request timed out.
     ServiceUnavailable => "A dependency (PostgreSQL, Redis) is unavailable, the request timed out \
         (`request_timeout`), or an `Idempotency-Key` cannot be honoured right now; retry later \

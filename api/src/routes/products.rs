@@ -28,8 +28,8 @@ use crate::{
     problem::{
         Problem,
         responses::{
-            BadQuery, BadQueryOrPath, InternalError, MethodNotAllowed, ServiceUnavailable, TooManyRequests,
-            Unauthorized,
+            BadQuery, BadQueryOrPath, InternalError, MethodNotAllowed, ServiceUnavailable,
+            TooManyRequestsOrBacklogFull, Unauthorized,
         },
     },
     requests::CountryCode,
@@ -171,7 +171,7 @@ fn lookup(kind: JobKind, key: String, ttl: std::time::Duration, input: Value) ->
         (status = 401, response = Unauthorized), (status = 405, response = MethodNotAllowed),
         (status = 422, description = "Invalid parameters, each in `errors` (`validation_failed`)",
             body = Problem, content_type = "application/problem+json"),
-        (status = 429, response = TooManyRequests), (status = 500, response = InternalError),
+        (status = 429, response = TooManyRequestsOrBacklogFull), (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable)))]
 pub async fn search(
     State(state): State<AppState>,
@@ -219,7 +219,7 @@ pub async fn search(
         (status = 401, response = Unauthorized), (status = 405, response = MethodNotAllowed),
         (status = 422, description = "Unknown source (`/path/source`), invalid product id (`/path/id`) or country \
             (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, response = TooManyRequests), (status = 500, response = InternalError),
+        (status = 429, response = TooManyRequestsOrBacklogFull), (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable)))]
 pub async fn suppliers(
     State(state): State<AppState>,

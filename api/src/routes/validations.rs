@@ -18,7 +18,8 @@ use crate::{
     problem::{
         Problem,
         responses::{
-            InternalError, MethodNotAllowed, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized,
+            InternalError, MethodNotAllowed, PayloadTooLarge, ServiceUnavailable, TooManyRequestsOrBacklogFull,
+            Unauthorized,
         },
     },
     requests::{ValidationRequest, webhook},
@@ -83,7 +84,7 @@ use crate::{
             disabled after it answered 410 Gone (`webhook_url_disabled`, pointer `/webhook_url`), or an \
             `Idempotency-Key` reused with another body (`idempotency_key_reused`)",
             body = Problem, content_type = "application/problem+json"),
-        (status = 429, response = TooManyRequests),
+        (status = 429, response = TooManyRequestsOrBacklogFull),
         (status = 500, response = InternalError),
         (status = 503, response = ServiceUnavailable),
     )

@@ -147,7 +147,8 @@ impl Config {
             worker: WorkerConfig {
                 metrics_listen: r.addr("DF_WORKER_METRICS_LISTEN", "127.0.0.1:9465"),
                 concurrency: r.parse("DF_WORKER_CONCURRENCY", 1024),
-                poll_interval: r.millis("DF_WORKER_POLL_MS", 25),
+                bulk_concurrency: r.parse("DF_WORKER_BULK_CONCURRENCY", 1024),
+                poll_interval: r.millis("DF_WORKER_POLL_MS", 250),
                 heartbeat: r.secs("DF_WORKER_HEARTBEAT_SECS", 2),
                 missed_heartbeats: r.parse("DF_WORKER_MISSED_HEARTBEATS", 3),
                 lease: r.secs("DF_JOB_LEASE_SECS", 6),
@@ -283,6 +284,9 @@ impl Config {
         let w = &self.worker;
         if w.concurrency == 0 {
             errors.push("DF_WORKER_CONCURRENCY must be at least 1".into());
+        }
+        if w.bulk_concurrency == 0 {
+            errors.push("DF_WORKER_BULK_CONCURRENCY must be at least 1".into());
         }
         if w.queue_cap == 0 || w.queue_cap > 6000 {
             errors.push("DF_QUEUE_CAP must be between 1 and 6000 (apalis-redis wedges at 8000 due jobs)".into());

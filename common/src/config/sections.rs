@@ -41,9 +41,16 @@ pub struct ApiConfig {
 pub struct WorkerConfig {
     /// `DF_WORKER_METRICS_LISTEN` (default `127.0.0.1:9465`).
     pub metrics_listen: SocketAddr,
-    /// `DF_WORKER_CONCURRENCY`: jobs in flight per worker process (default 1024).
+    /// `DF_WORKER_CONCURRENCY`: interactive jobs in flight per kind and worker process (default 1024).
     pub concurrency: usize,
-    /// `DF_WORKER_POLL_MS`: apalis fetch tick (default 25).
+    /// `DF_WORKER_BULK_CONCURRENCY`: bulk jobs (batch children, singles beyond a tenant's
+    /// interactive allowance) in flight per kind and worker process (default 1024). Each class
+    /// has its own queue and slots, so neither starves the other.
+    pub bulk_concurrency: usize,
+    /// `DF_WORKER_POLL_MS`: apalis fetch tick of an idle queue (default 250). Pushes wake the queue's
+    /// workers at once over Redis pub/sub (`{prefix}:wake:queue:{kind}`), so this tick is only the
+    /// fallback for wake-ups lost while the subscriber reconnects; a queue handing out tasks polls
+    /// every 2 ms.
     pub poll_interval: Duration,
     /// `DF_WORKER_HEARTBEAT_SECS` (default 2).
     pub heartbeat: Duration,
@@ -57,7 +64,9 @@ pub struct WorkerConfig {
     pub lease_renew: Duration,
     /// `DF_RECONCILE_MS`: reconciler period (default 2000).
     pub reconcile_interval: Duration,
-    /// `DF_DISPATCH_MS`: dispatcher period when idle (default 50).
+    /// `DF_DISPATCH_MS`: dispatcher period when idle (default 50); a wake-up on
+    /// `{prefix}:wake:dispatch` (published when the API leaves jobs to the dispatcher) or a job
+    /// completion after a round that moved jobs starts a round sooner.
     pub dispatch_interval: Duration,
     /// `DF_CANARY_INTERVAL_MS`: how often each worker submits a canary job (default 5000; 0 = never).
     pub canary_interval: Duration,

@@ -11,11 +11,12 @@ use sqlx::{PgConnection, PgPool};
 use ulid::Ulid;
 use uuid::Uuid;
 
+use super::sched::{self, BacklogFull};
 pub use super::transitions::{
-    cancel, claim, claim_many, mark_failed, mark_succeeded, renew_leases, requeue_expired, reschedule,
+    cancel, claim, claim_many, mark_failed, mark_succeeded, promote_due, renew_leases, requeue_expired, reschedule,
     settle_dispatches, succeed_many, take_due, undo_dispatch,
 };
-use crate::domain::{JobId, JobKind, JobStatus, TenantId};
+use crate::domain::{JobClass, JobId, JobKind, JobStatus, TenantId};
 
 /// A job as clients see it (plus its result when it has one).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -100,41 +101,130 @@ pub struct NewJob {
     pub webhook_url: Option<String>,
     /// Request id for log correlation.
     pub request_id: Option<String>,
-    /// The batch that created it (a batch cancel cancels it too).
+    /// The batch that created it (a batch cancel cancels it too). A batch child is bulk work;
+    /// every other job asks for the interactive class.
     pub parent_id: Option<JobId>,
-    /// When set, the job is created already marked as dispatched with this apalis task id
-    /// (the caller pushes it right after the commit).
+    /// When set, an interactive job is created already marked as dispatched with this apalis
+    /// task id (the caller pushes it right after the commit). Bulk jobs ignore it: they always
+    /// go through the dispatcher, in tag order.
     pub dispatch_as: Option<Ulid>,
+}
+
+impl NewJob {
+    /// The class the job asks for: bulk for a batch child, interactive otherwise.
+    pub fn requested_class(&self) -> JobClass {
+        if self.parent_id.is_some() {
+            JobClass::Bulk
+        } else {
+            JobClass::Interactive
+        }
+    }
 }
 
 /// Result of [`create_or_join`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
-    /// A new job row was written.
+    /// A new job row was written (marked dispatched when `dispatch_as` was given).
     New(JobId),
+    /// A new job row was written, but as bulk work (the tenant is beyond its interactive
+    /// allowance): `dispatch_as` was not applied, the dispatcher feeds it.
+    Deferred(JobId),
     /// An identical job was already in flight; this is its id.
     Joined(JobId),
+    /// An identical queued bulk job (a batch child) was joined and promoted to interactive with a
+    /// fresh tag (marked dispatched when `dispatch_as` was given).
+    Promoted(JobId),
 }
 
 impl Created {
     /// The job id either way.
     pub fn id(self) -> JobId {
         match self {
-            Self::New(id) | Self::Joined(id) => id,
+            Self::New(id) | Self::Deferred(id) | Self::Joined(id) | Self::Promoted(id) => id,
         }
     }
 }
 
-/// Creates a job, or joins the tenant's identical job in flight (same `dedupe_key`).
-pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, sqlx::Error> {
+/// Why a job could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// A statement failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// The tenant's queued jobs would exceed its quota: nothing was written.
+    #[error("the tenant's backlog is full ({} queued of {})", .0.queued, .0.max_queued)]
+    BacklogFull(BacklogFull),
+}
+
+/// Creates a job, or joins the tenant's identical job in flight (same `dedupe_key`), in one
+/// statement that also tags it for fair dispatch (docs/SCHEDULING.md):
+///
+/// - the class: interactive when asked for and the tenant has fewer than
+///   [`sched::INTERACTIVE_ALLOWANCE`] interactive jobs of the kind queued or running, else bulk
+///   (kinds without a bulk queue stay interactive);
+/// - the tag: `greatest(tenant's last tag, the queue's virtual time) + 1000 / weight`, written
+///   back as the tenant's last tag, with its queued counter incremented (when the job is left to
+///   the dispatcher), only when a row is created and only while the tenant's queued jobs stay
+///   within its quota ([`CreateError::BacklogFull`] otherwise);
+/// - an interactive submission that joins a queued, undispatched bulk job promotes it
+///   (interactive, fresh tag, dispatched under `dispatch_as` when given).
+pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, CreateError> {
+    let class = job.requested_class();
+    let allowance = (class == JobClass::Interactive && job.kind.classes().contains(&JobClass::Bulk))
+        .then_some(sched::INTERACTIVE_ALLOWANCE);
     for _ in 0..5 {
         let id = JobId::generate();
-        let inserted: Option<Uuid> = sqlx::query_scalar!(
-            "insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
-                               queue_task_id, dispatched_at, parent_id)
-             values ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, case when $8::text is null then null else now() end, $9)
-             on conflict (tenant_id, dedupe_key) where status in ('queued', 'running') and dedupe_key is not null
-             do nothing returning id",
+        let row = sqlx::query!(
+            r#"with existing as (
+                 select id from jobs
+                 where tenant_id = $2 and dedupe_key = $4 and status in ('queued', 'scheduled', 'running')
+             ), cls as (
+                 select case when $10::int2 = 0 and $11::int8 is not null
+                              and (select count(*) from (select 1 from jobs
+                                       where tenant_id = $2 and kind = $3 and class = 0
+                                         and status in ('queued', 'scheduled', 'running') limit $11) open) >= $11
+                        then 1::int2 else $10::int2 end as class
+             ), promotable as (
+                 select j.id from jobs j
+                 where j.id = (select id from existing) and (select class from cls) = 0
+                   and j.class = 1 and j.status = 'queued' and j.dispatched_at is null
+                 for update skip locked
+             ), used as (
+                 select coalesce(sum(queued), 0) as queued, coalesce(min(max_queued), $12) as max_queued
+                 from tenant_sched where tenant_id = $2
+             ), clock as (
+                 select coalesce((select vt from sched_clock where kind = $3 and class = (select class from cls)), 0) as vt
+             ), tag as (
+                 insert into tenant_sched as s (tenant_id, kind, class, last_vft, queued)
+                 select $2, $3, cls.class, clock.vt + 1000,
+                        case when cls.class = 0 and $8::text is not null then 0 else 1 end
+                 from cls, clock, used
+                 where exists (select 1 from promotable)
+                    or (not exists (select 1 from existing) and used.queued < used.max_queued)
+                 on conflict (tenant_id, kind, class) do update
+                    set last_vft = greatest(s.last_vft, (select vt from clock)) + 1000 / s.weight,
+                        queued = s.queued + excluded.queued
+                 returning s.last_vft
+             ), promote as (
+                 update jobs j set class = 0, vft = (select last_vft from tag), queue_task_id = $8,
+                        dispatched_at = case when $8::text is null then null else now() end
+                 from promotable p where j.id = p.id
+                 returning j.id
+             ), ins as (
+                 insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
+                                   queue_task_id, dispatched_at, parent_id, class, vft)
+                 select $1, $2, $3, 'queued', $4, $5, $6, $7, t.task, case when t.task is null then null else now() end,
+                        $9, cls.class, tag.last_vft
+                 from tag, cls, (select case when (select class from cls) = 0 then $8::text end as task) t
+                 where not exists (select 1 from existing)
+                 on conflict (tenant_id, dedupe_key) where status in ('queued', 'scheduled', 'running')
+                     and dedupe_key is not null
+                 do nothing
+                 returning id
+             )
+             select (select id from ins) as "created?", (select id from existing) as "existing?",
+                    exists(select 1 from promote) as "promoted!", (select class from cls) as "class!",
+                    exists(select 1 from tag) as "tagged!""#,
             id.0,
             job.tenant_id.0,
             job.kind.as_str(),
@@ -144,108 +234,154 @@ pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, sqlx
             job.request_id.as_deref(),
             job.dispatch_as.map(|t| t.to_string()),
             job.parent_id.map(|p| p.0),
+            class.as_i16(),
+            allowance,
+            sched::DEFAULT_MAX_QUEUED,
         )
-        .fetch_optional(pool)
+        .fetch_one(pool)
         .await?;
-        if let Some(id) = inserted {
-            return Ok(Created::New(JobId(id)));
+        if let Some(id) = row.created {
+            let demoted = job.dispatch_as.is_some() && row.class != JobClass::Interactive.as_i16();
+            return Ok(if demoted {
+                Created::Deferred(JobId(id))
+            } else {
+                Created::New(JobId(id))
+            });
         }
-        let existing: Option<Uuid> = sqlx::query_scalar!(
-            "select id from jobs where tenant_id = $1 and dedupe_key = $2 and status in ('queued', 'running')",
-            job.tenant_id.0,
-            job.dedupe_key.as_deref() as Option<&str>,
-        )
-        .fetch_optional(pool)
-        .await?;
-        if let Some(id) = existing {
-            return Ok(Created::Joined(JobId(id)));
+        if let Some(id) = row.existing {
+            return Ok(if row.promoted {
+                Created::Promoted(JobId(id))
+            } else {
+                Created::Joined(JobId(id))
+            });
         }
-        // The in-flight job finished between the two statements: try again.
+        if !row.tagged {
+            return Err(CreateError::BacklogFull(sched::backlog(pool, job.tenant_id, 1).await?));
+        }
+        // An identical job was inserted concurrently after this statement's snapshot: try again.
     }
-    Err(sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into()))
+    Err(sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into()).into())
 }
 
-/// [`create_or_join`] for many jobs at once (a batch's misses): one multi-row insert, one read
-/// of the in-flight jobs that were joined instead. Answers one [`Created`] per job, in order. Jobs
-/// must carry distinct `dedupe_key`s (a batch submits each distinct product once). Runs on one
-/// connection, usually the transaction that also writes the batch and its items.
-pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<Vec<Created>, sqlx::Error> {
+/// [`create_or_join`] for many jobs at once (a batch's misses): per tenant, kind and class one
+/// statement that joins the jobs already in flight, reserves the tags of the new ones with one
+/// update of the tenant's row (or refuses them all when they would exceed its quota) and inserts
+/// them. Answers one [`Created`] per job, in order. Jobs keep the class they ask for (no
+/// allowance, no promotion) and must carry distinct `dedupe_key`s (a batch submits each distinct
+/// product once). Runs on one connection, usually the transaction that also writes the batch and
+/// its items: on [`CreateError::BacklogFull`] the caller rolls it back, so nothing is kept.
+pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<Vec<Created>, CreateError> {
     let mut answers: Vec<Option<Created>> = vec![None; jobs.len()];
-    for _ in 0..5 {
-        let pending: Vec<usize> = (0..jobs.len()).filter(|&i| answers[i].is_none()).collect();
-        if pending.is_empty() {
-            break;
+    let mut groups: Vec<((TenantId, JobKind, JobClass), Vec<usize>)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let key = (job.tenant_id, job.kind, job.requested_class());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((key, vec![i])),
         }
-        let ids: Vec<Uuid> = pending.iter().map(|_| JobId::generate().0).collect();
-        let col = |f: &dyn Fn(&NewJob) -> Option<String>| -> Vec<Option<String>> {
-            pending.iter().map(|&i| f(&jobs[i])).collect()
-        };
-        let tenants: Vec<Uuid> = pending.iter().map(|&i| jobs[i].tenant_id.0).collect();
-        let kinds = col(&|j| Some(j.kind.as_str().to_owned()));
-        let dedupe = col(&|j| j.dedupe_key.clone());
-        let inputs: Vec<Value> = pending.iter().map(|&i| jobs[i].input.clone()).collect();
-        let hooks = col(&|j| j.webhook_url.clone());
-        let requests = col(&|j| j.request_id.clone());
-        let tasks = col(&|j| j.dispatch_as.map(|t| t.to_string()));
-        let parents: Vec<Option<Uuid>> = pending.iter().map(|&i| jobs[i].parent_id.map(|p| p.0)).collect();
-        let inserted: Vec<Uuid> = sqlx::query_scalar!(
-            "insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
-                               queue_task_id, dispatched_at, parent_id)
-             select t.id, t.tenant_id, t.kind, 'queued', t.dedupe_key, t.input, t.webhook_url, t.request_id,
-                    t.task_id, case when t.task_id is null then null else now() end, t.parent_id
-             from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::text[],
-                         $8::text[], $9::uuid[])
-                  as t(id, tenant_id, kind, dedupe_key, input, webhook_url, request_id, task_id, parent_id)
-             on conflict (tenant_id, dedupe_key) where status in ('queued', 'running') and dedupe_key is not null
-             do nothing returning id",
-            &ids,
-            &tenants,
-            &kinds as &[Option<String>],
-            &dedupe as &[Option<String>],
-            &inputs,
-            &hooks as &[Option<String>],
-            &requests as &[Option<String>],
-            &tasks as &[Option<String>],
-            &parents as &[Option<Uuid>],
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        let inserted: std::collections::HashSet<Uuid> = inserted.into_iter().collect();
-        let mut joined_keys: Vec<(Uuid, String)> = Vec::new();
-        for (slot, &i) in pending.iter().enumerate() {
-            if inserted.contains(&ids[slot]) {
-                answers[i] = Some(Created::New(JobId(ids[slot])));
-            } else if let Some(key) = &jobs[i].dedupe_key {
-                joined_keys.push((jobs[i].tenant_id.0, key.clone()));
+    }
+    for ((tenant, kind, class), members) in groups {
+        for _ in 0..5 {
+            let pending: Vec<usize> = members.iter().copied().filter(|&i| answers[i].is_none()).collect();
+            if pending.is_empty() {
+                break;
+            }
+            let ids: Vec<Uuid> = pending.iter().map(|_| JobId::generate().0).collect();
+            let col = |f: &dyn Fn(&NewJob) -> Option<String>| -> Vec<Option<String>> {
+                pending.iter().map(|&i| f(&jobs[i])).collect()
+            };
+            let dedupe = col(&|j| j.dedupe_key.clone());
+            let inputs: Vec<Value> = pending.iter().map(|&i| jobs[i].input.clone()).collect();
+            let hooks = col(&|j| j.webhook_url.clone());
+            let requests = col(&|j| j.request_id.clone());
+            let tasks = col(&|j| j.dispatch_as.map(|t| t.to_string()));
+            let parents: Vec<Option<Uuid>> = pending.iter().map(|&i| jobs[i].parent_id.map(|p| p.0)).collect();
+            let rows = sqlx::query!(
+                r#"with input as (
+                     select * from unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::uuid[],
+                                          $7::text[]) with ordinality
+                         as t(id, dedupe_key, input, webhook_url, request_id, parent_id, task_id, ord)
+                 ), existing as (
+                     select j.dedupe_key, j.id from jobs j join input i on j.dedupe_key = i.dedupe_key
+                     where j.tenant_id = $8 and j.status in ('queued', 'scheduled', 'running')
+                 ), fresh as (
+                     select i.*, case when $10::int2 = 0 then i.task_id end as task,
+                            row_number() over (order by i.ord) as rn
+                     from input i
+                     where not exists (select 1 from existing e where e.dedupe_key = i.dedupe_key)
+                 ), counts as (
+                     select count(*) as n, count(*) filter (where task is null) as pending from fresh
+                 ), used as (
+                     select coalesce(sum(queued), 0) as queued, coalesce(min(max_queued), $11) as max_queued
+                     from tenant_sched where tenant_id = $8
+                 ), clock as (
+                     select coalesce((select vt from sched_clock where kind = $9 and class = $10), 0) as vt
+                 ), tag as (
+                     insert into tenant_sched as s (tenant_id, kind, class, last_vft, queued)
+                     select $8, $9, $10, clock.vt + 1000 * counts.n, counts.pending
+                     from counts, clock, used
+                     where counts.n > 0 and used.queued + counts.pending <= used.max_queued
+                     on conflict (tenant_id, kind, class) do update
+                        set last_vft = greatest(s.last_vft, (select vt from clock))
+                                       + (select n from counts) * (1000 / s.weight),
+                            queued = s.queued + excluded.queued
+                     returning s.last_vft, 1000 / s.weight as stride
+                 ), ins as (
+                     insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
+                                       queue_task_id, dispatched_at, parent_id, class, vft)
+                     select f.id, $8, $9, 'queued', f.dedupe_key, f.input, f.webhook_url, f.request_id, f.task,
+                            case when f.task is null then null else now() end, f.parent_id, $10,
+                            tag.last_vft - ((select n from counts) - f.rn) * tag.stride
+                     from fresh f, tag
+                     on conflict (tenant_id, dedupe_key) where status in ('queued', 'scheduled', 'running')
+                         and dedupe_key is not null
+                     do nothing
+                     returning id
+                 )
+                 select i.ord as "ord!", n.id as "created?", e.id as "existing?",
+                        exists(select 1 from tag) as "tagged!"
+                 from input i left join ins n on n.id = i.id left join existing e on e.dedupe_key = i.dedupe_key
+                 order by i.ord"#,
+                &ids,
+                &dedupe as &[Option<String>],
+                &inputs,
+                &hooks as &[Option<String>],
+                &requests as &[Option<String>],
+                &parents as &[Option<Uuid>],
+                &tasks as &[Option<String>],
+                tenant.0,
+                kind.as_str(),
+                class.as_i16(),
+                sched::DEFAULT_MAX_QUEUED,
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut refused = 0;
+            for row in rows {
+                let Some(&i) = usize::try_from(row.ord - 1).ok().and_then(|slot| pending.get(slot)) else {
+                    continue;
+                };
+                answers[i] = match (row.created, row.existing) {
+                    (Some(id), _) => Some(Created::New(JobId(id))),
+                    (None, Some(id)) => Some(Created::Joined(JobId(id))),
+                    (None, None) if !row.tagged => {
+                        refused += 1;
+                        None
+                    }
+                    // Inserted concurrently after this statement's snapshot: tried again.
+                    (None, None) => None,
+                };
+            }
+            if refused > 0 {
+                return Err(CreateError::BacklogFull(
+                    sched::backlog(&mut *conn, tenant, refused).await?,
+                ));
             }
         }
-        if joined_keys.is_empty() {
-            continue;
-        }
-        let (tenants, keys): (Vec<Uuid>, Vec<String>) = joined_keys.into_iter().unzip();
-        let existing = sqlx::query!(
-            r#"select j.tenant_id, j.dedupe_key as "dedupe_key!", j.id from jobs j
-             join unnest($1::uuid[], $2::text[]) as k(tenant_id, dedupe_key)
-               on j.tenant_id = k.tenant_id and j.dedupe_key = k.dedupe_key
-             where j.status in ('queued', 'running')"#,
-            &tenants,
-            &keys,
-        )
-        .fetch_all(&mut *conn)
-        .await?;
-        for (tenant, key, id) in existing.into_iter().map(|r| (r.tenant_id, r.dedupe_key, r.id)) {
-            for &i in &pending {
-                if answers[i].is_none() && jobs[i].tenant_id.0 == tenant && jobs[i].dedupe_key.as_deref() == Some(&key)
-                {
-                    answers[i] = Some(Created::Joined(JobId(id)));
-                }
-            }
-        }
-        // Keys whose in-flight job finished between the two statements are tried again.
     }
     answers
         .into_iter()
-        .map(|a| a.ok_or_else(|| sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into())))
+        .map(|a| a.ok_or_else(|| sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into()).into()))
         .collect()
 }
 
@@ -268,6 +404,8 @@ pub struct Claimed {
     pub webhook_url: Option<String>,
     /// Request id of the submitting request.
     pub request_id: Option<String>,
+    /// Its dispatch class (the upstream budget gives bulk work a smaller share).
+    pub class: JobClass,
 }
 
 /// A claimed job with its id (batched claims).
@@ -280,15 +418,26 @@ pub struct ClaimedJob {
     pub job: Claimed,
 }
 
-/// Queued jobs dispatched longer than `grace` ago: `(job id, task id)` to verify against Redis.
+/// A dispatch to verify against Redis: the job, its apalis task id and the class of its queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch {
+    /// The job.
+    pub id: Uuid,
+    /// The apalis task id it was pushed under.
+    pub task_id: String,
+    /// The queue class it was pushed to.
+    pub class: JobClass,
+}
+
+/// Queued jobs dispatched longer than `grace` ago, to verify against Redis.
 pub async fn dispatched_before(
     pool: &PgPool,
     kind: JobKind,
     grace: Duration,
     limit: usize,
-) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+) -> Result<Vec<Dispatch>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"select id, queue_task_id as "queue_task_id!" from jobs
+        r#"select id, queue_task_id as "queue_task_id!", class from jobs
          where kind = $1 and status = 'queued' and dispatched_at < now() - make_interval(secs => $2)
            and queue_task_id is not null
          order by dispatched_at limit $3"#,
@@ -298,13 +447,20 @@ pub async fn dispatched_before(
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.queue_task_id)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| Dispatch {
+            id: r.id,
+            task_id: r.queue_task_id,
+            class: JobClass::from_i16(r.class),
+        })
+        .collect())
 }
 
 /// Queue figures of one kind for the depth gauges.
 #[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
 pub struct KindDepth {
-    /// Queued jobs.
+    /// Queued jobs (scheduled ones included).
     pub queued: i64,
     /// Running jobs.
     pub running: i64,
@@ -314,9 +470,12 @@ pub struct KindDepth {
 
 /// Counts queued and running jobs of a kind.
 pub async fn depth(pool: &PgPool, kind: JobKind) -> Result<KindDepth, sqlx::Error> {
+    // Scheduled jobs (waiting for a retry) count as queued, as clients see them; they are read
+    // from their own small index.
     sqlx::query_as!(
         KindDepth,
-        r#"select count(*) filter (where status = 'queued') as "queued!",
+        r#"select count(*) filter (where status = 'queued')
+                    + (select count(*) from jobs where kind = $1 and status = 'scheduled') as "queued!",
                 count(*) filter (where status = 'running') as "running!",
                 coalesce(extract(epoch from now() - min(next_run_at) filter (where status = 'queued'
                     and next_run_at <= now()))::float8, 0) as "oldest_queued_age!"
@@ -352,7 +511,7 @@ pub async fn list(pool: &PgPool, tenant: TenantId, f: &JobFilter) -> Result<Vec<
                 j.finished_at, j.updated_at, null::jsonb as result
          from jobs j
          where j.tenant_id = $1
-           and ($2::text is null or j.status = $2)
+           and ($2::text is null or j.status = $2 or ($2 = 'queued' and j.status = 'scheduled'))
            and ($3::text is null or j.kind = $3)
            and (j.created_at, j.id) < ($4, $5)
          order by j.created_at desc, j.id desc

@@ -6,6 +6,7 @@ pub mod job_results;
 pub mod jobs;
 pub mod results;
 pub mod retention;
+pub mod sched;
 pub mod tenants;
 pub mod transitions;
 pub mod webhooks;

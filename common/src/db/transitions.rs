@@ -5,9 +5,10 @@
 //!   queued ──claim──▶ running ──complete / succeed──▶ succeeded
 //!     ▲  │              │  │ ──fail────────────────▶ failed
 //!     │  │              │  └─requeue_expired (out of attempts)─▶ failed (worker_lost)
-//!     │  │              ├─reschedule (refunded or not)──▶ queued
+//!     │  │              ├─reschedule (refunded or not)──▶ scheduled ──promote_due (due)──▶ queued
 //!     │  │              └─requeue_expired (lease lapsed)──▶ queued
-//!     │  └──cancel──▶ canceled            (a batch also from running, with its queued children)
+//!     │  └──cancel──▶ canceled            (also from scheduled; a batch also from running, with its
+//!     │                                    queued and scheduled children)
 //!   batch: queued ──mark_running──▶ running ──finish_ready (no item open)──▶ succeeded
 //! ```
 //!
@@ -37,7 +38,7 @@ use super::{
     jobs::{Cancel, Claimed, ClaimedJob},
     results::{Completion, NewResult, OwnedResult},
 };
-use crate::domain::{JobId, JobKind, JobStatus, TenantId};
+use crate::domain::{JobClass, JobId, JobKind, JobStatus, TenantId};
 
 /// Seconds of a [`Duration`] as PostgreSQL `make_interval(secs => ..)` takes them.
 fn secs(d: Duration) -> f64 {
@@ -79,7 +80,7 @@ pub async fn claim_many(
            and ((locked.status = 'queued' and locked.next_run_at <= now())
                 or (locked.status = 'running' and locked.lease_expires_at < now()))
          returning jobs.id, jobs.tenant_id, jobs.kind as "kind: JobKind", jobs.input, jobs.attempts,
-                   jobs.created_at, jobs.next_run_at, jobs.webhook_url, jobs.request_id"#,
+                   jobs.created_at, jobs.next_run_at, jobs.webhook_url, jobs.request_id, jobs.class"#,
         ids,
         owner,
         secs(lease),
@@ -99,6 +100,7 @@ pub async fn claim_many(
                 next_run_at: r.next_run_at,
                 webhook_url: r.webhook_url,
                 request_id: r.request_id,
+                class: JobClass::from_i16(r.class),
             },
         })
         .collect())
@@ -174,9 +176,10 @@ pub async fn mark_failed(
     Ok(done.rows_affected() == 1)
 }
 
-/// Puts a claimed job back in the queue, due after `delay`, undispatched, with `error` as its
-/// last error; `refund_attempt` gives the attempt back (throttles, quotas), otherwise it counts.
-/// False when `owner` no longer holds it.
+/// Puts a claimed job back to wait, due after `delay`, undispatched, with `error` as its last
+/// error; `refund_attempt` gives the attempt back (throttles, quotas), otherwise it counts. The job
+/// is `scheduled` (clients see `queued`): out of the dispatcher's ready set until [`promote_due`]
+/// queues it again with a fresh tag. False when `owner` no longer holds it.
 pub async fn reschedule(
     pool: &PgPool,
     id: JobId,
@@ -186,7 +189,7 @@ pub async fn reschedule(
     refund_attempt: bool,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
-        "update jobs set status = 'queued', next_run_at = now() + make_interval(secs => $3), error = $4,
+        "update jobs set status = 'scheduled', next_run_at = now() + make_interval(secs => $3), error = $4,
                 attempts = attempts - $5, dispatched_at = null, queue_task_id = null, lease_owner = null,
                 lease_expires_at = null, state_version = state_version + 1, updated_at = now()
          where id = $1 and status = 'running' and lease_owner = $2",
@@ -201,36 +204,111 @@ pub async fn reschedule(
     Ok(done.rows_affected() == 1)
 }
 
-/// Selects up to `limit` due, undispatched `queued` jobs of `kind` (skipping rows another
-/// dispatcher holds), marks them dispatched under fresh task ids and returns them; the caller
-/// pushes them, then commits `tx` (or rolls back on failure, leaving them undispatched).
+/// Selects up to `limit` due, undispatched `queued` jobs of `kind` and `class` in tag order
+/// (`vft`, then id), skipping rows another dispatcher holds, marks them dispatched under fresh
+/// task ids and returns them; the caller pushes them, then commits `tx` (or rolls back on
+/// failure, leaving them undispatched). In the same statement the tenants' queued counters go
+/// down by what was taken from each (once per round, rows locked in tenant order), and the
+/// queue's virtual time moves up to the highest tag taken. A transaction-scoped advisory lock
+/// per queue lets one dispatcher at a time fill it: another one takes nothing this round.
 pub async fn take_due(
     tx: &mut Transaction<'_, Postgres>,
     kind: JobKind,
+    class: JobClass,
     limit: usize,
 ) -> Result<Vec<(JobId, Ulid)>, sqlx::Error> {
-    let ids: Vec<Uuid> = sqlx::query_scalar!(
-        "select id from jobs where kind = $1 and status = 'queued' and dispatched_at is null and next_run_at <= now()
-         order by next_run_at limit $2 for update skip locked",
+    // Fresh task ids without sending one per row: a new ULID's first 22 characters (its time and
+    // 62 random bits) followed by the row number in 4 hex digits (all valid ULID characters).
+    let base: String = Ulid::generate().to_string().chars().take(22).collect();
+    let rows = sqlx::query!(
+        r#"with gate as (
+             select pg_try_advisory_xact_lock(hashtextextended('dropforge:dispatch:' || $1::text || ':' || $2::int2::text, 0)) as ok
+         ), picked as (
+             select id, tenant_id, vft from jobs
+             where kind = $1 and class = $2 and status = 'queued' and dispatched_at is null and next_run_at <= now()
+               and (select ok from gate)
+             order by vft, id limit $3 for update skip locked
+         ), numbered as (
+             select id, row_number() over (order by vft, id) as rn from picked
+         ), marked as (
+             update jobs j set dispatched_at = now(), queue_task_id = $4 || lpad(upper(to_hex(n.rn)), 4, '0')
+             from numbered n where j.id = n.id
+             returning j.id, j.queue_task_id
+         ), per_tenant as (
+             select tenant_id, count(*)::int4 as n from picked group by tenant_id
+         ), locked as (
+             select s.tenant_id from tenant_sched s
+             where s.kind = $1 and s.class = $2 and s.tenant_id in (select tenant_id from per_tenant)
+             order by s.tenant_id for update
+         ), drained as (
+             update tenant_sched s set
+                 queued = greatest(s.queued - p.n, 0),
+                 drained = s.drained + p.n,
+                 drain_rate = case when now() - s.drain_mark_at >= interval '10 seconds'
+                     then (s.drained + p.n - s.drain_mark) / extract(epoch from now() - s.drain_mark_at)::float8
+                     else s.drain_rate end,
+                 drain_mark = case when now() - s.drain_mark_at >= interval '10 seconds'
+                     then s.drained + p.n else s.drain_mark end,
+                 drain_mark_at = case when now() - s.drain_mark_at >= interval '10 seconds'
+                     then now() else s.drain_mark_at end
+             from per_tenant p join locked l on l.tenant_id = p.tenant_id
+             where s.tenant_id = p.tenant_id and s.kind = $1 and s.class = $2
+         ), clock as (
+             insert into sched_clock (kind, class, vt)
+             select $1, $2, max(vft) from picked having count(*) > 0
+             on conflict (kind, class) do update set vt = greatest(sched_clock.vt, excluded.vt)
+         )
+         select id as "id!", queue_task_id as "task!" from marked"#,
         kind.as_str(),
-        i64::try_from(limit).unwrap_or(i64::MAX),
+        class.as_i16(),
+        i64::try_from(limit.min(0xFFFF)).unwrap_or(0xFFFF),
+        base,
     )
     .fetch_all(&mut **tx)
     .await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let tasks: Vec<Ulid> = ids.iter().map(|_| Ulid::generate()).collect();
-    let task_texts: Vec<String> = tasks.iter().map(ToString::to_string).collect();
-    sqlx::query!(
-        "update jobs set dispatched_at = now(), queue_task_id = t.task_id
-         from unnest($1::uuid[], $2::text[]) as t(id, task_id) where jobs.id = t.id",
-        &ids,
-        &task_texts,
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((JobId(r.id), Ulid::from_string(&r.task).ok()?)))
+        .collect())
+}
+
+/// Queues the `scheduled` jobs of `kind` that are due (at most `limit`, oldest first, skipping
+/// rows another dispatcher holds) with fresh tags: per tenant and class, one update of its row
+/// reserves the tags (`greatest(last tag, virtual time) + k · 1000 / weight`) and counts the jobs
+/// as queued. Not a change clients can see (both read `queued`): no version bump. Returns how
+/// many were queued.
+pub async fn promote_due(pool: &PgPool, kind: JobKind, limit: usize) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        r#"with due as (
+             select id, tenant_id, class from jobs
+             where kind = $1 and status = 'scheduled' and next_run_at <= now()
+             order by next_run_at limit $2 for update skip locked
+         ), groups as (
+             select tenant_id, class, count(*)::int4 as n from due group by tenant_id, class
+         ), tagged as (
+             insert into tenant_sched as s (tenant_id, kind, class, last_vft, queued)
+             select g.tenant_id, $1, g.class,
+                    coalesce((select vt from sched_clock c where c.kind = $1 and c.class = g.class), 0) + 1000 * g.n, g.n
+             from groups g order by g.tenant_id, g.class
+             on conflict (tenant_id, kind, class) do update
+                set last_vft = greatest(s.last_vft, excluded.last_vft - 1000 * excluded.queued)
+                               + excluded.queued * (1000 / s.weight),
+                    queued = s.queued + excluded.queued
+             returning s.tenant_id, s.class, s.last_vft, 1000 / s.weight as stride
+         ), numbered as (
+             select d.id, d.tenant_id, d.class, g.n,
+                    row_number() over (partition by d.tenant_id, d.class order by d.id) as rn
+             from due d join groups g on g.tenant_id = d.tenant_id and g.class = d.class
+         )
+         update jobs j set status = 'queued', vft = t.last_vft - (nb.n - nb.rn) * t.stride
+         from numbered nb join tagged t on t.tenant_id = nb.tenant_id and t.class = nb.class
+         where j.id = nb.id"#,
+        kind.as_str(),
+        i64::try_from(limit).unwrap_or(i64::MAX),
     )
-    .execute(&mut **tx)
+    .execute(pool)
     .await?;
-    Ok(ids.into_iter().map(JobId).zip(tasks).collect())
+    Ok(done.rows_affected())
 }
 
 /// Forgets a dispatch that could not be pushed, so the dispatcher pushes the job later.
@@ -310,11 +388,12 @@ pub async fn cancel(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Cancel
         r#"with target as (
              update jobs set status = 'canceled', finished_at = now(), lease_owner = null, lease_expires_at = null,
                     state_version = state_version + 1, updated_at = now()
-             where id = $1 and tenant_id = $2 and (status = 'queued' or (kind = 'batch' and status = 'running'))
+             where id = $1 and tenant_id = $2
+               and (status in ('queued', 'scheduled') or (kind = 'batch' and status = 'running'))
              returning id
          ), children as (
              update jobs set status = 'canceled', finished_at = now(), state_version = state_version + 1, updated_at = now()
-             where parent_id in (select id from target) and status = 'queued'
+             where parent_id in (select id from target) and status in ('queued', 'scheduled')
          )
          select id as "id!" from target"#,
         id.0,
@@ -354,7 +433,7 @@ pub async fn finish_ready(exec: impl PgExecutor<'_>, child: Option<JobId>) -> Re
                         updated_at = now()
                  where b.kind = 'batch' and b.status in ('queued', 'running')
                    and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                                   where bi.batch_id = b.id and c.status in ('queued', 'running'))
+                                   where bi.batch_id = b.id and c.status in ('queued', 'scheduled', 'running'))
                  returning b.id, b.tenant_id, b.webhook_url",
             )
             .fetch_all(exec)
@@ -376,7 +455,7 @@ pub async fn finish_ready_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> 
          where b.id in (select batch_id from batch_items where job_id = any($1))
            and b.kind = 'batch' and b.status in ('queued', 'running')
            and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                           where bi.batch_id = b.id and c.status in ('queued', 'running'))
+                           where bi.batch_id = b.id and c.status in ('queued', 'scheduled', 'running'))
          returning b.id, b.tenant_id, b.webhook_url",
         children,
     )

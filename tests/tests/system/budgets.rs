@@ -341,11 +341,12 @@ async fn tiny_aliexpress_budget_reschedules_without_using_attempts() {
     let mut rescheduled: HashSet<uuid::Uuid> = HashSet::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let throttled: Vec<uuid::Uuid> =
-            sqlx::query_scalar("select id from jobs where status = 'queued' and error->>'code' = 'upstream_throttled'")
-                .fetch_all(&env.pool)
-                .await
-                .unwrap();
+        let throttled: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "select id from jobs where status in ('queued', 'scheduled') and error->>'code' = 'upstream_throttled'",
+        )
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
         rescheduled.extend(throttled);
         let counts = env.status_counts().await;
         if counts.get("succeeded").copied().unwrap_or(0) >= i64::from(n) {

@@ -34,4 +34,5 @@ mod outage;
 mod products_e2e;
 mod reliability;
 mod supervision;
+mod wake_pickup;
 mod webhooks_e2e;

@@ -48,6 +48,11 @@ async fn backlog_of_25000_drains_without_wedging_the_queue() {
     .await;
     let (base, _api) = env.start_api().await;
     let client = Client::new(&base, &env.key("bulk").await);
+    // One tenant queues all 25,000: above the default quota of queued jobs (20,000).
+    dropforge_common::db::sched::set_tenant(&env.pool, "bulk", None, Some(100_000))
+        .await
+        .unwrap()
+        .expect("tenant");
     let ids = submit_many(&client, 1, N, 64).await;
     assert_eq!(ids.len(), N as usize);
 

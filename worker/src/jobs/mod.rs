@@ -207,8 +207,8 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
     let span = tracing::info_span!("job", job.id = %id, job.kind = kind.as_str(), job.attempt = claimed.attempts,
         request.id = claimed.request_id.as_deref().unwrap_or(""));
     // `instrument`, never `span.enter()` across an await: an entered guard leaks the span into
-    // every task the thread polls meanwhile.
-    let outcome = async {
+    // every task the thread polls meanwhile. Upstream budgets give bulk work a smaller share.
+    let work = async {
         tracing::debug!("job started");
         Ok::<_, StoreError>(match kind {
             JobKind::Validation => {
@@ -231,8 +231,8 @@ async fn run(deps: Arc<Deps>, job: QueuedJob) -> Result<(), StoreError> {
             )),
         })
     }
-    .instrument(span)
-    .await?;
+    .instrument(span);
+    let outcome = crate::upstream::budget::with_class(claimed.class, work).await?;
     metrics::histogram!(m::JOB_DURATION_SECONDS, "kind" => kind.as_str()).record(started.elapsed().as_secs_f64());
     let attempts = u32::try_from(claimed.attempts).unwrap_or(u32::MAX);
     let label = match outcome {

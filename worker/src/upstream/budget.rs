@@ -15,6 +15,13 @@
 //! Day windows other than YouTube's end at UTC midnight (AliExpress bans until Beijing midnight,
 //! which is 16:00 UTC; a UTC day is the simple, documented approximation).
 //!
+//! **Reserve for interactive work.** A call made by a bulk job (a batch child; [`with_class`]
+//! tells the budget the class of the job it runs for) may fill only [`BULK_SHARE_PERMILLE`] of a
+//! rate budget's depth (its burst tolerance plus the longest wait): beyond that it is refused like
+//! any over-budget call, while an interactive call still finds the last fifth free. The sustained
+//! rate is the same for both; bulk only cannot take the headroom that keeps single validations
+//! from being throttled behind a batch import.
+//!
 //! **Decisions.** A rate budget that admits the call within [`MAX_WAIT`] (1 s) reserves the slot and
 //! the call waits in-process (`reason="rate_wait"`); a longer wait is
 //! [`UpstreamError::Throttled`] with `code: "budget"` and the time until the budget allows. A used-up
@@ -66,6 +73,7 @@ use std::{
 use chrono::{DateTime, Utc};
 use dropforge_common::{
     config::{BudgetConfig, UpstreamsConfig},
+    domain::JobClass,
     metric_names,
 };
 use redis::{Script, aio::ConnectionManager};
@@ -102,6 +110,26 @@ const OUTAGE_QUIET: Duration = Duration::from_secs(30);
 pub const OUTAGE_GIVE_UP: Duration = Duration::from_secs(600);
 /// Pause recorded for a quota exhaustion that did not say when it resets.
 const DEFAULT_QUOTA_PAUSE: Duration = Duration::from_secs(3600);
+/// Share (per mille) of a rate budget's depth that calls of bulk jobs may fill.
+pub const BULK_SHARE_PERMILLE: u64 = 800;
+
+tokio::task_local! {
+    /// The class of the job the current task runs for (unset: interactive, the full budget).
+    static CLASS: JobClass;
+}
+
+/// Runs `fut` (a job's work) with every budget decision inside it taken for `class`.
+pub async fn with_class<F: Future>(class: JobClass, fut: F) -> F::Output {
+    CLASS.scope(class, fut).await
+}
+
+/// The share of a rate budget's depth that the current task may fill, per mille.
+fn share_permille() -> u64 {
+    match CLASS.try_with(|c| *c).unwrap_or_default() {
+        JobClass::Interactive => 1000,
+        JobClass::Bulk => BULK_SHARE_PERMILLE,
+    }
+}
 
 static TAKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_take.lua")));
 static PAUSE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_pause.lua")));
@@ -333,7 +361,7 @@ impl Budget {
         let mut inv = TAKE.key(self.key(upstream, "pause"));
         inv.key(self.key(upstream, "rate")).key(quota_key);
         inv.arg(cost).arg(interval).arg(tolerance).arg(micros(MAX_WAIT));
-        inv.arg(quota_limit).arg(end_ms);
+        inv.arg(quota_limit).arg(end_ms).arg(share_permille());
         let reply = tokio::time::timeout(REDIS_TIMEOUT, inv.invoke_async::<redis::Value>(&mut conn)).await;
         let reply = match reply {
             Ok(Ok(v)) => v,
