@@ -1,7 +1,7 @@
 //! In-process cache of API-key lookups (positive and negative) and of the keys used since the last
 //! `last_used_at` flush; revocation becomes visible within the cache's TTL and it never fails open.
 //!
-//! Entries are refreshed ahead of expiry: in the last tenth of an entry's TTL the first request
+//! Entries are refreshed ahead of expiry: in the second half of an entry's TTL the first request
 //! that sees it reads the key again while the others keep using it, so a busy key never expires
 //! and a thousand concurrent requests never look the same key up at once.
 
@@ -47,7 +47,7 @@ impl KeyCache {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             match entries.get_mut(key.id) {
                 Some(entry) if entry.read_at.elapsed() < ttl => {
-                    let refresh = !entry.refreshing && entry.read_at.elapsed() >= ttl.mul_f64(0.9);
+                    let refresh = !entry.refreshing && entry.read_at.elapsed() >= ttl / 2;
                     entry.refreshing |= refresh;
                     (Some(entry.record.clone()), refresh)
                 }

@@ -226,6 +226,18 @@ impl ResultMemo {
         }
     }
 
+    /// A memoised answer even if expired, up to [`STALE_GRACE`] after its expiry: served while the
+    /// cache Redis is skipped (its breaker open), so that a stalled Redis does not turn every
+    /// refresh of a hot key into a PostgreSQL read.
+    pub fn stale(&self, key: &str) -> Option<Arc<CachedBody>> {
+        let now = Instant::now();
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(_, until)| now < *until + STALE_GRACE)
+            .map(|(value, _)| value.clone())
+    }
+
     /// The answer for a cached `result` read from Redis, remembered for `ttl`: the entry already
     /// held when it encodes the same result (a refresh of a hot key costs no compression), else a
     /// newly encoded one.

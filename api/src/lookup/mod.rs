@@ -62,6 +62,13 @@ impl Lookup {
             count_cache(self.kind, "hit");
             return Ok(hit.response(headers, "dropforge; hit; detail=memory"));
         }
+        if hook.is_none()
+            && state.cache_redis.is_open()
+            && let Some(stale) = state.memo.stale(&self.key)
+        {
+            count_cache(self.kind, "hit");
+            return Ok(stale.response(headers, "dropforge; hit; detail=memory"));
+        }
         if let Some(hit) = cache::read_redis(state, &self.key).await {
             count_cache(self.kind, "hit");
             let job = match &hook {
