@@ -68,6 +68,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         keys: KeyCache::default(),
         memo: ResultMemo::default(),
         room: QueueRoom::default(),
+        submit_gates: lookup::submit::SubmitGates::default(),
         draining: Shutdown::new(),
         queue_redis,
         cache_redis,

@@ -96,7 +96,12 @@ async fn flushall_with_jobs_queued_and_running_loses_nothing() {
     let env = TestEnv::new(EnvOptions {
         latency_scale: 4.0,
         redis_url: Some(redis.url.clone()),
-        extra: vec![("DF_WORKER_CONCURRENCY", "64".into())],
+        // Both classes are limited (most of one tenant's singles run as bulk), so jobs are still
+        // queued when the queue Redis is wiped.
+        extra: vec![
+            ("DF_WORKER_CONCURRENCY", "64".into()),
+            ("DF_WORKER_BULK_CONCURRENCY", "32".into()),
+        ],
         ..EnvOptions::default()
     })
     .await;
