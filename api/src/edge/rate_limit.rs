@@ -225,14 +225,12 @@ async fn decide(inner: &EdgeInner, checks: &[Check]) -> Vec<Outcome> {
                     })
                     .collect();
             }
-            Ok(Ok(_)) => tracing::warn!("rate limiter: malformed decision; using the local fallback"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "rate limiter: no decision from Redis; using the local fallback"),
-            Err(_) => tracing::warn!("rate limiter: Redis too slow; using the local fallback"),
+            Ok(Ok(_)) => note_fallback(inner, "malformed decision"),
+            Ok(Err(e)) => note_fallback(inner, &e.to_string()),
+            Err(_) => note_fallback(inner, "Redis too slow"),
         }
         inner.backend_errors.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(RATELIMIT_BACKEND_ERRORS_TOTAL).increment(1);
-        let until = elapsed_ms(inner) + u64::try_from(BREAKER.as_millis()).unwrap_or(1000);
-        inner.breaker_until_ms.fetch_max(until, Ordering::Relaxed);
     }
     // Fallback: only the per-IP policy, at this replica's share of the quota.
     inner.fallback_decisions.fetch_add(1, Ordering::Relaxed);
@@ -246,6 +244,24 @@ async fn decide(inner: &EdgeInner, checks: &[Check]) -> Vec<Outcome> {
             decision: inner.fallback.check(&c.bucket),
         })
         .collect()
+}
+
+/// Opens the breaker after a failed decision. Only the request that opens it logs a warning: the
+/// requests already waiting when Redis stalled fail together, and one line per breaker period is
+/// enough (every fallback decision is counted in `dropforge_ratelimit_fallback_total`).
+fn note_fallback(inner: &EdgeInner, why: &str) {
+    let now = elapsed_ms(inner);
+    let until = now + u64::try_from(BREAKER.as_millis()).unwrap_or(1000);
+    let before = inner.breaker_until_ms.fetch_max(until, Ordering::Relaxed);
+    if before <= now {
+        tracing::warn!(
+            reason = why,
+            "rate limiter: no decision from Redis; local fallback for {} ms",
+            BREAKER.as_millis()
+        );
+    } else {
+        tracing::debug!(reason = why, "rate limiter: no decision from Redis; local fallback");
+    }
 }
 
 fn elapsed_ms(inner: &EdgeInner) -> u64 {
