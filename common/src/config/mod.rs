@@ -123,6 +123,7 @@ impl Config {
             }
         };
         let sandbox = "http://127.0.0.1:8089";
+        let concurrency = r.parse("DF_WORKER_CONCURRENCY", 1024);
         let config = Config {
             environment,
             log_json,
@@ -146,8 +147,8 @@ impl Config {
             },
             worker: WorkerConfig {
                 metrics_listen: r.addr("DF_WORKER_METRICS_LISTEN", "127.0.0.1:9465"),
-                concurrency: r.parse("DF_WORKER_CONCURRENCY", 1024),
-                bulk_concurrency: r.parse("DF_WORKER_BULK_CONCURRENCY", 1024),
+                concurrency,
+                bulk_concurrency: r.parse("DF_WORKER_BULK_CONCURRENCY", concurrency),
                 poll_interval: r.millis("DF_WORKER_POLL_MS", 250),
                 heartbeat: r.secs("DF_WORKER_HEARTBEAT_SECS", 2),
                 missed_heartbeats: r.parse("DF_WORKER_MISSED_HEARTBEATS", 3),

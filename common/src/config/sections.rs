@@ -44,7 +44,8 @@ pub struct WorkerConfig {
     /// `DF_WORKER_CONCURRENCY`: interactive jobs in flight per kind and worker process (default 1024).
     pub concurrency: usize,
     /// `DF_WORKER_BULK_CONCURRENCY`: bulk jobs (batch children, singles beyond a tenant's
-    /// interactive allowance) in flight per kind and worker process (default 1024). Each class
+    /// interactive allowance) in flight per kind and worker process (default: `DF_WORKER_CONCURRENCY`,
+    /// so lowering that one bounds both classes). Each class
     /// has its own queue and slots, so neither starves the other.
     pub bulk_concurrency: usize,
     /// `DF_WORKER_POLL_MS`: apalis fetch tick of an idle queue (default 250). Pushes wake the queue's
