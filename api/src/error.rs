@@ -219,13 +219,20 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if is_unavailable(&e) {
+impl ApiError {
+    /// The answer to a failed statement, for each of the requests that shared it.
+    pub fn from_db(e: &sqlx::Error) -> Self {
+        if is_unavailable(e) {
             Self::Unavailable(format!("postgres: {e}"))
         } else {
             Self::Internal(format!("postgres: {e}"))
         }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::from_db(&e)
     }
 }
 

@@ -24,7 +24,14 @@ use axum::{
     routing::{get, post},
 };
 use dropforge_common::{
-    cache::Cache, config::Config, db, events::Waiters, queue, queue::Queue, shutdown::Shutdown, telemetry,
+    cache::Cache,
+    config::{Config, HttpLayer},
+    db,
+    events::Waiters,
+    queue,
+    queue::Queue,
+    shutdown::Shutdown,
+    telemetry,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpSocket};
@@ -63,12 +70,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         queue: Queue::new(queue_conn, &config.redis_prefix),
         cache: Cache::new(cache_conn),
         config: Arc::new(config),
+        create_groups: lookup::group::CreateGroups::new(pool.clone()),
         pool,
         waiters: Waiters::default(),
         keys: KeyCache::default(),
         memo: ResultMemo::default(),
         room: QueueRoom::default(),
-        submit_gates: lookup::submit::SubmitGates::default(),
         draining: Shutdown::new(),
         queue_redis,
         cache_redis,
@@ -98,11 +105,20 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state.clone());
-    edge::apply(app, &state)
-        .layer(middleware::from_fn(http_metrics::track))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(()))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(UlidRequestId))
+    let on = |layer: HttpLayer| !state.config.edge.layers_off.contains(&layer);
+    let mut app = edge::apply(app, &state);
+    if on(HttpLayer::Metrics) {
+        app = app.layer(middleware::from_fn(http_metrics::track));
+    }
+    if on(HttpLayer::Trace) {
+        app = app.layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(()));
+    }
+    if on(HttpLayer::RequestId) {
+        app = app
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(UlidRequestId));
+    }
+    app
 }
 
 /// Request ids that sort by time (ULIDs from a thread-local generator: no syscall per request).

@@ -58,9 +58,9 @@ pub struct AppInner {
     pub memo: ResultMemo,
     /// Recent queue depths, so a miss does not always cost a Redis round trip.
     pub room: QueueRoom,
-    /// One single submission per tenant and kind at a time talks to PostgreSQL (the others wait
-    /// here, cheaply): see [`crate::lookup::submit::SubmitGates`].
-    pub submit_gates: crate::lookup::submit::SubmitGates,
+    /// Single submissions of a tenant and kind arriving together are created by one statement:
+    /// see [`crate::lookup::group`].
+    pub create_groups: crate::lookup::group::CreateGroups,
     /// Triggered on SIGTERM: `/ready` answers 503 and waiting requests answer at once.
     pub draining: Shutdown,
     /// Deadline and breaker of request-path calls to the queue Redis (depth, push, publish).

@@ -166,6 +166,71 @@ async fn singles_are_interactive_up_to_the_allowance_and_classes_are_separate(po
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_group_of_singles_is_placed_as_one_at_a_time_would_be(pool: PgPool) {
+    let t = tenant(&pool, "g").await;
+    sched::set_tenant(&pool, "g", None, Some(30)).await.unwrap().unwrap();
+    // A batch child first, so that one single of the group joins (and promotes) it.
+    let (_, children) = batch(&pool, t, &keys("b", 1)).await.unwrap();
+    let group: Vec<NewJob> = (0..40)
+        .map(|i| NewJob {
+            dispatch_as: Some(Ulid::generate()),
+            ..single(t, &if i == 3 { "b-0".to_owned() } else { format!("g{i}") })
+        })
+        .collect();
+    let mut conn = pool.acquire().await.unwrap();
+    let answers = jobs::create_group(&mut conn, &group, false).await.unwrap();
+    let allowance = usize::try_from(sched::INTERACTIVE_ALLOWANCE).unwrap();
+    // In arrival order: the allowance's interactive slots (the promotion takes one), then bulk.
+    assert_eq!(answers[3], Ok(Created::Promoted(children[0].id())));
+    assert!(
+        answers[..allowance]
+            .iter()
+            .all(|a| matches!(a, Ok(Created::New(_) | Created::Promoted(_))))
+    );
+    // Bulk ones count against the quota of 30 (one is the batch child, now promoted and
+    // dispatched, still counted until the repair): the first 29 fit, the rest are refused.
+    let deferred = answers.iter().filter(|a| matches!(a, Ok(Created::Deferred(_)))).count();
+    let refused: Vec<usize> = (0..answers.len()).filter(|&i| answers[i].is_err()).collect();
+    assert_eq!(deferred + refused.len(), 40 - allowance, "{answers:?}");
+    assert!(deferred > 0 && !refused.is_empty(), "{answers:?}");
+    assert!(
+        refused.iter().all(|&i| i > allowance),
+        "the refused ones are the last to arrive: {refused:?}"
+    );
+    let Err(full) = &answers[refused[0]] else {
+        unreachable!()
+    };
+    assert_eq!((full.max_queued, full.requested), (30, 1));
+    // Tags follow arrival order within each class.
+    let vft = |id: JobId| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select vft from jobs where id = $1")
+                .bind(id.0)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let bulk: Vec<JobId> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Ok(Created::Deferred(id)) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let mut tags = Vec::new();
+    for id in &bulk {
+        tags.push(vft(*id).await);
+    }
+    assert!(tags.windows(2).all(|w| w[0] < w[1]), "{tags:?}");
+    assert_eq!(take(&pool, JobClass::Bulk, 100).await.len(), deferred);
+    // A second group joins every job of the first that is in flight, and creates nothing.
+    let again = jobs::create_group(&mut conn, &group[..allowance], false).await.unwrap();
+    assert!(again.iter().all(|a| matches!(a, Ok(Created::Joined(_)))), "{again:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_single_joining_a_queued_batch_child_promotes_it(pool: PgPool) {
     let t = tenant(&pool, "t").await;
     batch(&pool, t, &keys("x", 200)).await.unwrap();

@@ -28,7 +28,7 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
-use dropforge_common::config::Config;
+use dropforge_common::config::{Config, HttpLayer};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tower_http::{
     compression::{
@@ -154,14 +154,30 @@ pub fn apply_with(router: Router, state: &AppState, edge: EdgeState) -> Router {
         tracing::error!(error = %why, "edge: invalid CORS configuration; cross-origin requests refused");
         cors::deny_all()
     });
-    let router = router
-        .layer(middleware::from_fn_with_state(ctx, idempotency::middleware))
-        .layer(middleware::from_fn_with_state(edge, rate_limit::middleware))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(compression_layer())
-        .layer(middleware::from_fn_with_state(e.request_timeout, guard))
-        .layer(cors);
-    headers::apply(router, e.hsts)
+    let on = |layer: HttpLayer| !e.layers_off.contains(&layer);
+    let mut router = router;
+    if on(HttpLayer::Idempotency) {
+        router = router.layer(middleware::from_fn_with_state(ctx, idempotency::middleware));
+    }
+    if on(HttpLayer::RateLimit) {
+        router = router.layer(middleware::from_fn_with_state(edge, rate_limit::middleware));
+    }
+    if on(HttpLayer::BodyLimit) {
+        router = router.layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    }
+    if on(HttpLayer::Compression) {
+        router = router.layer(compression_layer());
+    }
+    if on(HttpLayer::Timeout) {
+        router = router.layer(middleware::from_fn_with_state(e.request_timeout, guard));
+    }
+    if on(HttpLayer::Cors) {
+        router = router.layer(cors);
+    }
+    if on(HttpLayer::SecurityHeaders) {
+        router = headers::apply(router, e.hsts);
+    }
+    router
 }
 
 /// gzip and brotli for answers of at least [`COMPRESSION_MIN_BYTES`] (not images, gRPC or SSE), at

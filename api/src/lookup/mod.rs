@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod group;
 mod hook;
 pub mod jobs;
 pub mod submit;

@@ -3,11 +3,6 @@
 //! otherwise the worker's dispatcher feeds the job later, in tag order. Bulk work (batch children,
 //! a tenant's singles beyond its interactive allowance) always goes through the dispatcher.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
-
 use dropforge_common::{
     db::{
         self,
@@ -21,8 +16,9 @@ use ulid::Ulid;
 
 use crate::{error::ApiError, state::AppState};
 
-/// Creates or joins a job and, when the queue has room, pushes it at once (otherwise the
-/// worker's dispatcher feeds it from PostgreSQL under the queue cap). A queue Redis that does not
+/// Creates or joins a job (grouped with the tenant's concurrent submissions of the kind, see
+/// [`super::group`]) and, when the queue has room, pushes it at once (otherwise the worker's
+/// dispatcher feeds it from PostgreSQL under the queue cap). A queue Redis that does not
 /// answer within its deadline leaves the job to the dispatcher too: the row is the truth.
 pub async fn submit(
     state: &AppState,
@@ -45,44 +41,9 @@ pub async fn submit(
     };
     let mut jobs = [job];
     reserve_dispatch(state, &mut jobs).await;
-    let gate = state.submit_gates.gate(tenant, kind);
-    let _turn = gate.lock().await;
-    let created = count_quota(
-        tenant,
-        JobClass::Interactive,
-        db::jobs::create_or_join(&state.pool, &jobs[0]).await,
-    )?;
+    let created = state.create_groups.create(jobs[0].clone()).await?;
     push_new(state, &jobs, &[created]).await;
     Ok(created.id())
-}
-
-/// Per tenant and kind, a turn to run the creating statement. That statement updates the tenant's
-/// scheduling row (its fair-dispatch tag and queued counter), so concurrent single submissions of
-/// one tenant serialise on that row lock inside PostgreSQL; a thousand of them waiting there form a
-/// lock convoy that holds every pooled connection (measured: 98 validations/s and 503s from pool
-/// timeouts at 1,000 connections). Waiting for the turn in-process instead keeps one statement per
-/// tenant and kind at the row and leaves the pool to everyone else.
-#[derive(Clone, Default)]
-pub struct SubmitGates {
-    gates: Arc<Mutex<HashMap<(TenantId, JobKind), Gate>>>,
-}
-
-/// One tenant and kind's turn to create.
-pub type Gate = Arc<tokio::sync::Mutex<()>>;
-
-/// Gates kept before the map is cleared (one per active tenant and kind).
-const MAX_GATES: usize = 10_000;
-
-impl SubmitGates {
-    /// The gate of `tenant` and `kind`.
-    pub fn gate(&self, tenant: TenantId, kind: JobKind) -> Gate {
-        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
-        if gates.len() >= MAX_GATES {
-            // Gates in use stay valid for their holders; new arrivals get fresh ones.
-            gates.clear();
-        }
-        gates.entry((tenant, kind)).or_default().clone()
-    }
 }
 
 /// Counts a creation against the tenant's quota in `dropforge_tenant_refused_total{tenant,class}`:

@@ -75,8 +75,8 @@ mod reader;
 mod sections;
 
 pub use sections::{
-    AliExpressConfig, ApiConfig, BudgetConfig, CacheConfig, EdgeConfig, MetaConfig, RatePolicy, RetentionConfig,
-    SignMethod, UpstreamsConfig, WebhookConfig, WorkerConfig, YouTubeConfig,
+    AliExpressConfig, ApiConfig, BudgetConfig, CacheConfig, EdgeConfig, HttpLayer, MetaConfig, RatePolicy,
+    RetentionConfig, SignMethod, UpstreamsConfig, WebhookConfig, WorkerConfig, YouTubeConfig,
 };
 
 use reader::Reader;
@@ -221,6 +221,7 @@ impl Config {
                 hsts: r.flag("DF_HSTS", environment == Environment::Production),
                 request_timeout: r.secs("DF_REQUEST_TIMEOUT_SECS", 35),
                 idempotency_ttl: r.secs("DF_IDEMPOTENCY_TTL_SECS", 86_400),
+                layers_off: r.list("DF_BENCH_LAYERS_OFF", ""),
             },
             webhooks: WebhookConfig {
                 allow_cidrs: r.list("DF_WEBHOOK_ALLOW_CIDRS", ""),
@@ -322,6 +323,9 @@ impl Config {
         }
         if self.environment == Environment::Production && !self.webhooks.allow_cidrs.is_empty() {
             errors.push("DF_WEBHOOK_ALLOW_CIDRS is for development and tests; it is refused in production".into());
+        }
+        if self.environment == Environment::Production && !e.layers_off.is_empty() {
+            errors.push("DF_BENCH_LAYERS_OFF is for benchmarks; it is refused in production".into());
         }
         if self.webhooks.schedule.is_empty() {
             errors.push("DF_WEBHOOK_SCHEDULE_SECS must list at least one delay".into());

@@ -170,6 +170,65 @@ pub struct EdgeConfig {
     pub request_timeout: Duration,
     /// `DF_IDEMPOTENCY_TTL_SECS`: how long an `Idempotency-Key` answer is kept (default 86400).
     pub idempotency_ttl: Duration,
+    /// `DF_BENCH_LAYERS_OFF`: comma list of HTTP layers left out, to measure what each costs
+    /// (`bench/run.sh layers`); default none, refused in production.
+    pub layers_off: Vec<HttpLayer>,
+}
+
+/// An HTTP layer of the API that `DF_BENCH_LAYERS_OFF` can leave out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpLayer {
+    /// `Idempotency-Key` replay.
+    Idempotency,
+    /// The rate limiter (its headers and its decision).
+    RateLimit,
+    /// The request body limit.
+    BodyLimit,
+    /// gzip / brotli answers.
+    Compression,
+    /// The whole-request timeout guard.
+    Timeout,
+    /// CORS.
+    Cors,
+    /// The security headers.
+    SecurityHeaders,
+    /// HTTP request metrics.
+    Metrics,
+    /// The request span.
+    Trace,
+    /// `X-Request-Id` set and propagated.
+    RequestId,
+}
+
+impl HttpLayer {
+    /// Every layer, outermost last, by its name in `DF_BENCH_LAYERS_OFF`.
+    pub const ALL: [(&'static str, Self); 10] = [
+        ("idempotency", Self::Idempotency),
+        ("rate_limit", Self::RateLimit),
+        ("body_limit", Self::BodyLimit),
+        ("compression", Self::Compression),
+        ("timeout", Self::Timeout),
+        ("cors", Self::Cors),
+        ("security_headers", Self::SecurityHeaders),
+        ("metrics", Self::Metrics),
+        ("trace", Self::Trace),
+        ("request_id", Self::RequestId),
+    ];
+}
+
+impl FromStr for HttpLayer {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, layer)| *layer)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|(n, _)| *n).collect();
+                format!("unknown layer (expected one of {})", names.join(", "))
+            })
+    }
 }
 
 /// Outgoing webhook settings.

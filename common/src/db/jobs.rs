@@ -156,122 +156,60 @@ pub enum CreateError {
     BacklogFull(BacklogFull),
 }
 
-/// Creates a job, or joins the tenant's identical job in flight (same `dedupe_key`), in one
-/// statement that also tags it for fair dispatch (docs/SCHEDULING.md):
-///
-/// - the class: interactive when asked for and the tenant has fewer than
-///   [`sched::INTERACTIVE_ALLOWANCE`] interactive jobs of the kind queued or running, else bulk
-///   (kinds without a bulk queue stay interactive);
-/// - the tag: `greatest(tenant's last tag, the queue's virtual time) + 1000 / weight`, written
-///   back as the tenant's last tag, with its queued counter incremented (when the job is left to
-///   the dispatcher), only when a row is created and only while the tenant's queued jobs stay
-///   within its quota ([`CreateError::BacklogFull`] otherwise);
-/// - an interactive submission that joins a queued, undispatched bulk job promotes it
-///   (interactive, fresh tag, dispatched under `dispatch_as` when given).
+/// Creates a job, or joins the tenant's identical job in flight (same `dedupe_key`): a group of
+/// one of [`create_group`], refused with [`CreateError::BacklogFull`] when the tenant's queued jobs
+/// are at its quota.
 pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, CreateError> {
-    let class = job.requested_class();
-    let allowance = (class == JobClass::Interactive && job.kind.classes().contains(&JobClass::Bulk))
-        .then_some(sched::INTERACTIVE_ALLOWANCE);
-    for _ in 0..5 {
-        let id = JobId::generate();
-        let row = sqlx::query!(
-            r#"with existing as (
-                 select id from jobs
-                 where tenant_id = $2 and dedupe_key = $4 and status in ('queued', 'scheduled', 'running')
-             ), cls as (
-                 select case when $10::int2 = 0 and $11::int8 is not null
-                              and (select count(*) from (select 1 from jobs
-                                       where tenant_id = $2 and kind = $3 and class = 0
-                                         and status in ('queued', 'scheduled', 'running') limit $11) open) >= $11
-                        then 1::int2 else $10::int2 end as class
-             ), promotable as (
-                 select j.id from jobs j
-                 where j.id = (select id from existing) and (select class from cls) = 0
-                   and j.class = 1 and j.status = 'queued' and j.dispatched_at is null
-                 for update skip locked
-             ), used as (
-                 select coalesce(sum(queued), 0) as queued, coalesce(min(max_queued), $12) as max_queued
-                 from tenant_sched where tenant_id = $2
-             ), clock as (
-                 select coalesce((select vt from sched_clock where kind = $3 and class = (select class from cls)), 0) as vt
-             ), tag as (
-                 insert into tenant_sched as s (tenant_id, kind, class, last_vft, queued)
-                 select $2, $3, cls.class, clock.vt + 1000,
-                        case when cls.class = 0 and $8::text is not null then 0 else 1 end
-                 from cls, clock, used
-                 where exists (select 1 from promotable)
-                    or (not exists (select 1 from existing) and used.queued < used.max_queued)
-                 on conflict (tenant_id, kind, class) do update
-                    set last_vft = greatest(s.last_vft, (select vt from clock)) + 1000 / s.weight,
-                        queued = s.queued + excluded.queued
-                 returning s.last_vft
-             ), promote as (
-                 update jobs j set class = 0, vft = (select last_vft from tag), queue_task_id = $8,
-                        dispatched_at = case when $8::text is null then null else now() end
-                 from promotable p where j.id = p.id
-                 returning j.id
-             ), ins as (
-                 insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
-                                   queue_task_id, dispatched_at, parent_id, class, vft)
-                 select $1, $2, $3, 'queued', $4, $5, $6, $7, t.task, case when t.task is null then null else now() end,
-                        $9, cls.class, tag.last_vft
-                 from tag, cls, (select case when (select class from cls) = 0 then $8::text end as task) t
-                 where not exists (select 1 from existing)
-                 on conflict (tenant_id, dedupe_key) where status in ('queued', 'scheduled', 'running')
-                     and dedupe_key is not null
-                 do nothing
-                 returning id
-             )
-             select (select id from ins) as "created?", (select id from existing) as "existing?",
-                    exists(select 1 from promote) as "promoted!", (select class from cls) as "class!",
-                    exists(select 1 from tag) as "tagged!""#,
-            id.0,
-            job.tenant_id.0,
-            job.kind.as_str(),
-            job.dedupe_key.as_deref(),
-            &job.input,
-            job.webhook_url.as_deref(),
-            job.request_id.as_deref(),
-            job.dispatch_as.map(|t| t.to_string()),
-            job.parent_id.map(|p| p.0),
-            class.as_i16(),
-            allowance,
-            sched::DEFAULT_MAX_QUEUED,
-        )
-        .fetch_one(pool)
-        .await?;
-        if let Some(id) = row.created {
-            let demoted = job.dispatch_as.is_some() && row.class != JobClass::Interactive.as_i16();
-            return Ok(if demoted {
-                Created::Deferred(JobId(id))
-            } else {
-                Created::New(JobId(id))
-            });
-        }
-        if let Some(id) = row.existing {
-            return Ok(if row.promoted {
-                Created::Promoted(JobId(id))
-            } else {
-                Created::Joined(JobId(id))
-            });
-        }
-        if !row.tagged {
-            return Err(CreateError::BacklogFull(sched::backlog(pool, job.tenant_id, 1).await?));
-        }
-        // An identical job was inserted concurrently after this statement's snapshot: try again.
+    let mut conn = pool.acquire().await?;
+    let answer = create_group(&mut conn, std::slice::from_ref(job), false).await?.pop();
+    match answer {
+        Some(Ok(created)) => Ok(created),
+        Some(Err(full)) => Err(CreateError::BacklogFull(full)),
+        None => Err(sqlx::Error::Protocol("job creation answered nothing".into()).into()),
     }
-    Err(sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into()).into())
 }
 
-/// [`create_or_join`] for many jobs at once (a batch's misses): per tenant, kind and class one
-/// statement that joins the jobs already in flight, reserves the tags of the new ones with one
-/// update of the tenant's row (or refuses them all when they would exceed its quota) and inserts
-/// them. Answers one [`Created`] per job, in order. Jobs keep the class they ask for (no
-/// allowance, no promotion) and must carry distinct `dedupe_key`s (a batch submits each distinct
-/// product once). Runs on one connection, usually the transaction that also writes the batch and
-/// its items: on [`CreateError::BacklogFull`] the caller rolls it back, so nothing is kept.
+/// [`create_group`] for a batch's misses, all or nothing: when any job would exceed the tenant's
+/// quota the answer is [`CreateError::BacklogFull`] and the caller rolls back the transaction that
+/// also writes the batch and its items, so nothing is kept.
 pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<Vec<Created>, CreateError> {
-    let mut answers: Vec<Option<Created>> = vec![None; jobs.len()];
+    let answers = create_group(conn, jobs, true).await?;
+    let refused = answers.iter().filter(|a| a.is_err()).count();
+    if let Some(Err(full)) = answers.iter().find(|a| a.is_err()) {
+        let requested = i64::try_from(refused).unwrap_or(i64::MAX);
+        return Err(CreateError::BacklogFull(BacklogFull {
+            requested,
+            ..full.clone()
+        }));
+    }
+    Ok(answers.into_iter().filter_map(Result::ok).collect())
+}
+
+/// Creates or joins many jobs with one statement per tenant, kind and requested class, which also
+/// tags them for fair dispatch (docs/SCHEDULING.md). Answers one result per job, in order.
+///
+/// - Join: a job whose `dedupe_key` matches the tenant's job in flight answers that job.
+///   Jobs of one call must carry distinct keys (or none).
+/// - Class: a batch child is bulk. Any other job is interactive while the tenant has fewer than
+///   [`sched::INTERACTIVE_ALLOWANCE`] interactive jobs of the kind queued or running, counting
+///   this call's earlier jobs; the rest are bulk (kinds without a bulk queue stay interactive).
+/// - Promotion: an interactive job that joins a queued, undispatched bulk job promotes it
+///   (interactive, a fresh tag, dispatched under `dispatch_as` when given).
+/// - Tags: per class, `greatest(tenant's last tag, the queue's virtual time) + k * 1000 / weight`
+///   for the class's k-th job, the last one written back as the tenant's tag with its queued
+///   counter raised by the jobs left to the dispatcher. One update of the tenant's row per class
+///   and call, so concurrent submissions of a tenant grouped into one call do not queue on that
+///   row's lock.
+/// - Quota: a new job that would take the tenant's queued jobs beyond its quota is refused
+///   ([`BacklogFull`]) and not written; joins and promotions are never refused. With
+///   `all_or_nothing`, every new job of a tenant, kind and class is refused when they do not all
+///   fit (a batch is accepted whole or not at all).
+pub async fn create_group(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+    all_or_nothing: bool,
+) -> Result<Vec<Result<Created, BacklogFull>>, sqlx::Error> {
+    let mut answers: Vec<Option<Result<Created, BacklogFull>>> = vec![None; jobs.len()];
     let mut groups: Vec<((TenantId, JobKind, JobClass), Vec<usize>)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         let key = (job.tenant_id, job.kind, job.requested_class());
@@ -281,6 +219,8 @@ pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Re
         }
     }
     for ((tenant, kind, class), members) in groups {
+        let allowance = (class == JobClass::Interactive && kind.classes().contains(&JobClass::Bulk))
+            .then_some(sched::INTERACTIVE_ALLOWANCE);
         for _ in 0..5 {
             let pending: Vec<usize> = members.iter().copied().filter(|&i| answers[i].is_none()).collect();
             if pending.is_empty() {
@@ -304,43 +244,84 @@ pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Re
                  ), existing as (
                      select j.dedupe_key, j.id from jobs j join input i on j.dedupe_key = i.dedupe_key
                      where j.tenant_id = $8 and j.status in ('queued', 'scheduled', 'running')
-                 ), fresh as (
-                     select i.*, case when $10::int2 = 0 then i.task_id end as task,
-                            row_number() over (order by i.ord) as rn
-                     from input i
-                     where not exists (select 1 from existing e where e.dedupe_key = i.dedupe_key)
-                 ), counts as (
-                     select count(*) as n, count(*) filter (where task is null) as pending from fresh
+                 ), open as (
+                     select count(*) as n from (select 1 from jobs
+                         where tenant_id = $8 and kind = $9 and class = 0 and status in ('queued', 'scheduled', 'running')
+                         limit coalesce($11::int8, 0)) o
+                 ), promotable as (
+                     select j.id from jobs j
+                     where j.id in (select id from existing) and $10::int2 = 0
+                       and j.class = 1 and j.status = 'queued' and j.dispatched_at is null
+                     for update skip locked
+                 ), wanting as (
+                     select i.ord, i.task_id, p.id is not null as promote
+                     from input i left join existing e on e.dedupe_key = i.dedupe_key
+                          left join promotable p on p.id = e.id
+                     where e.id is null or p.id is not null
+                 ), placed as (
+                     select w.*, case when $10::int2 <> 0 then 1::int2
+                                      when $11::int8 is null then 0::int2
+                                      when row_number() over (order by w.ord) <= $11::int8 - (select n from open)
+                                          then 0::int2
+                                      else 1::int2 end as class,
+                            case when $13::bool then count(*) over (partition by w.promote)
+                                 else row_number() over (partition by w.promote order by w.ord) end as fresh_rank
+                     from wanting w
                  ), used as (
-                     select coalesce(sum(queued), 0) as queued, coalesce(min(max_queued), $11) as max_queued
+                     select coalesce(sum(queued), 0) as queued, coalesce(min(max_queued), $12) as max_queued
                      from tenant_sched where tenant_id = $8
-                 ), clock as (
-                     select coalesce((select vt from sched_clock where kind = $9 and class = $10), 0) as vt
+                 ), decided as (
+                     select p.ord, p.promote, p.class, case when p.class = 0 then p.task_id end as task,
+                            p.promote or used.queued + p.fresh_rank <= used.max_queued as accepted
+                     from placed p, used
+                     where not p.promote or p.class = 0
+                 ), members as (
+                     select d.*, row_number() over (partition by d.class order by d.ord) as rn,
+                            count(*) over (partition by d.class) as n
+                     from decided d where d.accepted
+                 ), counts as (
+                     select class, count(*) as n, count(*) filter (where task is null) as pending
+                     from members group by class
                  ), tag as (
                      insert into tenant_sched as s (tenant_id, kind, class, last_vft, queued)
-                     select $8, $9, $10, clock.vt + 1000 * counts.n, counts.pending
-                     from counts, clock, used
-                     where counts.n > 0 and used.queued + counts.pending <= used.max_queued
+                     select $8, $9, c.class,
+                            coalesce((select vt from sched_clock k where k.kind = $9 and k.class = c.class), 0)
+                                + 1000 * c.n,
+                            c.pending
+                     from counts c order by c.class
                      on conflict (tenant_id, kind, class) do update
-                        set last_vft = greatest(s.last_vft, (select vt from clock))
-                                       + (select n from counts) * (1000 / s.weight),
+                        set last_vft = greatest(s.last_vft, coalesce((select vt from sched_clock k
+                                                  where k.kind = $9 and k.class = excluded.class), 0))
+                                       + (select n from counts c where c.class = excluded.class) * (1000 / s.weight),
                             queued = s.queued + excluded.queued
-                     returning s.last_vft, 1000 / s.weight as stride
+                     returning s.class, s.last_vft, 1000 / s.weight as stride
+                 ), tagged as (
+                     select m.ord, m.promote, m.class, m.task, t.last_vft - (m.n - m.rn) * t.stride as vft
+                     from members m join tag t on t.class = m.class
+                 ), promote as (
+                     update jobs j set class = 0, vft = t.vft, queue_task_id = t.task,
+                            dispatched_at = case when t.task is null then null else now() end
+                     from tagged t join input i on i.ord = t.ord join existing e on e.dedupe_key = i.dedupe_key
+                     where t.promote and j.id = e.id
+                     returning j.id
                  ), ins as (
                      insert into jobs (id, tenant_id, kind, status, dedupe_key, input, webhook_url, request_id,
                                        queue_task_id, dispatched_at, parent_id, class, vft)
-                     select f.id, $8, $9, 'queued', f.dedupe_key, f.input, f.webhook_url, f.request_id, f.task,
-                            case when f.task is null then null else now() end, f.parent_id, $10,
-                            tag.last_vft - ((select n from counts) - f.rn) * tag.stride
-                     from fresh f, tag
+                     select i.id, $8, $9, 'queued', i.dedupe_key, i.input, i.webhook_url, i.request_id, t.task,
+                            case when t.task is null then null else now() end, i.parent_id, t.class, t.vft
+                     from tagged t join input i on i.ord = t.ord
+                     where not t.promote
                      on conflict (tenant_id, dedupe_key) where status in ('queued', 'scheduled', 'running')
                          and dedupe_key is not null
                      do nothing
                      returning id
                  )
                  select i.ord as "ord!", n.id as "created?", e.id as "existing?",
-                        exists(select 1 from tag) as "tagged!"
+                        exists(select 1 from promote pr where pr.id = e.id) as "promoted!",
+                        coalesce(d.class, $10::int2) as "class!",
+                        coalesce(not d.promote and not d.accepted, false) as "refused!"
                  from input i left join ins n on n.id = i.id left join existing e on e.dedupe_key = i.dedupe_key
+                      left join decided d on d.ord = i.ord
                  order by i.ord"#,
                 &ids,
                 &dedupe as &[Option<String>],
@@ -352,36 +333,44 @@ pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Re
                 tenant.0,
                 kind.as_str(),
                 class.as_i16(),
+                allowance,
                 sched::DEFAULT_MAX_QUEUED,
+                all_or_nothing,
             )
             .fetch_all(&mut *conn)
             .await?;
-            let mut refused = 0;
+            let mut refused = Vec::new();
             for row in rows {
                 let Some(&i) = usize::try_from(row.ord - 1).ok().and_then(|slot| pending.get(slot)) else {
                     continue;
                 };
+                let asked_now = jobs[i].dispatch_as.is_some();
                 answers[i] = match (row.created, row.existing) {
-                    (Some(id), _) => Some(Created::New(JobId(id))),
-                    (None, Some(id)) => Some(Created::Joined(JobId(id))),
-                    (None, None) if !row.tagged => {
-                        refused += 1;
+                    (Some(id), _) if asked_now && row.class != JobClass::Interactive.as_i16() => {
+                        Some(Ok(Created::Deferred(JobId(id))))
+                    }
+                    (Some(id), _) => Some(Ok(Created::New(JobId(id)))),
+                    (None, Some(id)) if row.promoted => Some(Ok(Created::Promoted(JobId(id)))),
+                    (None, Some(id)) => Some(Ok(Created::Joined(JobId(id)))),
+                    (None, None) if row.refused => {
+                        refused.push(i);
                         None
                     }
                     // Inserted concurrently after this statement's snapshot: tried again.
                     (None, None) => None,
                 };
             }
-            if refused > 0 {
-                return Err(CreateError::BacklogFull(
-                    sched::backlog(&mut *conn, tenant, refused).await?,
-                ));
+            if !refused.is_empty() {
+                let full = sched::backlog(&mut *conn, tenant, 1).await?;
+                for i in refused {
+                    answers[i] = Some(Err(full.clone()));
+                }
             }
         }
     }
     answers
         .into_iter()
-        .map(|a| a.ok_or_else(|| sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into()).into()))
+        .map(|a| a.ok_or_else(|| sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into())))
         .collect()
 }
 

@@ -106,6 +106,45 @@ async fn prefer_wait_answers_200_and_identical_work_joins() {
     env.cleanup().await;
 }
 
+/// A burst of one tenant's single submissions: each is answered, none is lost or created twice,
+/// and they are placed in classes as one at a time would be (the creating statements are grouped
+/// per tenant and kind, so the burst does not queue on the tenant's scheduling row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_one_tenants_singles_is_created_once_each() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let client = std::sync::Arc::new(Client::new(&base, &env.key("burst").await));
+    let products: Vec<String> = (0..150).map(|i| format!("10050000000{:05}", 10_000 + i)).collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for round in 0..2 {
+        for (i, product) in products.iter().enumerate() {
+            let (client, product) = (client.clone(), product.clone());
+            tasks.spawn(async move {
+                let (status, _, body) = client.validate(&product, None).await;
+                (round, i, status, body)
+            });
+        }
+    }
+    let mut ids = vec![[None, None]; products.len()];
+    while let Some(answer) = tasks.join_next().await {
+        let (round, i, status, body) = answer.unwrap();
+        assert_eq!(status, 202, "{body}");
+        ids[i][round] = body["id"].as_str().map(str::to_owned);
+    }
+    for (i, pair) in ids.iter().enumerate() {
+        assert!(
+            pair[0].is_some() && pair[0] == pair[1],
+            "product {i}: one job for both submissions: {pair:?}"
+        );
+    }
+    let classes: Vec<(i16, i64)> = sqlx::query_as("select class, count(*) from jobs group by class order by class")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(classes, vec![(0, 20), (1, 130)], "the interactive allowance, then bulk");
+    env.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_product_fails_once_without_retries() {
     let env = TestEnv::new(EnvOptions::default()).await;
