@@ -9,6 +9,14 @@
     cached_report.py summary --tsv F --jsonl F --stamp T
         Markdown for summary.md (cost table and goals), and one JSON line per DropForge target
         and load shape with the medians and the ratios to the axum floor
+    cached_report.py layer-row --oha-json F --tsv F --jsonl F --label L --shape S --stamp T --run I
+                         --ticks T0 T1 --hz HZ --hwm-kb K
+        after one fixed-rate oha run of bench/run.sh layers (oha --output-format json): appends
+        its TSV row (same columns as bench.sh's, CPU and RSS columns filled) and a JSON line
+    cached_report.py layers --tsv F --jsonl F --stamp T
+        bench/run.sh layers: what each HTTP layer costs, as the server CPU µs per request saved
+        by leaving it out (rows labelled "layers: all on", "layers: without NAME",
+        "layers: without every layer"), one JSON line per layer
 
 TSV columns (bench.sh -o, then ours): label, shape, run, rps, avg, p50, p95, p99, max (ms), errors,
 srv CPU %, oha CPU %, softirq %, other %, steal %, listen drops, SYN rtx, cpu_us_per_req, peak_rss_mb.
@@ -124,6 +132,63 @@ def summary(a):
                 f.write(json.dumps(rec) + "\n")
 
 
+LAYERS_PREFIX = "layers: "
+
+
+def layer_row(a):
+    doc = json.load(open(a.oha_json))
+    codes = {int(k): v for k, v in doc.get("statusCodeDistribution", {}).items()}
+    ok = sum(v for k, v in codes.items() if 200 <= k < 300)
+    # oha counts the requests still in flight when the duration ends as "aborted due to deadline"
+    errors = sum(v for k, v in codes.items() if k >= 300) + sum(
+        v for k, v in doc.get("errorDistribution", {}).items() if "deadline" not in k)
+    n = sum(codes.values())
+    pct = doc.get("latencyPercentiles", {})
+    s = doc.get("summary", {})
+    ms = lambda v: (v or 0) * 1000
+    cpu_s = (a.ticks[1] - a.ticks[0]) / a.hz
+    cpu_us = cpu_s * 1e6 / n if n else -1
+    rss_mb = a.hwm_kb / 1024.0
+    vals = [s.get("requestsPerSec", 0), ms(s.get("average")), ms(pct.get("p50")), ms(pct.get("p95")),
+            ms(pct.get("p99")), ms(s.get("slowest")), errors, -1, -1, -1, -1, -1, -1, -1, cpu_us, rss_mb]
+    with open(a.tsv, "a") as f:
+        f.write("\t".join([a.label, a.shape, str(a.run)] + [f"{v:.3f}" for v in vals]) + "\n")
+    with open(a.jsonl, "a") as f:
+        f.write(json.dumps({"kind": "oha", "label": a.stamp, "scenario": "layers", "target": a.label, "shape": a.shape,
+                            "run": a.run, "requests": n, "ok": ok, "rps": vals[0], "p99_ms": vals[4], "errors": errors,
+                            "cpu_us_per_req": round(cpu_us, 2), "peak_rss_mb": round(rss_mb, 1)}) + "\n")
+    print(f"{a.label:<32} run {a.run}: {vals[0]:,.0f} req/s, p99 {vals[4]:.1f} ms, {errors} errors, "
+          f"API CPU {cpu_us:.1f} µs per request ({n} answered, {cpu_s:.2f} CPU-s), peak RSS {rss_mb:.0f} MB")
+
+
+def layers(a):
+    groups = {label[len(LAYERS_PREFIX):]: rows for (label, _), rows in load(a.tsv).items()
+              if label.startswith(LAYERS_PREFIX)}
+    base = groups.get("all on")
+    if not base:
+        sys.exit("cached_report.py layers: no 'layers: all on' row")
+    b_cpu, b_rps = med(base, CPU_US), med(base, RPS)
+    print("## What each HTTP layer costs (realistic mix, limiter on, fixed request rate; medians of this run)")
+    print()
+    print("| configuration | runs | req/s | server CPU µs/request | cost of the layer, µs/request | share |")
+    print("|---|---|---|---|---|---|")
+    print(f"| all on (as shipped) | {len(base)} | {b_rps:,.0f} | {b_cpu:.1f} | | |")
+    for name, rows in groups.items():
+        if name == "all on":
+            continue
+        if name.startswith("all on"):
+            print(f"| {name} | {len(rows)} | {med(rows, RPS):,.0f} | {med(rows, CPU_US):.1f} | (drift: "
+                  f"{med(rows, CPU_US) - b_cpu:+.1f}) | |")
+            continue
+        cpu, rps = med(rows, CPU_US), med(rows, RPS)
+        cost = b_cpu - cpu
+        print(f"| {name} | {len(rows)} | {rps:,.0f} | {cpu:.1f} | {cost:.1f} | {cost / b_cpu:.0%} |")
+        with open(a.jsonl, "a") as f:
+            f.write(json.dumps({"kind": "layer-cost", "label": a.stamp, "configuration": name, "runs": len(rows),
+                                "rps": rps, "cpu_us_per_req": round(cpu, 2), "all_on_cpu_us_per_req": round(b_cpu, 2),
+                                "cost_us_per_req": round(cost, 2)}) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -138,8 +203,18 @@ def main():
     s = sub.add_parser("summary")
     for k in ("--tsv", "--jsonl", "--stamp"):
         s.add_argument(k, required=True)
+    lr = sub.add_parser("layer-row")
+    for k in ("--oha-json", "--tsv", "--jsonl", "--label", "--shape", "--stamp"):
+        lr.add_argument(k, required=True)
+    lr.add_argument("--run", type=int, required=True)
+    lr.add_argument("--ticks", type=int, nargs=2, required=True)
+    lr.add_argument("--hz", type=int, default=100)
+    lr.add_argument("--hwm-kb", type=int, default=0)
+    lay = sub.add_parser("layers")
+    for k in ("--tsv", "--jsonl", "--stamp"):
+        lay.add_argument(k, required=True)
     a = ap.parse_args()
-    row(a) if a.cmd == "row" else summary(a)
+    {"row": row, "summary": summary, "layers": layers, "layer-row": layer_row}[a.cmd](a)
 
 
 if __name__ == "__main__":

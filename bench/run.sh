@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # DropForge benchmarks, side by side with the reference peers (see bench/README.md).
 #
-#   bench/run.sh [cached|cached15|uncached|pipeline|history|pickup|fairness|all]     (default: all)
+#   bench/run.sh [cached|cached15|uncached|pipeline|history|pickup|fairness|layers|all]  (default: all)
 #
 # cached     POST /v1/validations, 1,000 connections x 10,000 requests, 3 runs (oha via bench.sh), on
 #            the realistic mix: DF_BENCH_MIX (200) distinct cached products (oha -Z), the rate
@@ -24,6 +24,10 @@
 #            429s seen by B; dispatch round time at 10k/100k/1M queued rows (scratch database
 #            dropforge_fairness_rounds); then again scaled down (A 1,000 items, B 20 singles at 1/s)
 #            on a stack restarted with DF_BUDGET_ALIEXPRESS_PER_SEC=10 (restored afterwards). ~6 min
+# layers     what each HTTP layer costs: the cached mix (limiter on) at a fixed DF_BENCH_LAYER_QPS
+#            (6,000) req/s, DF_BENCH_RUNS x DF_BENCH_LAYER_SECS (8) s, with every layer, with one
+#            left out at a time (DF_BENCH_LAYERS_OFF), with none, and with every layer again; the
+#            API's CPU µs per request saved = the layer's cost. Not part of `all`. ~7 min at 3 runs
 #
 # Environment (optional):
 #   DF_BENCH_RESTART=1      restart the stack (scripts/dev.sh) even if a release stack is running
@@ -53,7 +57,7 @@ set -euo pipefail
 cd "$DF_ROOT"
 
 SCEN="${1:-all}"
-case "$SCEN" in cached | cached15 | uncached | pipeline | history | pickup | fairness | all) ;; *) sed -n '2,46p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;; esac
+case "$SCEN" in cached | cached15 | uncached | pipeline | history | pickup | fairness | layers | all) ;; *) sed -n '2,50p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;; esac
 RES="$DF_ROOT/bench/results"
 RUN="$DF_DATA_DIR/run"
 STAMP="$(date +%Y%m%d-%H%M%S)"
@@ -362,8 +366,63 @@ fairness_round() {
   fair_restart
 }
 
+# ---------------------------------------------------------------- layers
+# Every layer DF_BENCH_LAYERS_OFF knows (common/src/config/sections.rs, HttpLayer::ALL).
+LAYERS=(idempotency rate_limit body_limit compression timeout cors security_headers metrics trace request_id)
+# layers_run NAME OFF: the stack restarted with DF_BENCH_LAYERS_OFF=OFF (the mix's limiter: on,
+# quota never binds), a 3 s warm-up, then DF_BENCH_RUNS runs of the mix at a fixed rate
+# (DF_BENCH_LAYER_QPS, below every configuration's saturation, so each does the same work per
+# second), each with the API's CPU from /proc; bench/cached_report.py layer-row records them.
+layers_run() {
+  local name="$1" off="$2" i t0 t1 hwm out="$RUN/bench-layers-oha.json"
+  local qps="${DF_BENCH_LAYER_QPS:-6000}" secs="${DF_BENCH_LAYER_SECS:-8}"
+  log "layers: $name"
+  (
+    mix_limiter_env
+    export DF_BENCH_LAYERS_OFF="$off"
+    DF_PROFILE="$PROFILE" DF_SKIP_BUILD=1 DF_API_BIN="" scripts/dev.sh start
+  ) >"$RUN/bench-layers-restart.log" 2>&1 || { tail -n 30 "$RUN/bench-layers-restart.log" >&2; die "stack restart failed"; }
+  read_api_pid
+  rm -f "$RUN/bench-mode"
+  local -a load=(--no-tui -c 200 -q "$qps" -m POST -Z "$MIX_BODIES" -H 'Content-Type: application/json'
+    "${MIX_HEADERS[@]}" "$DF_API_URL/v1/validations")
+  "$OHA" -z 3s "${load[@]}" --output-format quiet >/dev/null 2>&1 || true
+  for ((i = 1; i <= RUNS; i++)); do
+    quiet
+    hwm_reset "$API_PID"; t0="$(proc_ticks "$API_PID")"
+    "$OHA" -z "${secs}s" "${load[@]}" --output-format json -o "$out" 2>/dev/null || { warn "oha failed ($name)"; continue; }
+    t1="$(proc_ticks "$API_PID")"; hwm="$(hwm_kb "$API_PID")"
+    python3 bench/cached_report.py layer-row --oha-json "$out" --tsv "$TSV" --jsonl "$JSONL" --label "layers: $name" \
+      --shape "c=200 q=$qps z=${secs}s" --stamp "$STAMP" --run "$i" --ticks "$t0" "$t1" --hz "$(getconf CLK_TCK)" \
+      --hwm-kb "$hwm" || warn "no figures for $name (run $i)"
+  done
+}
+layers_round() {
+  local layer all
+  restart_with_limiter on
+  mix_headers "$KEY"
+  mix_prepare "$DF_API_URL" "$KEY"
+  layers_run "all on" ""
+  for layer in "${LAYERS[@]}"; do layers_run "without $layer" "$layer"; done
+  all="$(IFS=,; echo "${LAYERS[*]}")"
+  layers_run "without every layer" "$all"
+  layers_run "all on (again, last)" ""
+  python3 bench/cached_report.py layers --tsv "$TSV" --jsonl "$JSONL" --stamp "$STAMP" | tee "$RES/layers.md"
+  log "layer costs: ${RES#"$DF_ROOT"/}/layers.md"
+  DF_PROFILE="$PROFILE" DF_SKIP_BUILD=1 DF_API_BIN="" scripts/dev.sh start >"$RUN/bench-layers-restart.log" 2>&1 \
+    || warn "could not restart the stack with every layer"
+}
+
 # ---------------------------------------------------------------- main
 want() { [[ "$SCEN" == all || "$SCEN" == "$1" ]]; }
+if [[ "$SCEN" == layers ]]; then
+  have_bench || die "$BENCH/bench.sh not found: the layers scenario needs the shared harness"
+  ensure_oha
+  start_stack
+  layers_round
+  log "done (layers)"
+  exit 0
+fi
 if want cached || want cached15; then
   have_bench || die "$BENCH/bench.sh not found: the cached scenarios need the shared harness"
   ensure_oha

@@ -397,6 +397,14 @@ mod tests {
             Config::from_vars(&vars(&[("DF_RATE_LIMIT_ROUTES", "POST /v1/validations/batch=10/60")])).expect("routes");
         assert_eq!(c.edge.rate_limit_routes[0].1.limit, 10);
         assert!(Config::from_vars(&vars(&[("DF_RATE_LIMIT_IP", "0/60")])).is_err());
+        assert!(c.edge.layers_off.is_empty(), "every layer on by default");
+        let c = Config::from_vars(&vars(&[("DF_BENCH_LAYERS_OFF", "cors, compression")])).expect("layers off");
+        assert_eq!(c.edge.layers_off, [HttpLayer::Cors, HttpLayer::Compression]);
+        let err = Config::from_vars(&vars(&[("DF_BENCH_LAYERS_OFF", "auth")])).expect_err("unknown layer");
+        assert!(err.to_string().contains("unknown layer"), "{err}");
+        let err = Config::from_vars(&vars(&[("DF_ENV", "production"), ("DF_BENCH_LAYERS_OFF", "cors")]))
+            .expect_err("layers off refused in production");
+        assert!(err.to_string().contains("DF_BENCH_LAYERS_OFF"), "{err}");
     }
 
     #[test]

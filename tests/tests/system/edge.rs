@@ -515,3 +515,26 @@ async fn edge_overhead() {
         env.cleanup().await;
     }
 }
+
+/// `DF_BENCH_LAYERS_OFF` (for `bench/run.sh layers`) leaves exactly the named layers out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_layers_off_leaves_out_only_the_named_layers() {
+    let env = edge_env(&[("DF_BENCH_LAYERS_OFF", "security_headers,rate_limit")]).await;
+    let key = env.key("acme").await;
+    let base = env.replica().await;
+    let resp = http_client()
+        .get(missing_job(&base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    let h = resp.headers().clone();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(
+        h.get("x-content-type-options").is_none(),
+        "security headers left out: {h:?}"
+    );
+    assert!(h.get("ratelimit-policy").is_none(), "limiter left out: {h:?}");
+    assert!(h.get("x-request-id").is_some(), "request ids still on: {h:?}");
+    env.cleanup().await;
+}
