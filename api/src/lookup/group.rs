@@ -37,6 +37,24 @@ struct Waiter {
     reply: oneshot::Sender<Reply>,
 }
 
+/// Removes a lane whose drain task ends before the lane is empty (a panic, or the runtime
+/// shutting down): a lane left behind would collect submissions that no task serves. Its waiters
+/// are dropped and answer 503.
+struct CloseLane {
+    lanes: Arc<Mutex<HashMap<Lane, Vec<Waiter>>>>,
+    lane: Lane,
+    armed: bool,
+}
+
+impl Drop for CloseLane {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            lanes.remove(&self.lane);
+        }
+    }
+}
+
 /// The submissions waiting per tenant, kind and class. A lane is present while its drain task
 /// runs; that task takes the lane's waiters group by group and removes the lane when none is left.
 #[derive(Clone)]
@@ -84,16 +102,27 @@ impl CreateGroups {
 
     /// Runs the lane's statements until no submission waits.
     async fn drain(self, lane: Lane) {
+        let mut close = CloseLane {
+            lanes: self.lanes.clone(),
+            lane,
+            armed: true,
+        };
         loop {
             let group: Vec<Waiter> = {
                 let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(waiting) = lanes.get_mut(&lane) else { return };
-                if waiting.is_empty() {
-                    lanes.remove(&lane);
-                    return;
+                match lanes.get_mut(&lane) {
+                    Some(waiting) if !waiting.is_empty() => {
+                        let n = waiting.len().min(MAX_GROUP);
+                        waiting.drain(..n).collect()
+                    }
+                    _ => {
+                        // Under the same lock as the check: a submission arriving now finds no
+                        // lane and starts a drain of its own.
+                        lanes.remove(&lane);
+                        close.armed = false;
+                        return;
+                    }
                 }
-                let n = waiting.len().min(MAX_GROUP);
-                waiting.drain(..n).collect()
             };
             self.create_one_group(group).await;
         }
