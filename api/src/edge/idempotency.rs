@@ -82,18 +82,24 @@ pub fn parse_key(value: &HeaderValue) -> Option<&str> {
 
 /// The idempotency middleware (POST only; requests without the header pass through).
 pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: Next) -> Response {
+    around(&ctx, req, async move |req| next.run(req).await).await
+}
+
+/// Idempotent replay around `run` (the handler): the middleware's work, also called by the edge's
+/// combined layer (`super::limit_then_replay`).
+pub(crate) async fn around(ctx: &EdgeCtx, req: Request, run: impl AsyncFnOnce(Request) -> Response) -> Response {
     if req.method() != Method::POST {
-        return next.run(req).await;
+        return run(req).await;
     }
     let mut values = req.headers().get_all(HEADER).iter();
     let Some(raw) = values.next().cloned() else {
-        return next.run(req).await;
+        return run(req).await;
     };
     let key = parse_key(&raw).filter(|_| values.next().is_none()).map(str::to_owned);
     // Authentication first: without a valid API key the handler answers 401, whatever the
     // Idempotency-Key says (an anonymous client learns nothing about its other headers).
     let Some(token) = super::rate_limit::bearer_token(req.headers()) else {
-        return next.run(req).await;
+        return run(req).await;
     };
     let app = &ctx.app;
     let Ok(tenant) = app
@@ -101,7 +107,7 @@ pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: N
         .authenticate(&app.pool, app.config.api.key_cache_ttl, &token)
         .await
     else {
-        return next.run(req).await;
+        return run(req).await;
     };
     let Some(key) = key else {
         return echo(
@@ -161,7 +167,7 @@ pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: N
             return echo(unavailable(), &raw);
         }
     }
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let response = run(Request::from_parts(parts, Body::from(body))).await;
     if response.status().is_server_error() {
         claim.release().await;
         return echo(response, &raw);

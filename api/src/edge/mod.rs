@@ -156,11 +156,13 @@ pub fn apply_with(router: Router, state: &AppState, edge: EdgeState) -> Router {
     });
     let on = |layer: HttpLayer| !e.layers_off.contains(&layer);
     let mut router = router;
-    if on(HttpLayer::Idempotency) {
-        router = router.layer(middleware::from_fn_with_state(ctx, idempotency::middleware));
-    }
-    if on(HttpLayer::RateLimit) {
-        router = router.layer(middleware::from_fn_with_state(edge, rate_limit::middleware));
+    // The limiter and idempotency are adjacent: one layer runs both (each layer costs a boxed
+    // future and a clone of the stack below it per request; bench/README.md, layer costs).
+    match (on(HttpLayer::RateLimit), on(HttpLayer::Idempotency)) {
+        (true, true) => router = router.layer(middleware::from_fn_with_state(ctx, limit_then_replay)),
+        (true, false) => router = router.layer(middleware::from_fn_with_state(edge, rate_limit::middleware)),
+        (false, true) => router = router.layer(middleware::from_fn_with_state(ctx, idempotency::middleware)),
+        (false, false) => {}
     }
     if on(HttpLayer::BodyLimit) {
         router = router.layer(RequestBodyLimitLayer::new(BODY_LIMIT));
@@ -196,6 +198,14 @@ pub fn compression_layer() -> CompressionLayer<impl Predicate> {
 
 /// Whole-request timeout (503 problem with `Retry-After`) and problem bodies for answers produced
 /// by tower-http layers (the body limit's plain-text 413).
+/// The rate limit, then idempotent replay, then the handler: the two edge middlewares as one layer.
+async fn limit_then_replay(State(ctx): State<EdgeCtx>, req: Request, next: Next) -> Response {
+    rate_limit::around(&ctx.edge, req, async |req| {
+        idempotency::around(&ctx, req, async move |req| next.run(req).await).await
+    })
+    .await
+}
+
 async fn guard(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) => problem(

@@ -121,19 +121,26 @@ struct Outcome {
 
 /// The rate-limit middleware.
 pub async fn middleware(State(edge): State<EdgeState>, req: Request, next: Next) -> Response {
+    around(&edge, req, async move |req| next.run(req).await).await
+}
+
+/// The rate limit around `run` (the rest of the stack): refused requests never reach it, admitted
+/// ones get the `RateLimit` headers on its answer. Also called by the edge's combined layer
+/// (`super::limit_then_replay`), so that one layer, not two, carries the limiter and idempotency.
+pub(crate) async fn around(edge: &EdgeState, req: Request, run: impl AsyncFnOnce(Request) -> Response) -> Response {
     let inner = edge.inner();
     let limits = &inner.limits;
     if !limits.enabled || !is_limited_path(req.uri().path()) {
-        return next.run(req).await;
+        return run(req).await;
     }
     let checks = checks(inner, &req);
     if checks.is_empty() {
-        return next.run(req).await;
+        return run(req).await;
     }
     let outcomes = decide(inner, &checks).await;
     let mut denied: Vec<&Outcome> = outcomes.iter().filter(|o| !o.decision.allowed).collect();
     if denied.is_empty() {
-        let mut response = next.run(req).await;
+        let mut response = run(req).await;
         let tightest = outcomes
             .iter()
             .min_by_key(|o| (o.decision.remaining, Reverse(o.decision.reset_ms)));
