@@ -64,11 +64,9 @@ impl Lookup {
             return Ok(hit.response(headers, "dropforge; hit; detail=memory"));
         }
         if hook.is_none()
-            && state.cache_redis.is_open()
-            && let Some(stale) = state.memo.stale(&self.key)
+            && let Some(stale) = self.stale_while_redis_down(state, headers)
         {
-            count_cache(self.kind, "hit");
-            return Ok(stale.response(headers, "dropforge; hit; detail=memory"));
+            return Ok(stale);
         }
         if let Some(hit) = cache::read_redis(state, &self.key).await {
             count_cache(self.kind, "hit");
@@ -78,6 +76,13 @@ impl Lookup {
             };
             let body = state.memo.refresh(&self.key, &hit, state.config.api.result_memo_ttl);
             return Ok(with_content_location(body.response(headers, "dropforge; hit"), job));
+        }
+        // The read that just failed opened the breaker: every request that was waiting on Redis
+        // with it would otherwise go to PostgreSQL at once.
+        if hook.is_none()
+            && let Some(stale) = self.stale_while_redis_down(state, headers)
+        {
+            return Ok(stale);
         }
         if let Some(bytes) = cache::read_postgres(state, &self.key, self.store).await? {
             count_cache(self.kind, "hit");
@@ -108,6 +113,18 @@ impl Lookup {
         Ok(wait::job_answer(state, tenant, id, wait)
             .await
             .unwrap_or_else(|e| located(e, id)))
+    }
+}
+
+impl Lookup {
+    /// A memo entry past its period (within its grace), while the cache Redis breaker is open.
+    fn stale_while_redis_down(&self, state: &AppState, headers: &HeaderMap) -> Option<Response> {
+        if !state.cache_redis.is_open() {
+            return None;
+        }
+        let stale = state.memo.stale(&self.key)?;
+        count_cache(self.kind, "hit");
+        Some(stale.response(headers, "dropforge; hit; detail=memory"))
     }
 }
 

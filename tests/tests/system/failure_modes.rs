@@ -1059,3 +1059,42 @@ async fn a_second_rotation_keeps_the_first_overlap() {
     );
     env.cleanup().await;
 }
+
+/// A hot result whose memo period just ended is served from the memo (stale, within its grace)
+/// when the cache Redis stops answering, by the very request whose read timed out: not from
+/// PostgreSQL, where every request waiting on the stalled Redis would otherwise go at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_cache_redis_serves_the_stale_memo_not_postgres() {
+    let cache = PrivateRedis::start(false);
+    let env = TestEnv::with_vars(&[
+        ("DF_CACHE_REDIS_URL", cache.url.as_str()),
+        ("DF_API_RESULT_MEMO_MS", "1000"),
+    ])
+    .await;
+    let key = env.key("acme").await;
+    let base = env.replica().await;
+    let (_stop, _worker) = env.start_worker();
+    let client = crate::support::Client::new(&base, &key);
+    let hot = product(7);
+    let (status, _, body) = client.validate(&hot, Some(20)).await;
+    assert_eq!(status, 200, "{body}");
+    // The first hit reads the cache Redis and fills the memo; the next is served from it.
+    let (status, headers, _) = client.validate(&hot, None).await;
+    assert_eq!((status, header(&headers, "cache-status")), (200, "dropforge; hit"));
+    let (status, headers, _) = client.validate(&hot, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "cache-status"), "dropforge; hit; detail=memory");
+
+    // Past the memo period (1 s), within its grace (5 s); then the cache Redis stalls.
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    assert!(cache.signal("-STOP"));
+    let (status, headers, body) = client.validate(&hot, None).await;
+    assert!(cache.signal("-CONT"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        header(&headers, "cache-status"),
+        "dropforge; hit; detail=memory",
+        "the stale memo entry, not a PostgreSQL read"
+    );
+    env.cleanup().await;
+}
