@@ -243,7 +243,10 @@ impl Queue {
 /// [`BUSY_EVERY`] instead: a worker draining a backlog fetches its next batch as soon as it has
 /// room rather than one tick later, and an idle worker still costs one fetch per `every`.
 ///
-/// Wake-ups coalesce: any number of them before the worker looks start one fetch. A fetch that
+/// Wake-ups coalesce: any number of them before the worker looks start one fetch, and a wake-up
+/// less than [`BUSY_EVERY`] after the last fetch waits for the rest of that gap. An idle queue
+/// fetches at once on a push; a busy one (every push publishes a wake-up) still fetches at most
+/// once per [`BUSY_EVERY`], several tasks at a time, instead of once per push. A fetch that
 /// was already in flight when the wake-up came may have run before the push landed, so after a
 /// wake-up the tick also runs at [`BUSY_EVERY`] for [`WAKE_WINDOW`] (a few more fetches, then
 /// back to `every`).
@@ -252,12 +255,15 @@ pub struct Tick {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     wake: Option<Arc<Signal>>,
     woken_at: Option<Instant>,
+    fetched_at: Option<Instant>,
 }
 
 /// How recently a task must have been handed out for the worker to count as busy.
 pub const BUSY_WINDOW: Duration = Duration::from_millis(250);
-/// The wake-up interval of a busy worker.
-pub const BUSY_EVERY: Duration = Duration::from_millis(2);
+/// The wake-up interval of a busy worker, and the shortest gap between two fetches that a wake-up
+/// can cause (measured: 2 ms, with a wake-up per push, made about one fetch per job on a busy
+/// queue, each an apalis script call; 5 ms lets a fetch take several).
+pub const BUSY_EVERY: Duration = Duration::from_millis(5);
 /// How long after a wake-up the worker keeps fetching every [`BUSY_EVERY`] (covers a fetch that
 /// was in flight when the wake-up came).
 pub const WAKE_WINDOW: Duration = Duration::from_millis(10);
@@ -270,6 +276,7 @@ impl Tick {
             sleep: None,
             wake: None,
             woken_at: None,
+            fetched_at: None,
         }
     }
 
@@ -297,10 +304,16 @@ impl PollStrategy for Tick {
         if let Some(signal) = &self.wake
             && signal.poll_take(cx).is_ready()
         {
-            // This very poll goes on to fetch; the timer restarts at the short interval.
-            fired = true;
             self.woken_at = Some(Instant::now());
-            self.sleep = None;
+            let since_fetch = self.fetched_at.map_or(BUSY_EVERY, |t| t.elapsed());
+            if since_fetch >= BUSY_EVERY {
+                // This very poll goes on to fetch; the timer restarts at the short interval.
+                fired = true;
+                self.sleep = None;
+            } else {
+                // Fetched a moment ago: the next fetch comes at the end of the gap.
+                self.sleep = Some(Box::pin(tokio::time::sleep(BUSY_EVERY - since_fetch)));
+            }
         }
         let every = self.interval(snapshot.total_ready, snapshot.idle_for);
         loop {
@@ -310,7 +323,11 @@ impl PollStrategy for Tick {
                     fired = true;
                     self.sleep = None;
                 }
-                Poll::Pending => return if fired { Poll::Ready(Some(())) } else { Poll::Pending },
+                Poll::Pending if fired => {
+                    self.fetched_at = Some(Instant::now());
+                    return Poll::Ready(Some(()));
+                }
+                Poll::Pending => return Poll::Pending,
             }
         }
     }
@@ -495,6 +512,30 @@ mod tests {
             tick.interval(0, Duration::ZERO),
             Duration::from_secs(60),
             "then back to the slow tick"
+        );
+    }
+
+    #[tokio::test]
+    async fn wake_ups_right_after_a_fetch_wait_for_the_gap() {
+        let signal = Arc::new(Signal::default());
+        let mut tick = Tick::new(Duration::from_secs(60)).with_wake(Some(signal.clone()));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let idle = PollSnapshot::default();
+        signal.raise();
+        assert!(
+            tick.poll_drive(&mut cx, &idle).is_ready(),
+            "idle: the first wake-up fetches at once"
+        );
+        signal.raise();
+        assert!(
+            tick.poll_drive(&mut cx, &idle).is_pending(),
+            "a push right after a fetch does not fetch again at once"
+        );
+        tokio::time::sleep(BUSY_EVERY).await;
+        assert!(
+            tick.poll_drive(&mut cx, &idle).is_ready(),
+            "it fetches when the gap is over"
         );
     }
 }
