@@ -490,13 +490,18 @@ mod tests {
         );
     }
 
+    /// A tick of one minute with its wake-up signal.
+    fn minute_tick_with_wake() -> (Arc<Signal>, Tick) {
+        let signal = Arc::new(Signal::default());
+        let tick = Tick::new(Duration::from_secs(60)).with_wake(Some(signal.clone()));
+        (signal, tick)
+    }
+
     #[tokio::test]
     async fn a_wake_up_fires_at_once_then_polls_fast_for_a_moment() {
-        let signal = Arc::new(Signal::default());
-        let mut tick = Tick::new(Duration::from_secs(60)).with_wake(Some(signal.clone()));
+        let (signal, mut tick) = minute_tick_with_wake();
         let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        let idle = PollSnapshot::default();
+        let (mut cx, idle) = (Context::from_waker(&waker), PollSnapshot::default());
         assert!(tick.poll_drive(&mut cx, &idle).is_pending(), "nothing due for a minute");
         signal.raise();
         signal.raise();
@@ -517,11 +522,9 @@ mod tests {
 
     #[tokio::test]
     async fn wake_ups_right_after_a_fetch_wait_for_the_gap() {
-        let signal = Arc::new(Signal::default());
-        let mut tick = Tick::new(Duration::from_secs(60)).with_wake(Some(signal.clone()));
+        let (signal, mut tick) = minute_tick_with_wake();
         let waker = futures::task::noop_waker();
-        let mut cx = Context::from_waker(&waker);
-        let idle = PollSnapshot::default();
+        let (mut cx, idle) = (Context::from_waker(&waker), PollSnapshot::default());
         signal.raise();
         assert!(
             tick.poll_drive(&mut cx, &idle).is_ready(),
