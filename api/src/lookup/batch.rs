@@ -158,7 +158,8 @@ pub async fn submit_batch(
     tx.commit().await?;
 
     let document = async {
-        submit::push_new(state, &miss_jobs, &created).await;
+        let plans: Vec<_> = miss_jobs.iter().map(|j| (j.kind, j.dispatch_as)).collect();
+        submit::push_new(state, &plans, &created).await;
         let job = jobs::read(state, tenant, batch).await?;
         jobs::batch_document(state, &job).await
     }

@@ -63,11 +63,6 @@ impl Lookup {
             count_cache(self.kind, "hit");
             return Ok(hit.response(headers, "dropforge; hit; detail=memory"));
         }
-        if hook.is_none()
-            && let Some(stale) = self.stale_while_redis_down(state, headers)
-        {
-            return Ok(stale);
-        }
         if let Some(hit) = cache::read_redis(state, &self.key).await {
             count_cache(self.kind, "hit");
             let job = match &hook {
@@ -77,8 +72,9 @@ impl Lookup {
             let body = state.memo.refresh(&self.key, &hit, state.config.api.result_memo_ttl);
             return Ok(with_content_location(body.response(headers, "dropforge; hit"), job));
         }
-        // The read that just failed opened the breaker: every request that was waiting on Redis
-        // with it would otherwise go to PostgreSQL at once.
+        // The cache Redis skipped (its breaker open) or the read that just failed opened the
+        // breaker: a stale memo entry rather than PostgreSQL, where every request that waited on
+        // Redis with this one would otherwise go at once.
         if hook.is_none()
             && let Some(stale) = self.stale_while_redis_down(state, headers)
         {
@@ -114,9 +110,7 @@ impl Lookup {
             .await
             .unwrap_or_else(|e| located(e, id)))
     }
-}
 
-impl Lookup {
     /// A memo entry past its period (within its grace), while the cache Redis breaker is open.
     fn stale_while_redis_down(&self, state: &AppState, headers: &HeaderMap) -> Option<Response> {
         if !state.cache_redis.is_open() {

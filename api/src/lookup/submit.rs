@@ -29,6 +29,7 @@ pub async fn submit(
     webhook_url: Option<String>,
     request_id: Option<String>,
 ) -> Result<JobId, ApiError> {
+    let dispatch_as = reserve_dispatch(state, kind).await;
     let job = NewJob {
         tenant_id: tenant,
         kind,
@@ -37,12 +38,10 @@ pub async fn submit(
         webhook_url,
         request_id,
         parent_id: None,
-        dispatch_as: None,
+        dispatch_as,
     };
-    let mut jobs = [job];
-    reserve_dispatch(state, &mut jobs).await;
-    let created = state.create_groups.create(jobs[0].clone()).await?;
-    push_new(state, &jobs, &[created]).await;
+    let created = state.create_groups.create(job).await?;
+    push_new(state, &[(kind, dispatch_as)], &[created]).await;
     Ok(created.id())
 }
 
@@ -68,45 +67,43 @@ pub fn count_quota<T>(tenant: TenantId, class: JobClass, result: Result<T, Creat
     }
 }
 
-/// Marks the jobs that their queue has room for to be pushed at once (a fresh task id each); the
-/// others are left to the worker's dispatcher, as when Redis does not answer in time.
-pub async fn reserve_dispatch(state: &AppState, jobs: &mut [NewJob]) {
-    let cap = state.config.worker.queue_cap;
-    for job in jobs {
-        let room = state
-            .room
-            .reserve(&state.queue, &state.queue_redis, job.kind, cap)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::debug!(error = %e, "queue depth unknown; leaving the jobs to the dispatcher");
-                false
-            });
-        job.dispatch_as = room.then(Ulid::generate);
-    }
+/// A fresh task id when the queue of `kind` has room for a job to be pushed at once; `None` leaves
+/// it to the worker's dispatcher, as when Redis does not answer in time.
+pub async fn reserve_dispatch(state: &AppState, kind: JobKind) -> Option<Ulid> {
+    let room = state
+        .room
+        .reserve(&state.queue, &state.queue_redis, kind, state.config.worker.queue_cap)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "queue depth unknown; leaving the job to the dispatcher");
+            false
+        });
+    room.then(Ulid::generate)
 }
 
-/// After the commit: pushes the new jobs marked for dispatch, one Redis call per kind (a failed
-/// push leaves them to the dispatcher), and counts what was pushed, deferred and joined.
-pub async fn push_new(state: &AppState, jobs: &[NewJob], created: &[Created]) {
+/// After the commit: pushes the new jobs marked for dispatch (each job's kind and `dispatch_as`,
+/// in the order of `created`), one Redis call per kind (a failed push leaves them to the
+/// dispatcher), and counts what was pushed, deferred and joined.
+pub async fn push_new(state: &AppState, jobs: &[(JobKind, Option<Ulid>)], created: &[Created]) {
     let mut pushes: Vec<(JobKind, JobId, Ulid)> = Vec::new();
-    for (job, created) in jobs.iter().zip(created) {
-        let outcome = match (created, job.dispatch_as) {
+    for (&(kind, dispatch_as), created) in jobs.iter().zip(created) {
+        let outcome = match (created, dispatch_as) {
             (Created::New(id), Some(task)) => {
-                pushes.push((job.kind, *id, task));
+                pushes.push((kind, *id, task));
                 "pushed"
             }
             (Created::Promoted(id), Some(task)) => {
-                pushes.push((job.kind, *id, task));
+                pushes.push((kind, *id, task));
                 "joined"
             }
             (Created::New(_) | Created::Deferred(_), _) => "deferred",
             (Created::Joined(_) | Created::Promoted(_), _) => "joined",
         };
-        metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => job.kind.as_str(), "outcome" => outcome).increment(1);
+        metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => outcome).increment(1);
     }
-    if jobs.iter().zip(created).any(|(j, c)| {
+    if jobs.iter().zip(created).any(|(&(_, dispatch_as), c)| {
         matches!(c, Created::Deferred(_))
-            || (matches!(c, Created::New(_) | Created::Promoted(_)) && j.dispatch_as.is_none())
+            || (matches!(c, Created::New(_) | Created::Promoted(_)) && dispatch_as.is_none())
     }) {
         // Jobs left in PostgreSQL: wake the dispatchers now rather than at their next tick.
         let _ = state.queue_redis.call(state.queue.wake_dispatchers()).await;
