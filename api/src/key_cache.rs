@@ -2,8 +2,10 @@
 //! `last_used_at` flush; revocation becomes visible within the cache's TTL and it never fails open.
 //!
 //! Entries are refreshed ahead of expiry: in the second half of an entry's TTL the first request
-//! that sees it reads the key again while the others keep using it, so a busy key never expires
-//! and a thousand concurrent requests never look the same key up at once.
+//! that sees it reads the key again while the others keep using it, so a busy key rarely expires.
+//! When one does expire anyway (the refresh took longer than the other half: a saturated API), the
+//! requests that find it expired read it one at a time: the first reads PostgreSQL and the others
+//! find its fresh answer, instead of a thousand concurrent requests queueing for the pool.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -26,6 +28,18 @@ struct CachedLookup {
     record: Option<KeyRecord>,
     read_at: Instant,
     refreshing: bool,
+    /// Held by the request reading an expired entry again.
+    reread: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What the cache holds for a key id, seen by one request.
+enum Seen {
+    /// Fresh; `true` when this request should refresh it ahead of expiry.
+    Fresh(Option<KeyRecord>, bool),
+    /// Expired: read it again under this lock.
+    Expired(Arc<tokio::sync::Mutex<()>>),
+    /// Never read (or evicted).
+    Unknown,
 }
 
 /// Cache of key lookups (positive and negative) and the set of keys used since the last flush.
@@ -43,16 +57,20 @@ impl KeyCache {
         let Some(key) = apikey::parse(token) else {
             return Err(ApiError::Unauthorized("The API key is malformed."));
         };
-        let (cached, refresh) = {
-            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            match entries.get_mut(key.id) {
-                Some(entry) if entry.read_at.elapsed() < ttl => {
-                    let refresh = !entry.refreshing && entry.read_at.elapsed() >= ttl / 2;
-                    entry.refreshing |= refresh;
-                    (Some(entry.record.clone()), refresh)
+        // An expired entry is read again one request at a time; the turn is held until the
+        // answer is stored.
+        let mut turn = None;
+        let (cached, refresh) = match self.seen(key.id, ttl) {
+            Seen::Fresh(record, refresh) => (Some(record), refresh),
+            Seen::Expired(reread) => {
+                turn = Some(reread.lock_owned().await);
+                match self.seen(key.id, ttl) {
+                    // Another request read it while this one waited for its turn.
+                    Seen::Fresh(record, _) => (Some(record), false),
+                    Seen::Expired(_) | Seen::Unknown => (None, true),
                 }
-                _ => (None, true),
             }
+            Seen::Unknown => (None, true),
         };
         let record = match (cached, refresh) {
             (Some(record), false) => record,
@@ -76,6 +94,7 @@ impl KeyCache {
                 },
             },
         };
+        drop(turn);
         match record {
             Some(r) if !r.revoked && apikey::digests_equal(&apikey::hash_secret(key.secret), &r.secret_hash) => {
                 let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
@@ -89,19 +108,45 @@ impl KeyCache {
         }
     }
 
+    /// The entry of `id` as this request sees it; marks a fresh entry in the second half of its
+    /// TTL as being refreshed (by this request).
+    fn seen(&self, id: &str, ttl: Duration) -> Seen {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        match entries.get_mut(id) {
+            Some(entry) if entry.read_at.elapsed() < ttl => {
+                let refresh = !entry.refreshing && entry.read_at.elapsed() >= ttl / 2;
+                entry.refreshing |= refresh;
+                Seen::Fresh(entry.record.clone(), refresh)
+            }
+            Some(entry) => Seen::Expired(entry.reread.clone()),
+            None => Seen::Unknown,
+        }
+    }
+
     fn store(&self, id: &str, record: Option<KeyRecord>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(
-            id.to_owned(),
-            CachedLookup {
-                record,
-                read_at: Instant::now(),
-                refreshing: false,
-            },
-        );
+        let now = Instant::now();
+        match entries.get_mut(id) {
+            Some(entry) => {
+                entry.record = record;
+                entry.read_at = now;
+                entry.refreshing = false;
+            }
+            None => {
+                entries.insert(
+                    id.to_owned(),
+                    CachedLookup {
+                        record,
+                        read_at: now,
+                        refreshing: false,
+                        reread: Arc::default(),
+                    },
+                );
+            }
+        }
     }
 
     fn store_failed_refresh(&self, id: &str) {

@@ -2,12 +2,14 @@
 
 pub mod auth;
 pub mod cached_body;
+pub mod deadline;
 pub mod documents;
 pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
 pub mod key_cache;
+pub mod layers;
 pub mod lookup;
 pub mod openapi;
 pub mod problem;
@@ -19,26 +21,13 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, MatchedPath},
-    middleware,
     routing::{get, post},
 };
 use dropforge_common::{
-    cache::Cache,
-    config::{Config, HttpLayer},
-    db,
-    events::Waiters,
-    queue,
-    queue::Queue,
-    shutdown::Shutdown,
-    telemetry,
+    cache::Cache, config::Config, db, events::Waiters, queue, queue::Queue, shutdown::Shutdown, telemetry,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpSocket};
-use tower_http::{
-    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
-    trace::TraceLayer,
-};
 
 use crate::{
     error::ApiError,
@@ -82,11 +71,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     }))
 }
 
-/// The application router: routes, then the edge (security headers, CORS, limits, idempotency),
-/// then metrics, the request span and request ids, so edge answers (429, 413, preflight) are
-/// counted and traced too.
+/// The application router: the routes inside every HTTP layer ([`layers`]).
 pub fn router(state: AppState) -> Router {
-    let app = Router::new()
+    let routes = Router::new()
         .route("/health", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
         .route("/v1/validations", post(routes::validations::create_validation))
@@ -103,53 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs_page))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state.clone());
-    let on = |layer: HttpLayer| !state.config.edge.layers_off.contains(&layer);
-    let mut app = edge::apply(app, &state);
-    if on(HttpLayer::Metrics) {
-        app = app.layer(middleware::from_fn(http_metrics::track));
-    }
-    if on(HttpLayer::Trace) {
-        app = app.layer(TraceLayer::new_for_http().make_span_with(request_span).on_failure(()));
-    }
-    if on(HttpLayer::RequestId) {
-        app = app
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(SetRequestIdLayer::x_request_id(UlidRequestId));
-    }
-    app
-}
-
-/// Request ids that sort by time (ULIDs from a thread-local generator: no syscall per request).
-#[derive(Clone, Copy, Default)]
-struct UlidRequestId;
-
-impl MakeRequestId for UlidRequestId {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        axum::http::HeaderValue::from_str(&ulid::Ulid::generate().to_string())
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-/// One span per request, keyed by the route template (never the raw path) and the request id.
-fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str);
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!(
-        "request",
-        method = req.method().as_str(),
-        route,
-        request.id = request_id
-    )
+    layers::apply(routes, &state)
 }
 
 /// Binds with an explicit listen backlog (tokio's default of 128 drops connection bursts).

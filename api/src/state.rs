@@ -88,6 +88,10 @@ struct GuardInner {
     open_until_ms: AtomicU64,
 }
 
+/// A call may take this many times its deadline while the runtime is far behind
+/// ([`crate::deadline::within`]).
+const GUARD_BACKSTOP_FACTOR: u32 = 4;
+
 impl RedisGuard {
     /// A guard for the Redis playing `role` (for logs).
     pub fn new(role: &'static str, timeout: Duration, breaker: Duration) -> Self {
@@ -126,7 +130,8 @@ impl RedisGuard {
         }
     }
 
-    /// Runs `call` within the deadline. While the breaker is open the call is not made at all.
+    /// Runs `call` within the deadline (in the runtime's time, [`crate::deadline`]). While the
+    /// breaker is open the call is not made at all.
     /// A timeout or an error opens the breaker and is returned as an error of `E`.
     pub async fn call<T, E>(&self, call: impl Future<Output = Result<T, E>>) -> Result<T, E>
     where
@@ -135,13 +140,14 @@ impl RedisGuard {
         if self.is_open() {
             return Err(redis::RedisError::from((redis::ErrorKind::Io, "skipped: Redis failed moments ago")).into());
         }
-        match tokio::time::timeout(self.inner.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(e)) => {
+        let timeout = self.inner.timeout;
+        match crate::deadline::within(timeout, timeout * GUARD_BACKSTOP_FACTOR, call).await {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(e)) => {
                 self.trip(&e);
                 Err(e)
             }
-            Err(_) => {
+            None => {
                 let e = redis::RedisError::from((redis::ErrorKind::Io, "timed out on the request path"));
                 self.trip(&e);
                 Err(e.into())

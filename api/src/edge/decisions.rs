@@ -4,6 +4,8 @@
 //! a burst costs one round trip per group instead of one per request. A few calls may be in flight
 //! at once (pipelined on the one connection), so a slow wake-up of this task under load does not
 //! cap the request rate at one group per round trip.
+//!
+//! A call's deadline is measured from when it is sent, in the runtime's time ([`bounded_call`]).
 
 use std::{collections::HashMap, sync::LazyLock, time::Duration};
 
@@ -19,6 +21,8 @@ static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(inc
 const MAX_GROUP: usize = 256;
 /// Script calls in flight at once.
 const MAX_IN_FLIGHT: usize = 4;
+/// Longest a script call may take while the runtime is saturated ([`bounded_call`]).
+const CALL_BACKSTOP: Duration = Duration::from_millis(500);
 /// Requests queued for the next call; a request beyond this waits for room within its deadline.
 const QUEUE_CAPACITY: usize = 8192;
 
@@ -42,7 +46,7 @@ pub(crate) enum DecideError {
     #[error("Redis error: {0}")]
     Redis(String),
     /// The script call did not answer within the limiter's timeout.
-    #[error("Redis did not answer in time")]
+    #[error("Redis too slow")]
     Timeout,
     /// The decision task is gone (runtime shutting down).
     #[error("decision task stopped")]
@@ -50,6 +54,8 @@ pub(crate) enum DecideError {
 }
 
 type Reply = Result<Vec<Decision>, DecideError>;
+/// The decisions of a whole group, per request.
+type GroupReply = Result<Vec<Vec<Decision>>, DecideError>;
 
 struct Pending {
     buckets: Vec<Bucket>,
@@ -63,7 +69,8 @@ pub(crate) struct Decider {
 }
 
 impl Decider {
-    /// Starts the decision task on the current runtime; each script call is bounded by `timeout`.
+    /// Starts the decision task on the current runtime; each script call is bounded by `timeout`
+    /// of the runtime's time ([`bounded_call`]).
     pub(crate) fn spawn(conn: ConnectionManager, timeout: Duration) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(run(conn, rx, timeout));
@@ -101,12 +108,7 @@ async fn run(conn: ConnectionManager, mut rx: mpsc::Receiver<Pending>, timeout: 
 /// Decides one group and answers each of its requests. Requests whose caller already gave up are
 /// decided too: their place in the order was fixed when they arrived.
 async fn decide_group(mut conn: ConnectionManager, group: Vec<Pending>, timeout: Duration) {
-    let outcome = match tokio::time::timeout(timeout, call(&mut conn, &group)).await {
-        Ok(Ok(decisions)) => Ok(decisions),
-        Ok(Err(e)) => Err(DecideError::Redis(e.to_string())),
-        Err(_) => Err(DecideError::Timeout),
-    };
-    match outcome {
+    match bounded_call(&mut conn, &group, timeout).await {
         Ok(decisions) => {
             for (pending, decided) in group.into_iter().zip(decisions) {
                 let _ = pending.reply.send(Ok(decided));
@@ -117,6 +119,15 @@ async fn decide_group(mut conn: ConnectionManager, group: Vec<Pending>, timeout:
                 let _ = pending.reply.send(Err(e.clone()));
             }
         }
+    }
+}
+
+/// [`call`] within `timeout` from when it is sent, in the runtime's time ([`crate::deadline`]).
+async fn bounded_call(conn: &mut ConnectionManager, group: &[Pending], timeout: Duration) -> GroupReply {
+    match crate::deadline::within(timeout, CALL_BACKSTOP, call(conn, group)).await {
+        Some(Ok(decisions)) => Ok(decisions),
+        Some(Err(e)) => Err(DecideError::Redis(e.to_string())),
+        None => Err(DecideError::Timeout),
     }
 }
 

@@ -19,9 +19,8 @@ use std::{sync::LazyLock, time::Duration};
 
 use axum::{
     body::{Body, to_bytes},
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
-    middleware::Next,
     response::Response,
 };
 use redis::aio::ConnectionManager;
@@ -80,13 +79,8 @@ pub fn parse_key(value: &HeaderValue) -> Option<&str> {
     ok.then_some(key)
 }
 
-/// The idempotency middleware (POST only; requests without the header pass through).
-pub(crate) async fn middleware(State(ctx): State<EdgeCtx>, req: Request, next: Next) -> Response {
-    around(&ctx, req, async move |req| next.run(req).await).await
-}
-
-/// Idempotent replay around `run` (the handler): the middleware's work, also called by the edge's
-/// combined layer (`super::limit_then_replay`).
+/// Idempotent replay around `run` (the handler), POST only (requests without the header pass
+/// through); called by the edge's combined layer (`super::limit_then_replay`).
 pub(crate) async fn around(ctx: &EdgeCtx, req: Request, run: impl AsyncFnOnce(Request) -> Response) -> Response {
     if req.method() != Method::POST {
         return run(req).await;

@@ -1,6 +1,6 @@
 //! The HTTP edge of the API: security headers, CORS, a whole-request timeout, compression, the
 //! body-size backstop, distributed rate limiting and `Idempotency-Key` handling, all applied around
-//! the application router by [`apply`].
+//! the application router by `crate::layers::apply`.
 //!
 //! Layer order, outermost first: security headers → CORS → timeout and problem mapping →
 //! compression → body limit → rate limit → idempotency → the routes (with their own layers).
@@ -22,24 +22,19 @@ use std::{
 };
 
 use axum::{
-    Router,
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
-    middleware::{self, Next},
+    middleware::Next,
     response::{IntoResponse, Response},
 };
-use dropforge_common::config::{Config, HttpLayer};
+use dropforge_common::config::{Config, EdgeConfig};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tower_http::{
-    compression::{
-        CompressionLayer,
-        predicate::{NotForContentType, Predicate, SizeAbove},
-    },
-    limit::RequestBodyLimitLayer,
+use tower_http::compression::{
+    CompressionLayer,
+    predicate::{NotForContentType, Predicate, SizeAbove},
 };
 
 use crate::{
-    BODY_LIMIT,
     problem::{PROBLEM_JSON, Problem},
     state::AppState,
 };
@@ -127,59 +122,33 @@ impl EdgeState {
     }
 }
 
-/// What the idempotency middleware needs: the app (key verification) and the edge (Redis).
+/// What the idempotency middleware needs: the app (key verification) and the edge (Redis), and
+/// which of the limiter and idempotent replay run (both, as shipped).
 #[derive(Clone)]
 pub(crate) struct EdgeCtx {
     pub(crate) app: AppState,
     pub(crate) edge: EdgeState,
+    pub(crate) limit: bool,
+    pub(crate) replay: bool,
 }
 
-/// Wraps `router` with every edge layer, using a fresh [`EdgeState`] built from `state.config`.
-pub fn apply(router: Router, state: &AppState) -> Router {
-    let edge = EdgeState::new(&state.config).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "edge: invalid Redis URL; limiter on fallback, idempotent POSTs refused");
-        EdgeState::with_connection(&state.config, None)
-    });
-    apply_with(router, state, edge)
+impl EdgeState {
+    /// The edge state of `state.config`; with an invalid Redis URL the limiter runs on its
+    /// fallback and idempotent POSTs are refused.
+    pub fn for_app(state: &AppState) -> Self {
+        Self::new(&state.config).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "edge: invalid Redis URL; limiter on fallback, idempotent POSTs refused");
+            Self::with_connection(&state.config, None)
+        })
+    }
 }
 
-/// Like [`apply`], with a given edge state (tests inspect its [`EdgeState::stats`]).
-pub fn apply_with(router: Router, state: &AppState, edge: EdgeState) -> Router {
-    let e = &state.config.edge;
-    let ctx = EdgeCtx {
-        app: state.clone(),
-        edge: edge.clone(),
-    };
-    let cors = cors::cors_layer(e).unwrap_or_else(|why| {
+/// The CORS layer of the configuration; an invalid one refuses every cross-origin request.
+pub fn cors(e: &EdgeConfig) -> tower_http::cors::CorsLayer {
+    cors::cors_layer(e).unwrap_or_else(|why| {
         tracing::error!(error = %why, "edge: invalid CORS configuration; cross-origin requests refused");
         cors::deny_all()
-    });
-    let on = |layer: HttpLayer| !e.layers_off.contains(&layer);
-    let mut router = router;
-    // The limiter and idempotency are adjacent: one layer runs both (each layer costs a boxed
-    // future and a clone of the stack below it per request; bench/README.md, layer costs).
-    match (on(HttpLayer::RateLimit), on(HttpLayer::Idempotency)) {
-        (true, true) => router = router.layer(middleware::from_fn_with_state(ctx, limit_then_replay)),
-        (true, false) => router = router.layer(middleware::from_fn_with_state(edge, rate_limit::middleware)),
-        (false, true) => router = router.layer(middleware::from_fn_with_state(ctx, idempotency::middleware)),
-        (false, false) => {}
-    }
-    if on(HttpLayer::BodyLimit) {
-        router = router.layer(RequestBodyLimitLayer::new(BODY_LIMIT));
-    }
-    if on(HttpLayer::Compression) {
-        router = router.layer(compression_layer());
-    }
-    if on(HttpLayer::Timeout) {
-        router = router.layer(middleware::from_fn_with_state(e.request_timeout, guard));
-    }
-    if on(HttpLayer::Cors) {
-        router = router.layer(cors);
-    }
-    if on(HttpLayer::SecurityHeaders) {
-        router = headers::apply(router, e.hsts);
-    }
-    router
+    })
 }
 
 /// gzip and brotli for answers of at least [`COMPRESSION_MIN_BYTES`] (not images, gRPC or SSE), at
@@ -196,17 +165,22 @@ pub fn compression_layer() -> CompressionLayer<impl Predicate> {
         )
 }
 
-/// Whole-request timeout (503 problem with `Retry-After`) and problem bodies for answers produced
-/// by tower-http layers (the body limit's plain-text 413).
-/// The rate limit, then idempotent replay, then the handler: the two edge middlewares as one layer.
-async fn limit_then_replay(State(ctx): State<EdgeCtx>, req: Request, next: Next) -> Response {
-    rate_limit::around(&ctx.edge, req, async |req| {
-        idempotency::around(&ctx, req, async move |req| next.run(req).await).await
-    })
-    .await
+/// The rate limit, then idempotent replay, then the handler: the two edge middlewares as one
+/// layer (either may be left out, `DF_BENCH_LAYERS_OFF`).
+pub(crate) async fn limit_then_replay(State(ctx): State<EdgeCtx>, req: Request, next: Next) -> Response {
+    let replay = async |req| match ctx.replay {
+        true => idempotency::around(&ctx, req, async move |req| next.run(req).await).await,
+        false => next.run(req).await,
+    };
+    match ctx.limit {
+        true => rate_limit::around(&ctx.edge, req, replay).await,
+        false => replay(req).await,
+    }
 }
 
-async fn guard(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+/// Whole-request timeout (503 problem with `Retry-After`) and problem bodies for answers produced
+/// by tower-http layers (the body limit's plain-text 413).
+pub(crate) async fn guard(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) => problem(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -247,7 +221,7 @@ pub(crate) fn problem(status: StatusCode, code: &str, title: &'static str, detai
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use axum::{body::Body, routing::get};
+    use axum::{Router, body::Body, middleware, routing::get};
     use tower::ServiceExt;
 
     #[tokio::test]

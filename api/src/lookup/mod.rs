@@ -27,99 +27,129 @@ use crate::{documents::job_location, error::ApiError, state::AppState};
 pub use cache::Store;
 
 /// One read-through: what is looked up, and the job that computes it on a miss.
+///
+/// The job's input is built by `input` only when it is needed (a miss, or a hit recorded for a
+/// webhook): a memo or Redis hit, most requests, never builds it.
 #[derive(Debug, Clone)]
-pub struct Lookup {
+pub struct Lookup<F> {
     /// The kind of the job that computes the result.
     pub kind: JobKind,
     /// The cache key of the result.
     pub key: String,
     /// Where PostgreSQL keeps fresh results of this kind.
     pub store: Store,
-    /// The job's input on a miss: a stored `contract::JobInput` (the worker derives the cache key).
-    pub input: Value,
-    /// Identical work runs once: a job in flight with this key is joined.
-    pub dedupe_key: String,
+    /// Builds the job's input on a miss: a stored `contract::JobInput` (the worker derives the
+    /// cache key).
+    pub input: F,
     /// Receives the job's event; a cache hit is then recorded as a succeeded job (validations).
     pub webhook_url: Option<String>,
 }
 
-impl Lookup {
+impl<F: FnOnce() -> Result<Value, ApiError>> Lookup<F> {
     /// The answer: `200` with the cached result (`Cache-Status: dropforge; hit`), otherwise the job
     /// created or joined, `202` or, finished within `Prefer: wait`, `200`.
     pub async fn answer(self, state: &AppState, tenant: TenantId, headers: &HeaderMap) -> Result<Response, ApiError> {
-        let request_id = request_id(headers);
-        let hook = self.webhook_url.as_deref().map(|url| hook::CachedHook {
-            kind: self.kind,
-            url,
-            input: &self.input,
-            key: &self.key,
-            request_id: request_id.as_deref(),
-        });
         // The memo holds only encoded answers; a request naming a webhook_url needs the result
         // document for its event, so it reads Redis (then PostgreSQL) instead.
-        if hook.is_none()
+        if self.webhook_url.is_none()
             && let Some(hit) = state.memo.get(&self.key)
         {
             count_cache(self.kind, "hit");
             return Ok(hit.response(headers, "dropforge; hit; detail=memory"));
         }
-        if let Some(hit) = cache::read_redis(state, &self.key).await {
-            count_cache(self.kind, "hit");
+        let Self {
+            kind,
+            key,
+            store,
+            input: build_input,
+            webhook_url,
+        } = self;
+        let request_id = request_id(headers);
+        // A hit recorded for a webhook needs the input as much as a miss does.
+        let input = match webhook_url {
+            Some(_) => Input::Built(build_input()?),
+            None => Input::Later(build_input),
+        };
+        let built = match &input {
+            Input::Built(value) => Some(value),
+            Input::Later(_) => None,
+        };
+        let hook = webhook_url.as_deref().zip(built).map(|(url, input)| hook::CachedHook {
+            kind,
+            url,
+            input,
+            key: &key,
+            request_id: request_id.as_deref(),
+        });
+        if let Some(hit) = cache::read_redis(state, &key).await {
+            count_cache(kind, "hit");
             let job = match &hook {
                 Some(hook) => Some(hook.record(state, tenant, &hit).await?),
                 None => None,
             };
-            let body = state.memo.refresh(&self.key, &hit, state.config.api.result_memo_ttl);
+            let body = state.memo.refresh(&key, &hit, state.config.api.result_memo_ttl);
             return Ok(with_content_location(body.response(headers, "dropforge; hit"), job));
         }
         // The cache Redis skipped (its breaker open) or the read that just failed opened the
         // breaker: a stale memo entry rather than PostgreSQL, where every request that waited on
         // Redis with this one would otherwise go at once.
         if hook.is_none()
-            && let Some(stale) = self.stale_while_redis_down(state, headers)
+            && let Some(stale) = stale_while_redis_down(state, kind, &key, headers)
         {
             return Ok(stale);
         }
-        if let Some(bytes) = cache::read_postgres(state, &self.key, self.store).await? {
-            count_cache(self.kind, "hit");
+        if let Some(bytes) = cache::read_postgres(state, &key, store).await? {
+            count_cache(kind, "hit");
             let job = match &hook {
                 Some(hook) => Some(hook.record(state, tenant, &bytes).await?),
                 None => None,
             };
             // Memoised like a Redis hit: while the cache Redis is unreachable (its breaker open)
             // a hot key costs one PostgreSQL read per memo period, not one per request.
-            let body = state.memo.refresh(&self.key, &bytes, state.config.api.result_memo_ttl);
+            let body = state.memo.refresh(&key, &bytes, state.config.api.result_memo_ttl);
             let response = body.response(headers, "dropforge; hit; detail=postgres");
             return Ok(with_content_location(response, job));
         }
-        count_cache(self.kind, "miss");
+        count_cache(kind, "miss");
 
         let wait = wait::preferred_wait(headers, state.config.api.max_wait);
-        let id = submit::submit(
-            state,
-            tenant,
-            self.kind,
-            self.dedupe_key,
-            self.input,
-            self.webhook_url,
-            request_id,
-        )
-        .await?;
+        let dedupe_key = dedupe_key(kind, store, &key, webhook_url.as_deref());
+        let input = match input {
+            Input::Built(value) => value,
+            Input::Later(build) => build()?,
+        };
+        let id = submit::submit(state, tenant, kind, dedupe_key, input, webhook_url, request_id).await?;
         // The job exists from here on: a failure while answering still tells the client where it is.
         Ok(wait::job_answer(state, tenant, id, wait)
             .await
             .unwrap_or_else(|e| located(e, id)))
     }
+}
 
-    /// A memo entry past its period (within its grace), while the cache Redis breaker is open.
-    fn stale_while_redis_down(&self, state: &AppState, headers: &HeaderMap) -> Option<Response> {
-        if !state.cache_redis.is_open() {
-            return None;
-        }
-        let stale = state.memo.stale(&self.key)?;
-        count_cache(self.kind, "hit");
-        Some(stale.response(headers, "dropforge; hit; detail=memory"))
+/// A job input, built or still to be built.
+enum Input<F> {
+    Built(Value),
+    Later(F),
+}
+
+/// Identical work runs once: a job in flight with this key is joined. A validation is joined
+/// only when the webhook target matches too (each target gets its event); requests that join
+/// one job with one URL share its single event, which the receiver could not tell apart anyway.
+fn dedupe_key(kind: JobKind, store: Store, key: &str, webhook_url: Option<&str>) -> String {
+    match store {
+        Store::Validations => format!("validation:{key}:{}", webhook_url.unwrap_or("")),
+        Store::JobResults(_) => format!("{}:{key}", kind.as_str()),
     }
+}
+
+/// A memo entry past its period (within its grace), while the cache Redis breaker is open.
+fn stale_while_redis_down(state: &AppState, kind: JobKind, key: &str, headers: &HeaderMap) -> Option<Response> {
+    if !state.cache_redis.is_open() {
+        return None;
+    }
+    let stale = state.memo.stale(key)?;
+    count_cache(kind, "hit");
+    Some(stale.response(headers, "dropforge; hit; detail=memory"))
 }
 
 /// The `X-Request-Id` of the request, recorded with the jobs it creates.

@@ -126,14 +126,15 @@ pub fn parse_suppliers(
 
 /// The read-through of a search or suppliers result: its own cache key, `job_results` in
 /// PostgreSQL, and no webhook (these routes take none).
-fn lookup(kind: JobKind, key: String, ttl: std::time::Duration, input: Value) -> Lookup {
-    let dedupe_key = format!("{}:{key}", kind.as_str());
+fn lookup<F>(kind: JobKind, key: String, ttl: std::time::Duration, input: F) -> Lookup<F>
+where
+    F: FnOnce() -> Result<Value, ApiError>,
+{
     Lookup {
         kind,
         key,
         store: Store::JobResults(ttl),
         input,
-        dedupe_key,
         webhook_url: None,
     }
 }
@@ -182,9 +183,11 @@ pub async fn search(
     let cfg = &state.config;
     let (q, country, page) = parse_search(&query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::search_key(&cfg.redis_prefix, &q, &country, page);
-    let input = JobInput::from(SearchInput::new(q, country, page))
-        .to_stored()
-        .map_err(|e| ApiError::Internal(format!("job input: {e}")))?;
+    let input = move || {
+        JobInput::from(SearchInput::new(q, country, page))
+            .to_stored()
+            .map_err(|e| ApiError::Internal(format!("job input: {e}")))
+    };
     lookup(JobKind::Search, key, cfg.cache.search_ttl, input)
         .answer(&state, tenant, &headers)
         .await
@@ -231,9 +234,11 @@ pub async fn suppliers(
     let cfg = &state.config;
     let (product, country) = parse_suppliers(&source, &id, &query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::suppliers_key(&cfg.redis_prefix, &product, &country);
-    let input = JobInput::from(SuppliersInput::new(product, country))
-        .to_stored()
-        .map_err(|e| ApiError::Internal(format!("job input: {e}")))?;
+    let input = move || {
+        JobInput::from(SuppliersInput::new(product, country))
+            .to_stored()
+            .map_err(|e| ApiError::Internal(format!("job input: {e}")))
+    };
     lookup(JobKind::Suppliers, key, cfg.cache.suppliers_ttl, input)
         .answer(&state, tenant, &headers)
         .await

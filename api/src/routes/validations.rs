@@ -103,23 +103,21 @@ pub async fn create_validation(
     }
     let webhook_url = request.webhook_url.as_ref().map(url::Url::to_string);
     let key = cache::validation_key(&cfg.redis_prefix, MODEL, &request.product, &request.options());
-    let input = JobInput::from(ValidationInput::new(
-        request.product.clone(),
-        request.country.clone(),
-        request.target_price,
-    ))
-    .to_stored()
-    .map_err(|e| ApiError::Internal(format!("job input: {e}")))?;
-    // In-flight work is joined only when the webhook target matches too (each target gets its
-    // event). Requests that join one job with one URL share its single event: the receiver could
-    // not tell two identical events apart anyway.
-    let dedupe_key = format!("validation:{key}:{}", webhook_url.as_deref().unwrap_or(""));
+    let ValidationRequest {
+        product,
+        country,
+        target_price,
+        ..
+    } = request;
     let lookup = Lookup {
         kind: JobKind::Validation,
         key,
         store: Store::Validations,
-        input,
-        dedupe_key,
+        input: move || {
+            JobInput::from(ValidationInput::new(product, country, target_price))
+                .to_stored()
+                .map_err(|e| ApiError::Internal(format!("job input: {e}")))
+        },
         webhook_url,
     };
     lookup.answer(&state, tenant, &headers).await

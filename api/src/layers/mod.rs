@@ -1,0 +1,125 @@
+//! Every HTTP layer of the API, composed into one tower stack and applied to the routes once.
+//!
+//! Outermost first: request ids → the request span → metrics → security headers → CORS → the
+//! timeout guard → compression → the body limit → the rate limit with idempotent replay → the
+//! routes. Metrics, the span and the limiter run after routing (they read the matched route), so
+//! edge answers (429, 413, preflight, timeouts) are counted and traced like any other.
+//!
+//! One `Router::layer` call per layer would wrap every route in one more boxed service per layer,
+//! and a request then clones and polls each of those boxes, the clones nested inside one another:
+//! about a fifth of the cached path's CPU (bench/README.md). One concrete stack costs one box.
+//! Any layer can be left out for the layer-cost benchmark (`DF_BENCH_LAYERS_OFF`, see [`Toggle`]).
+
+mod toggle;
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, MatchedPath},
+    http::Request,
+    middleware,
+};
+use dropforge_common::config::HttpLayer;
+use tower::ServiceBuilder;
+use tower_http::body::Limited;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+pub use toggle::{Toggle, Toggled};
+
+use crate::{
+    BODY_LIMIT,
+    edge::{self, EdgeCtx, EdgeState},
+    http_metrics,
+    state::AppState,
+};
+
+/// Wraps `routes` in every layer the configuration leaves on, with a fresh [`EdgeState`].
+pub fn apply(routes: Router, state: &AppState) -> Router {
+    apply_with(routes, state, EdgeState::for_app(state))
+}
+
+/// Like [`apply`], with a given edge state (tests read its counters).
+pub fn apply_with(routes: Router, state: &AppState, edge: EdgeState) -> Router {
+    let e = &state.config.edge;
+    let on = |layer: HttpLayer| !e.layers_off.contains(&layer);
+    let ctx = EdgeCtx {
+        app: state.clone(),
+        edge,
+        limit: on(HttpLayer::RateLimit),
+        replay: on(HttpLayer::Idempotency),
+    };
+    let stack = ServiceBuilder::new()
+        .layer(Toggle::new(
+            on(HttpLayer::RequestId),
+            SetRequestIdLayer::x_request_id(UlidRequestId),
+        ))
+        .layer(Toggle::new(
+            on(HttpLayer::RequestId),
+            PropagateRequestIdLayer::x_request_id(),
+        ))
+        .layer(Toggle::new(
+            on(HttpLayer::Trace),
+            TraceLayer::new_for_http().make_span_with(request_span).on_failure(()),
+        ))
+        .layer(Toggle::new(
+            on(HttpLayer::Metrics),
+            middleware::from_fn(http_metrics::track),
+        ))
+        .layer(Toggle::new(
+            on(HttpLayer::SecurityHeaders),
+            edge::headers::layer(e.hsts),
+        ))
+        .layer(Toggle::new(on(HttpLayer::Cors), edge::cors(e)))
+        .layer(Toggle::new(
+            on(HttpLayer::Timeout),
+            middleware::from_fn_with_state(e.request_timeout, edge::guard),
+        ))
+        .layer(Toggle::new(on(HttpLayer::Compression), edge::compression_layer()))
+        .layer(Toggle::new(
+            on(HttpLayer::BodyLimit),
+            ServiceBuilder::new()
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+                .map_request(|req: Request<Limited<Body>>| req.map(Body::new)),
+        ))
+        .layer(Toggle::new(
+            ctx.limit || ctx.replay,
+            middleware::from_fn_with_state(ctx, edge::limit_then_replay),
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    routes.layer(stack)
+}
+
+/// Request ids that sort by time (ULIDs from a thread-local generator: no syscall per request).
+#[derive(Clone, Copy, Default)]
+struct UlidRequestId;
+
+impl MakeRequestId for UlidRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        axum::http::HeaderValue::from_str(&ulid::Ulid::generate().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// One span per request, keyed by the route template (never the raw path) and the request id.
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = req.method().as_str(),
+        route,
+        request.id = request_id
+    )
+}
