@@ -1,9 +1,6 @@
 //! The HTTP edge of the API: security headers, CORS, a whole-request timeout, compression, the
-//! body-size backstop, distributed rate limiting and `Idempotency-Key` handling, all applied around
-//! the application router by `crate::layers::apply`.
-//!
-//! Layer order, outermost first: security headers → CORS → timeout and problem mapping →
-//! compression → body limit → rate limit → idempotency → the routes (with their own layers).
+//! body-size backstop, distributed rate limiting and `Idempotency-Key` handling: the pieces that
+//! `crate::layers::apply` composes, in its order, with the request ids, span and metrics.
 
 pub mod client_ip;
 pub mod cors;
@@ -107,6 +104,15 @@ impl EdgeState {
         }
     }
 
+    /// The edge state of `state.config`; with an invalid Redis URL the limiter runs on its
+    /// fallback and idempotent POSTs are refused.
+    pub fn for_app(state: &AppState) -> Self {
+        Self::new(&state.config).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "edge: invalid Redis URL; limiter on fallback, idempotent POSTs refused");
+            Self::with_connection(&state.config, None)
+        })
+    }
+
     /// Current counters.
     pub fn stats(&self) -> EdgeStats {
         let i = &self.inner;
@@ -130,17 +136,6 @@ pub(crate) struct EdgeCtx {
     pub(crate) edge: EdgeState,
     pub(crate) limit: bool,
     pub(crate) replay: bool,
-}
-
-impl EdgeState {
-    /// The edge state of `state.config`; with an invalid Redis URL the limiter runs on its
-    /// fallback and idempotent POSTs are refused.
-    pub fn for_app(state: &AppState) -> Self {
-        Self::new(&state.config).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "edge: invalid Redis URL; limiter on fallback, idempotent POSTs refused");
-            Self::with_connection(&state.config, None)
-        })
-    }
 }
 
 /// The CORS layer of the configuration; an invalid one refuses every cross-origin request.

@@ -1,9 +1,9 @@
 //! Distributed rate limiting: a GCRA Lua script in Redis decides every policy that applies (per
 //! client IP, per API key or its per-route override) atomically, so one limit holds across all
-//! replicas; concurrent requests share one script call ([`super::decisions`]). Redis errors or a script
-//! call slower than `rate_limit_timeout` (from when it is sent)
-//! switch the per-IP policy to the in-process fallback (the per-key policy is skipped then), and
-//! keep using it for [`BREAKER`] before Redis is tried again.
+//! replicas; concurrent requests share one script call ([`super::decisions`]). Redis errors or a
+//! script call slower than `rate_limit_timeout` (from when it is sent) switch the per-IP policy to
+//! the in-process fallback (the per-key policy is skipped then), and keep using it for
+//! [`BREAKER`] before Redis is tried again.
 //!
 //! Answers carry draft-ietf-httpapi-ratelimit-headers-11 `RateLimit-Policy` / `RateLimit`; denials
 //! are `429` quota-exceeded problems with `Retry-After`. Partition keys are never sent.

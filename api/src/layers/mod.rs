@@ -21,8 +21,8 @@ use axum::{
 };
 use dropforge_common::config::HttpLayer;
 use tower::ServiceBuilder;
-use tower_http::body::Limited;
 use tower_http::{
+    body::Limited,
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
@@ -39,16 +39,11 @@ use crate::{
 
 /// Wraps `routes` in every layer the configuration leaves on, with a fresh [`EdgeState`].
 pub fn apply(routes: Router, state: &AppState) -> Router {
-    apply_with(routes, state, EdgeState::for_app(state))
-}
-
-/// Like [`apply`], with a given edge state (tests read its counters).
-pub fn apply_with(routes: Router, state: &AppState, edge: EdgeState) -> Router {
     let e = &state.config.edge;
     let on = |layer: HttpLayer| !e.layers_off.contains(&layer);
     let ctx = EdgeCtx {
         app: state.clone(),
-        edge,
+        edge: EdgeState::for_app(state),
         limit: on(HttpLayer::RateLimit),
         replay: on(HttpLayer::Idempotency),
     };

@@ -8,14 +8,13 @@ use std::collections::HashMap;
 
 use dropforge_common::{
     JobStatus, cache,
-    contract::{BatchInput, BatchOptions, JobInput, ValidationInput},
+    contract::{BatchInput, BatchOptions, ValidationInput},
     db::{self, batches::NewItem, jobs::NewJob},
     domain::{JobClass, JobId, JobKind, TenantId},
     scoring::MODEL,
 };
-use serde_json::Value;
 
-use super::{cache::read_validations, count_cache, jobs, submit};
+use super::{cache::read_validations, count_cache, jobs, stored, submit};
 use crate::{
     documents::{BatchItem, BatchJob, BatchProgress, CachedBatch, batch::CacheHit},
     error::ApiError,
@@ -165,13 +164,6 @@ pub async fn submit_batch(
     }
     .await;
     Ok(Outcome::Created { batch, document })
-}
-
-/// A job input as stored in `jobs.input`.
-fn stored(input: JobInput) -> Result<Value, ApiError> {
-    input
-        .to_stored()
-        .map_err(|e| ApiError::Internal(format!("job input: {e}")))
 }
 
 /// An item's position (at most 50, so it always fits).

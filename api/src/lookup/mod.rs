@@ -17,6 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use dropforge_common::{
+    contract::JobInput,
     domain::{JobId, JobKind, TenantId},
     metric_names as m,
 };
@@ -38,14 +39,13 @@ pub struct Lookup<F> {
     pub key: String,
     /// Where PostgreSQL keeps fresh results of this kind.
     pub store: Store,
-    /// Builds the job's input on a miss: a stored `contract::JobInput` (the worker derives the
-    /// cache key).
+    /// Builds the job's input on a miss (the worker derives the cache key from it).
     pub input: F,
     /// Receives the job's event; a cache hit is then recorded as a succeeded job (validations).
     pub webhook_url: Option<String>,
 }
 
-impl<F: FnOnce() -> Result<Value, ApiError>> Lookup<F> {
+impl<F: FnOnce() -> JobInput> Lookup<F> {
     /// The answer: `200` with the cached result (`Cache-Status: dropforge; hit`), otherwise the job
     /// created or joined, `202` or, finished within `Prefer: wait`, `200`.
     pub async fn answer(self, state: &AppState, tenant: TenantId, headers: &HeaderMap) -> Result<Response, ApiError> {
@@ -67,7 +67,7 @@ impl<F: FnOnce() -> Result<Value, ApiError>> Lookup<F> {
         let request_id = request_id(headers);
         // A hit recorded for a webhook needs the input as much as a miss does.
         let input = match webhook_url {
-            Some(_) => Input::Built(build_input()?),
+            Some(_) => Input::Built(stored(build_input())?),
             None => Input::Later(build_input),
         };
         let built = match &input {
@@ -116,7 +116,7 @@ impl<F: FnOnce() -> Result<Value, ApiError>> Lookup<F> {
         let dedupe_key = dedupe_key(kind, store, &key, webhook_url.as_deref());
         let input = match input {
             Input::Built(value) => value,
-            Input::Later(build) => build()?,
+            Input::Later(build) => stored(build())?,
         };
         let id = submit::submit(state, tenant, kind, dedupe_key, input, webhook_url, request_id).await?;
         // The job exists from here on: a failure while answering still tells the client where it is.
@@ -124,6 +124,13 @@ impl<F: FnOnce() -> Result<Value, ApiError>> Lookup<F> {
             .await
             .unwrap_or_else(|e| located(e, id)))
     }
+}
+
+/// A job input as stored in `jobs.input`.
+pub(crate) fn stored(input: JobInput) -> Result<Value, ApiError> {
+    input
+        .to_stored()
+        .map_err(|e| ApiError::Internal(format!("job input: {e}")))
 }
 
 /// A job input, built or still to be built.

@@ -14,7 +14,6 @@ use dropforge_common::{
     product::{FieldError, ProductRef, SOURCES, valid_product_id},
 };
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::{
     auth::Tenant,
@@ -126,10 +125,7 @@ pub fn parse_suppliers(
 
 /// The read-through of a search or suppliers result: its own cache key, `job_results` in
 /// PostgreSQL, and no webhook (these routes take none).
-fn lookup<F>(kind: JobKind, key: String, ttl: std::time::Duration, input: F) -> Lookup<F>
-where
-    F: FnOnce() -> Result<Value, ApiError>,
-{
+fn lookup<F: FnOnce() -> JobInput>(kind: JobKind, key: String, ttl: std::time::Duration, input: F) -> Lookup<F> {
     Lookup {
         kind,
         key,
@@ -183,11 +179,7 @@ pub async fn search(
     let cfg = &state.config;
     let (q, country, page) = parse_search(&query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::search_key(&cfg.redis_prefix, &q, &country, page);
-    let input = move || {
-        JobInput::from(SearchInput::new(q, country, page))
-            .to_stored()
-            .map_err(|e| ApiError::Internal(format!("job input: {e}")))
-    };
+    let input = move || JobInput::from(SearchInput::new(q, country, page));
     lookup(JobKind::Search, key, cfg.cache.search_ttl, input)
         .answer(&state, tenant, &headers)
         .await
@@ -234,11 +226,7 @@ pub async fn suppliers(
     let cfg = &state.config;
     let (product, country) = parse_suppliers(&source, &id, &query, &cfg.upstreams.aliexpress.ship_to_country)?;
     let key = cache::suppliers_key(&cfg.redis_prefix, &product, &country);
-    let input = move || {
-        JobInput::from(SuppliersInput::new(product, country))
-            .to_stored()
-            .map_err(|e| ApiError::Internal(format!("job input: {e}")))
-    };
+    let input = move || JobInput::from(SuppliersInput::new(product, country));
     lookup(JobKind::Suppliers, key, cfg.cache.suppliers_ttl, input)
         .answer(&state, tenant, &headers)
         .await

@@ -113,11 +113,7 @@ pub async fn create_validation(
         kind: JobKind::Validation,
         key,
         store: Store::Validations,
-        input: move || {
-            JobInput::from(ValidationInput::new(product, country, target_price))
-                .to_stored()
-                .map_err(|e| ApiError::Internal(format!("job input: {e}")))
-        },
+        input: move || JobInput::from(ValidationInput::new(product, country, target_price)),
         webhook_url,
     };
     lookup.answer(&state, tenant, &headers).await
