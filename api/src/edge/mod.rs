@@ -177,12 +177,23 @@ pub(crate) async fn limit_then_replay(State(ctx): State<EdgeCtx>, req: Request, 
 /// by tower-http layers (the body limit's plain-text 413).
 pub(crate) async fn guard(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_problem(&response) => problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload-too-large",
-            "Payload too large",
-            "The request body exceeds 64 KiB.",
-        ),
+        Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let mut response = match is_problem(&response) {
+                true => response,
+                false => problem(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Payload too large",
+                    "The request body exceeds 64 KiB.",
+                ),
+            };
+            // The body was not read to its end, so the connection cannot carry another request:
+            // saying so keeps a client from sending its next request on a closing connection.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out");

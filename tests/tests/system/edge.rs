@@ -292,6 +292,9 @@ async fn security_headers_on_every_error() {
         .send()
         .await
         .unwrap();
+    // Its body was left unread: the answer closes the connection, so the next request is not
+    // sent on it.
+    assert_eq!(header(too_large.headers(), "connection"), "close");
     let unauthorized = http
         .post(format!("{base}/v1/validations"))
         .json(&json!({}))
