@@ -154,7 +154,7 @@ where s between 1 and 37 and s <> 4;
 
 insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result, created_at)
 select pg_temp.seed_id(i), pg_temp.seed_key(i), 'aliexpress', pg_temp.seed_product(i), 'score-v1', i % 10 = 0,
-       pg_temp.seed_result(i)::jsonb, pg_temp.seed_done(i)
+       pg_temp.seed_result(i)::json, pg_temp.seed_done(i)
 from generate_series(1, current_setting('df_seed.jobs')::bigint) i
 where (i - 1) % 50 between 1 and 35 and (i - 1) % 50 <> 4;
 
@@ -166,7 +166,7 @@ from generate_series(1, current_setting('df_seed.jobs')::bigint - 1) i
 where (i - 1) % 50 = 0
 union all
 select pg_temp.seed_id(i), p, jsonb_build_object('source', 'aliexpress', 'id', pg_temp.seed_product(i + 7 * p)),
-       pg_temp.seed_key(i + 7 * p), null, pg_temp.seed_result(i + 7 * p)::jsonb
+       pg_temp.seed_key(i + 7 * p), null, pg_temp.seed_result(i + 7 * p)::json
 from generate_series(1, current_setting('df_seed.jobs')::bigint - 1) i
 cross join generate_series(1, 2) p
 where (i - 1) % 50 = 0 and p <= (i / 50) % 3

@@ -46,6 +46,8 @@ pub const RATELIMIT_BACKEND_ERRORS_TOTAL: &str = "dropforge_ratelimit_backend_er
 pub const RETENTION_ROWS_REMOVED_TOTAL: &str = "dropforge_retention_rows_removed_total";
 /// Gauge: finished jobs past the retention period, counted up to a cap (worker, sampled).
 pub const RETENTION_ROWS_PENDING: &str = "dropforge_retention_rows_pending";
+/// Counter: `VACUUM`/`ANALYZE` runs of the worker's table upkeep; labels `table`, `action`.
+pub const TABLE_UPKEEP_TOTAL: &str = "dropforge_table_upkeep_total";
 /// Counter: a kind's queue worker ended on its own and was rebuilt (label `kind`).
 pub const QUEUE_WORKER_RESTARTS_TOTAL: &str = "dropforge_queue_worker_restarts_total";
 /// Counter `target` (a queue's kind, or `dispatch`): pub/sub wake-ups received by a worker process.
@@ -309,6 +311,11 @@ pub fn describe_all() {
         RETENTION_ROWS_PENDING,
         Unit::Count,
         "Finished jobs past the retention period still stored (index count up to a cap, sampled every few minutes)."
+    );
+    describe_counter!(
+        TABLE_UPKEEP_TOTAL,
+        Unit::Count,
+        "VACUUM and ANALYZE runs of the worker's table upkeep (a server without autovacuum), by table and action."
     );
     describe_counter!(
         QUEUE_WORKER_RESTARTS_TOTAL,

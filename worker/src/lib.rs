@@ -9,5 +9,6 @@ pub mod leases;
 pub mod reconciler;
 pub mod retention;
 pub mod runtime;
+pub mod upkeep;
 pub mod upstream;
 pub mod webhook;

@@ -132,6 +132,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     ));
     // Retention: removes finished jobs past DF_RETENTION_DAYS in short chunks; stops with `loops`.
     tokio::spawn(crate::retention::run(pool.clone(), w.retention, loops.clone()));
+    // Table upkeep: VACUUM/ANALYZE by autovacuum's thresholds when the server runs no autovacuum.
+    tokio::spawn(crate::upkeep::run(pool.clone(), w.upkeep, loops.clone()));
     let settings = RunnerSettings {
         concurrency: w.concurrency,
         bulk_concurrency: w.bulk_concurrency,

@@ -76,7 +76,7 @@ mod sections;
 
 pub use sections::{
     AliExpressConfig, ApiConfig, BudgetConfig, CacheConfig, EdgeConfig, HttpLayer, MetaConfig, RatePolicy,
-    RetentionConfig, SignMethod, UpstreamsConfig, WebhookConfig, WorkerConfig, YouTubeConfig,
+    RetentionConfig, SignMethod, UpkeepConfig, UpkeepMode, UpstreamsConfig, WebhookConfig, WorkerConfig, YouTubeConfig,
 };
 
 use reader::Reader;
@@ -168,6 +168,10 @@ impl Config {
                     days: r.parse("DF_RETENTION_DAYS", 30),
                     batch: r.parse("DF_RETENTION_BATCH", 5000),
                     interval: r.secs("DF_RETENTION_INTERVAL_SECS", 60),
+                },
+                upkeep: UpkeepConfig {
+                    mode: r.parse("DF_TABLE_UPKEEP", UpkeepMode::Auto),
+                    interval: r.secs("DF_TABLE_UPKEEP_INTERVAL_SECS", 10),
                 },
             },
             cache: CacheConfig {
@@ -298,6 +302,9 @@ impl Config {
         }
         if w.retention.interval.is_zero() {
             errors.push("DF_RETENTION_INTERVAL_SECS must be at least 1".into());
+        }
+        if w.upkeep.interval.is_zero() {
+            errors.push("DF_TABLE_UPKEEP_INTERVAL_SECS must be at least 1".into());
         }
         if w.lease_renew >= w.lease {
             errors.push("DF_JOB_LEASE_RENEW_SECS must be shorter than DF_JOB_LEASE_SECS".into());

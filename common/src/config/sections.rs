@@ -87,6 +87,40 @@ pub struct WorkerConfig {
     pub retry_max: Duration,
     /// Removal of old finished jobs (`DF_RETENTION_*`).
     pub retention: RetentionConfig,
+    /// Vacuum and statistics of DropForge's tables when the server runs no autovacuum
+    /// (`DF_TABLE_UPKEEP*`).
+    pub upkeep: UpkeepConfig,
+}
+
+/// Table upkeep: `VACUUM` and `ANALYZE` of DropForge's own tables by the worker, with
+/// autovacuum's default thresholds, on a server whose autovacuum is off (docs/OPERATIONS.md
+/// "Table upkeep").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpkeepConfig {
+    /// `DF_TABLE_UPKEEP`: `auto` (default: only while the server's `autovacuum` is off) or `off`.
+    pub mode: UpkeepMode,
+    /// `DF_TABLE_UPKEEP_INTERVAL_SECS`: how often the tables' change counters are read (default 10).
+    pub interval: Duration,
+}
+
+/// When the worker keeps the tables vacuumed and analysed itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpkeepMode {
+    /// Only while the server's `autovacuum` setting is off.
+    Auto,
+    /// Never (autovacuum, or an operator, does it).
+    Off,
+}
+
+impl FromStr for UpkeepMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "off" => Ok(Self::Off),
+            other => Err(format!("expected auto or off, got {other:?}")),
+        }
+    }
 }
 
 /// Retention of finished jobs: the worker removes them, with their results, batch items and

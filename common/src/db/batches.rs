@@ -55,7 +55,7 @@ pub async fn add_items(exec: impl PgExecutor<'_>, batch: JobId, items: &[NewItem
     let results: Vec<Option<Value>> = items.iter().map(|i| i.result.clone()).collect();
     sqlx::query!(
         "insert into batch_items (batch_id, position, product, cache_key, job_id, result)
-         select $1, * from unnest($2::int[], $3::jsonb[], $4::text[], $5::uuid[], $6::jsonb[])",
+         select $1, * from unnest($2::int[], $3::jsonb[], $4::text[], $5::uuid[], $6::json[])",
         batch.0,
         &positions,
         &products,

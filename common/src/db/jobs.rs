@@ -497,7 +497,7 @@ pub async fn list(pool: &PgPool, tenant: TenantId, f: &JobFilter) -> Result<Vec<
         JobRecord,
         r#"select j.id, j.tenant_id, j.kind as "kind: JobKind", j.status as "status: JobStatus", j.input, j.error,
                 j.attempts, j.state_version, j.parent_id, j.webhook_url, j.next_run_at, j.created_at, j.started_at,
-                j.finished_at, j.updated_at, null::jsonb as result
+                j.finished_at, j.updated_at, null::json as result
          from jobs j
          where j.tenant_id = $1
            and ($2::text is null or j.status = $2 or ($2 = 'queued' and j.status = 'scheduled'))

@@ -9,6 +9,7 @@ pub mod retention;
 pub mod sched;
 pub mod tenants;
 pub mod transitions;
+pub mod upkeep;
 pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};

@@ -543,7 +543,7 @@ pub async fn complete_validations(
              returning jobs.id
          ), stored as (
              insert into validation_results (job_id, cache_key, product_source, product_id, model, partial, result)
-             select i.job_id, i.cache_key, i.source, i.product_id, i.model, i.partial, i.result::jsonb
+             select i.job_id, i.cache_key, i.source, i.product_id, i.model, i.partial, i.result::json
              from input i join done d on d.id = i.job_id
              on conflict (job_id) do nothing
          )
@@ -590,7 +590,7 @@ pub async fn complete_with_result(
              returning id
          ), stored as (
              insert into job_results (job_id, cache_key, kind, result)
-             select id, $2, $3, $4::text::jsonb from done
+             select id, $2, $3, $4::text::json from done
              on conflict (job_id) do nothing
          )
          select count(*) as "completed!" from done"#,

@@ -35,5 +35,6 @@ mod outage;
 mod products_e2e;
 mod reliability;
 mod supervision;
+mod table_upkeep;
 mod wake_pickup;
 mod webhooks_e2e;
