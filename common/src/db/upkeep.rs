@@ -18,6 +18,12 @@ const INSERT_SCALE: f64 = 0.2;
 /// Rows changed since the last analyse beyond which a table is analysed: `50 + 10 %` of its rows.
 const ANALYZE_BASE: f64 = 50.0;
 const ANALYZE_SCALE: f64 = 0.1;
+/// Tables of at most this many pages are left alone. Their statistics cannot mislead a plan (the
+/// planner assumes at least 10 pages for a table it knows nothing of) and page pruning keeps their
+/// HOT updates from bloating them; analysing the small, hot scheduling tables on every round
+/// (`tenant_sched`, `sched_clock`: hundreds of updates in 10 s) only invalidated every cached plan
+/// that reads them.
+const MIN_PAGES: i64 = 16;
 /// Key of the session advisory lock held by the one worker doing upkeep at a time.
 const LOCK_NAME: &str = "dropforge:table-upkeep";
 
@@ -48,7 +54,8 @@ pub async fn autovacuum_on(exec: impl PgExecutor<'_>) -> Result<bool, sqlx::Erro
         .await
 }
 
-/// The tables of the current schema (migrations' bookkeeping excepted) past a threshold, by name.
+/// The tables of the current schema (migrations' bookkeeping and tables of at most [`MIN_PAGES`]
+/// pages excepted) past a threshold, by name.
 pub async fn due(exec: impl PgExecutor<'_>) -> Result<Vec<Due>, sqlx::Error> {
     let rows = sqlx::query!(
         r#"with t as (
@@ -56,6 +63,7 @@ pub async fn due(exec: impl PgExecutor<'_>) -> Result<Vec<Due>, sqlx::Error> {
                     greatest(c.reltuples, 0)::float8 as tuples
              from pg_stat_user_tables s join pg_class c on c.oid = s.relid
              where s.schemaname = current_schema() and s.relname <> '_sqlx_migrations'
+               and pg_relation_size(s.relid) > $7 * current_setting('block_size')::int8
          )
          select name as "name!", format('%I', name) as "quoted!",
                 (n_dead_tup > $1 + $2 * tuples or n_ins_since_vacuum > $3 + $4 * tuples) as "vacuum!",
@@ -70,6 +78,7 @@ pub async fn due(exec: impl PgExecutor<'_>) -> Result<Vec<Due>, sqlx::Error> {
         INSERT_SCALE,
         ANALYZE_BASE,
         ANALYZE_SCALE,
+        MIN_PAGES,
     )
     .fetch_all(exec)
     .await?;
