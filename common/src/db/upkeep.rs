@@ -34,10 +34,9 @@ pub struct Due {
     pub table: String,
     /// The table, quoted as an identifier for the statement.
     quoted: String,
-    /// `VACUUM (ANALYZE)`: too many dead or inserted rows.
+    /// `VACUUM (ANALYZE)`: too many dead or inserted rows; otherwise `ANALYZE` (too many rows
+    /// changed since the statistics were taken).
     pub vacuum: bool,
-    /// `ANALYZE` (implied by `vacuum`): too many rows changed since the statistics were taken.
-    pub analyze: bool,
 }
 
 impl Due {
@@ -64,13 +63,13 @@ pub async fn due(exec: impl PgExecutor<'_>) -> Result<Vec<Due>, sqlx::Error> {
              from pg_stat_user_tables s join pg_class c on c.oid = s.relid
              where s.schemaname = current_schema() and s.relname <> '_sqlx_migrations'
                and pg_relation_size(s.relid) > $7 * current_setting('block_size')::int8
+         ), needs as (
+             select name, n_dead_tup > $1 + $2 * tuples or n_ins_since_vacuum > $3 + $4 * tuples as needs_vacuum,
+                    n_mod_since_analyze > $5 + $6 * tuples as needs_analyze
+             from t
          )
-         select name as "name!", format('%I', name) as "quoted!",
-                (n_dead_tup > $1 + $2 * tuples or n_ins_since_vacuum > $3 + $4 * tuples) as "vacuum!",
-                n_mod_since_analyze > $5 + $6 * tuples as "analyze!"
-         from t
-         where n_dead_tup > $1 + $2 * tuples or n_ins_since_vacuum > $3 + $4 * tuples
-            or n_mod_since_analyze > $5 + $6 * tuples
+         select name as "name!", format('%I', name) as "quoted!", needs_vacuum as "vacuum!"
+         from needs where needs_vacuum or needs_analyze
          order by name"#,
         VACUUM_BASE,
         VACUUM_SCALE,
@@ -88,7 +87,6 @@ pub async fn due(exec: impl PgExecutor<'_>) -> Result<Vec<Due>, sqlx::Error> {
             table: r.name,
             quoted: r.quoted,
             vacuum: r.vacuum,
-            analyze: r.analyze,
         })
         .collect())
 }

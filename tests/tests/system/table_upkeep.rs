@@ -145,21 +145,23 @@ async fn plan(conn: &mut PgConnection) -> String {
 
 /// One batch job with `ITEMS` items, each pointing at a job of its own.
 async fn seed_batch_items(env: &TestEnv) {
-    let mut tx = env.pool.begin().await.expect("begin");
-    for sql in [
-        "insert into tenants (id, name, webhook_secret) values ('00000000-0000-0000-0000-0000000000aa', 'upkeep', 'x')",
-        "insert into jobs (id, tenant_id, kind, status, input)
-         select gen_random_uuid(), '00000000-0000-0000-0000-0000000000aa', 'validation', 'succeeded', '{}'
-         from generate_series(1, $1)",
-        "insert into jobs (id, tenant_id, kind, status, input)
-         values ('00000000-0000-0000-0000-0000000000bb', '00000000-0000-0000-0000-0000000000aa', 'batch', 'succeeded', '{}')",
-        "insert into batch_items (batch_id, position, product, cache_key, job_id)
-         select '00000000-0000-0000-0000-0000000000bb', row_number() over (), '{}', 'k', id
-         from jobs where kind = 'validation'",
-    ] {
-        let q = sqlx::query(sql);
-        let q = if sql.contains("$1") { q.bind(ITEMS) } else { q };
-        q.execute(&mut *tx).await.expect("seed");
-    }
-    tx.commit().await.expect("commit");
+    sqlx::query(
+        "with tenant as (
+             insert into tenants (id, name, webhook_secret) values (gen_random_uuid(), 'upkeep', 'x') returning id
+         ), children as (
+             insert into jobs (id, tenant_id, kind, status, input)
+             select gen_random_uuid(), tenant.id, 'validation', 'succeeded', '{}' from tenant, generate_series(1, $1)
+             returning id
+         ), batch as (
+             insert into jobs (id, tenant_id, kind, status, input)
+             select gen_random_uuid(), tenant.id, 'batch', 'succeeded', '{}' from tenant
+             returning id
+         )
+         insert into batch_items (batch_id, position, product, cache_key, job_id)
+         select batch.id, row_number() over (), '{}', 'k', children.id from batch, children",
+    )
+    .bind(ITEMS)
+    .execute(&env.pool)
+    .await
+    .expect("seed");
 }
