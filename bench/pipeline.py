@@ -7,7 +7,8 @@ Inserts N `canary` jobs (kind without upstream calls) as queued, undispatched ro
 tenant, in chunks of --chunk rows (each chunk its own transaction, so the dispatcher sees the first
 ones at once). From there they take the path of every job: the worker's dispatcher pushes them to
 apalis under the queue cap, the worker claims each under a lease, completes it and publishes its
-completion event. The run ends when every row is `succeeded` (or --deadline passes).
+completion event. The run ends when none of the tenant's canaries is open any more (or --deadline
+passes); then its rows are counted.
 
 Reports jobs/s (N / time from the first insert to the last `finished_at`), creation->finished
 p50/p99/max, lost (rows not succeeded at the end), and with --cpu the CPU milliseconds per job of
@@ -66,13 +67,17 @@ def main():
     count_sql = (f"select count(*) filter (where status = 'succeeded'), count(*) from jobs "
                  f"where tenant_id = '{tenant}' and created_at >= '{start_db}' and kind = 'canary' "
                  f"and input->>'run' = '{run}'")
-    succeeded = 0
+    # Progress: the tenant's canaries still open, read from the small partial index of open
+    # interactive jobs. Counting the run's rows instead read all of them on every poll, which
+    # charged PostgreSQL about 0.1 s per poll (0.025 ms per job, a tenth of its share).
+    open_sql = (f"select count(*) from jobs where tenant_id = '{tenant}' and kind = 'canary' and class = 0 "
+                f"and status in ('queued', 'scheduled', 'running')")
     while time.monotonic() - t0 < args.deadline:
-        succeeded, total = (int(x) for x in psql(url, count_sql).split("|"))
-        if succeeded >= args.n:
+        if int(psql(url, open_sql)) == 0:
             break
         time.sleep(0.5)
     after = proc_cpu.snapshot(args.cpu)
+    succeeded, _total = (int(x) for x in psql(url, count_sql).split("|"))
     stats = psql(url, f"""select extract(epoch from max(finished_at) - '{start_db}'::timestamptz),
             percentile_cont(0.5) within group (order by extract(epoch from finished_at - created_at)),
             percentile_cont(0.99) within group (order by extract(epoch from finished_at - created_at)),
