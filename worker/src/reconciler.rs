@@ -14,8 +14,13 @@ use sqlx::PgPool;
 
 /// Dispatches verified per round and kind.
 const CHECK_BATCH: usize = 2000;
-/// Finished apalis tasks deleted per set and round.
-const CLEANUP_BATCH: usize = 5000;
+/// Finished apalis tasks deleted per set and call (one Lua call holds Redis a few milliseconds).
+pub const CLEANUP_BATCH: usize = 5000;
+/// Most cleanup calls per queue and round: a round goes on while calls come back full, so a queue
+/// finishing up to 50,000 tasks a second (at the default 2 s round) never grows its done set.
+/// One call per round kept at most 2,500 a second: the canary pipeline finishes 5,000 a second
+/// and left hundreds of thousands of finished tasks in Redis.
+pub const CLEANUP_CALLS: usize = 20;
 /// Rounds between two repairs of the tenants' queued counters (a count over the ready set).
 pub const SCHED_EVERY: u64 = 15;
 
@@ -58,7 +63,11 @@ pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg
                 }
                 db::jobs::settle_dispatches(pool, &present, &lost).await?;
             }
-            queue.cleanup_finished(kind, class, CLEANUP_BATCH).await?;
+            for _ in 0..CLEANUP_CALLS {
+                if queue.cleanup_finished(kind, class, CLEANUP_BATCH).await? < CLEANUP_BATCH {
+                    break;
+                }
+            }
         }
         let depth = db::jobs::depth(pool, kind).await?;
         let mut dead = 0;

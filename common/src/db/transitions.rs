@@ -422,7 +422,8 @@ pub async fn cancel(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Cancel
 /// child's own state change committed, so the last child to finish always sees every other one.
 ///
 /// Two statements, not one with `($1 is null or ...)`: under a generic plan that OR hides both the
-/// child's `batch_items_job` lookup and the `jobs_in_flight` index, and every call scanned `jobs`.
+/// child's `batch_items_job` lookup and the index of open jobs (`jobs_open`), and every call
+/// scanned `jobs`.
 pub async fn finish_ready(exec: impl PgExecutor<'_>, child: Option<JobId>) -> Result<Vec<Finished>, sqlx::Error> {
     match child {
         Some(child) => finish_ready_many(exec, &[child.0]).await,

@@ -1,0 +1,3 @@
+-- no-transaction
+-- Replaced by `jobs_open`.
+drop index concurrently if exists jobs_in_flight;
