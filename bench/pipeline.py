@@ -33,6 +33,16 @@ def psql(url, sql):
     return out.stdout.strip()
 
 
+def wake_dispatchers():
+    """Publishes the dispatchers' wake-up, as the API does when it leaves jobs in PostgreSQL (an idle
+    dispatcher otherwise looks only at its fallback tick, up to a second later). Needs REDIS_URL and
+    redis-cli; without them the tick finds the rows."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        channel = os.environ.get("DF_REDIS_PREFIX", "df") + ":wake:dispatch"
+        subprocess.run(["redis-cli", "-u", url, "PUBLISH", channel, "1"], capture_output=True, check=False)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
@@ -63,6 +73,7 @@ def main():
                    '{tenant}', 'canary', 'queued', '{{"run": "{run}"}}'::jsonb
             from generate_series({done + 1}, {done + k}) g""")
         done += k
+        wake_dispatchers()
     inserted_s = time.monotonic() - t0
     count_sql = (f"select count(*) filter (where status = 'succeeded'), count(*) from jobs "
                  f"where tenant_id = '{tenant}' and created_at >= '{start_db}' and kind = 'canary' "

@@ -27,6 +27,8 @@ pub const SCHED_EVERY: u64 = 15;
 /// One reconciliation round.
 pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg: &WorkerConfig) -> anyhow::Result<()> {
     let (requeued, failed) = db::jobs::requeue_expired(pool, cfg.max_attempts).await?;
+    // Jobs this round hands back to the dispatcher (lapsed leases, lost dispatches) wake it.
+    let mut handed_back = requeued > 0;
     if requeued + failed > 0 {
         tracing::info!(requeued, failed, "requeued jobs whose lease expired");
         metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "requeued_lease").increment(requeued);
@@ -61,6 +63,7 @@ pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg
                     metrics::counter!(m::RECONCILER_ACTIONS_TOTAL, "action" => "redispatched")
                         .increment(lost.len() as u64);
                 }
+                handed_back |= !lost.is_empty();
                 db::jobs::settle_dispatches(pool, &present, &lost).await?;
             }
             for _ in 0..CLEANUP_CALLS {
@@ -78,6 +81,9 @@ pub async fn reconcile_once(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cfg
         metrics::gauge!(m::QUEUE_DEPTH, "kind" => kind.as_str(), "state" => "running").set(depth.running as f64);
         metrics::gauge!(m::QUEUE_DEPTH, "kind" => kind.as_str(), "state" => "dead").set(dead as f64);
         metrics::gauge!(m::QUEUE_OLDEST_JOB_AGE_SECONDS, "kind" => kind.as_str()).set(depth.oldest_queued_age);
+    }
+    if handed_back {
+        queue.wake_dispatchers().await?;
     }
     Ok(())
 }

@@ -65,7 +65,8 @@ pub struct WorkerConfig {
     pub lease_renew: Duration,
     /// `DF_RECONCILE_MS`: reconciler period (default 2000).
     pub reconcile_interval: Duration,
-    /// `DF_DISPATCH_MS`: dispatcher period when idle (default 50); a wake-up on
+    /// `DF_DISPATCH_MS`: dispatcher period (default 50), doubling per round that finds nothing up
+    /// to 1 s (`dispatcher::next_tick` in the worker); a wake-up on
     /// `{prefix}:wake:dispatch` (published when the API leaves jobs to the dispatcher) or a job
     /// completion after a round that moved jobs starts a round sooner.
     pub dispatch_interval: Duration,
