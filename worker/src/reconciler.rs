@@ -20,7 +20,7 @@ pub const CLEANUP_BATCH: usize = 5000;
 /// finishing up to 50,000 tasks a second (at the default 2 s round) never grows its done set.
 /// One call per round kept at most 2,500 a second: the canary pipeline finishes 5,000 a second
 /// and left hundreds of thousands of finished tasks in Redis.
-pub const CLEANUP_CALLS: usize = 20;
+const CLEANUP_CALLS: usize = 20;
 /// Rounds between two repairs of the tenants' queued counters (a count over the ready set).
 pub const SCHED_EVERY: u64 = 15;
 

@@ -202,30 +202,31 @@ fn work<'a>(
     id: JobId,
     claimed: &'a Claimed,
 ) -> Pin<Box<dyn Future<Output = Result<Outcome, StoreError>> + Send + 'a>> {
-    let timeout = deps.config.worker.job_timeout;
+    let limit = deps.config.worker.job_timeout;
     match claimed.kind {
-        JobKind::Validation => Box::pin(async move {
-            match tokio::time::timeout(timeout, validate::run(deps, id, claimed)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Ok(Outcome::Retry {
-                    delay: Duration::ZERO,
-                    error: JobError::timeout(),
-                    refund: false,
-                }),
-            }
-        }),
+        JobKind::Validation => Box::pin(with_timeout(limit, validate::run(deps, id, claimed))),
         JobKind::Webhook => Box::pin(async move { Ok(deliver::run(deps, id, claimed).await?) }),
-        JobKind::Search => {
-            Box::pin(async move { Ok(search::with_timeout(timeout, search::run(deps, id, claimed)).await?) })
-        }
+        JobKind::Search => Box::pin(async move { Ok(with_timeout(limit, search::run(deps, id, claimed)).await?) }),
         JobKind::Suppliers => {
-            Box::pin(async move { Ok(search::with_timeout(timeout, suppliers::run(deps, id, claimed)).await?) })
+            Box::pin(async move { Ok(with_timeout(limit, suppliers::run(deps, id, claimed)).await?) })
         }
         JobKind::Canary => Box::pin(canary::run(deps, id, claimed)),
         JobKind::Batch => Box::pin(std::future::ready(Ok(Outcome::Failed(JobError::new(
             JobErrorCode::UnsupportedKind,
             "batch jobs are never dispatched; their items are",
         ))))),
+    }
+}
+
+/// Runs one attempt under the job timeout; an attempt that exceeds it is retried.
+async fn with_timeout<E>(limit: Duration, attempt: impl Future<Output = Result<Outcome, E>>) -> Result<Outcome, E> {
+    match tokio::time::timeout(limit, attempt).await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(Outcome::Retry {
+            delay: Duration::ZERO,
+            error: JobError::timeout(),
+            refund: false,
+        }),
     }
 }
 

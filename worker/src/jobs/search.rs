@@ -21,21 +21,6 @@ use crate::upstream::aliexpress::AffiliateProduct;
 /// Products per search page.
 pub const PAGE_SIZE: u32 = 20;
 
-/// Runs one attempt under the job timeout; an attempt that exceeds it is retried.
-pub(crate) async fn with_timeout(
-    limit: Duration,
-    attempt: impl Future<Output = Result<Outcome, sqlx::Error>>,
-) -> Result<Outcome, sqlx::Error> {
-    match tokio::time::timeout(limit, attempt).await {
-        Ok(outcome) => outcome,
-        Err(_) => Ok(Outcome::Retry {
-            delay: Duration::ZERO,
-            error: JobError::timeout(),
-            refund: false,
-        }),
-    }
-}
-
 /// The input could not be read: the job fails for good.
 pub(crate) fn invalid_input(e: &serde_json::Error) -> Outcome {
     Outcome::Failed(JobError::new(JobErrorCode::InvalidInput, e.to_string()))
