@@ -63,11 +63,17 @@ def row(a):
            "run": a.run, "requests": n, "rps": v[RPS], "p95_ms": v[P95], "p99_ms": v[P99],
            "errors": int(v[ERR]), "srv_cpu_pct": v[7], "cpu_us_per_req": round(cpu_us, 2),
            "peak_rss_mb": round(rss_mb, 1)}
+    redis_us = -1.0
+    if a.redis_ticks[1] > a.redis_ticks[0] and n > 0:
+        redis_us = (a.redis_ticks[1] - a.redis_ticks[0]) / a.hz * 1e6 / n
+        rec["redis_cpu_us_per_req"] = round(redis_us, 2)
     with open(a.jsonl, "a") as f:
         f.write(json.dumps(rec) + "\n")
     if a.pid:
         print(f"    server CPU {cpu_us:.1f} µs per request ({n} answered, "
               f"{(a.ticks[1] - a.ticks[0]) / a.hz:.2f} CPU-s), peak RSS {rss_mb:.1f} MB")
+    if redis_us >= 0:
+        print(f"    Redis CPU {redis_us:.1f} µs per request (redis-server, the limiter's decisions and any cache reads)")
 
 
 def load(tsv):
@@ -200,6 +206,7 @@ def main():
     r.add_argument("--hz", type=int, default=100)
     r.add_argument("--hwm-kb", type=int, default=0)
     r.add_argument("--pid", default="")
+    r.add_argument("--redis-ticks", type=int, nargs=2, default=[0, 0])
     s = sub.add_parser("summary")
     for k in ("--tsv", "--jsonl", "--stamp"):
         s.add_argument(k, required=True)

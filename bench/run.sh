@@ -268,21 +268,26 @@ bench() {
   local -a a=(-c "$CONNS" -r 1 -l "$label" -o "$TSV")
   [[ -n "$pid" ]] && a+=(-S "$pid")
   [[ -n "${DF_BENCH_PIN:-}" ]] && a+=(-L "$DF_BENCH_PIN")
-  local i t0=0 t1=0 hwm=0 runout="$RUN/bench-run.out" hz
+  local i t0=0 t1=0 hwm=0 r0=0 r1=0 rpid="" runout="$RUN/bench-run.out" hz
   hz="$(getconf CLK_TCK)"
+  # DropForge's lines also count the Redis server's CPU (the limiter's decisions, cache reads)
+  [[ "$label" == dropforge* ]] && rpid="$(listener_pid "$(url_port "${REDIS_URL:-redis://127.0.0.1:6379}" 6379)")"
   for ((i = 1; i <= RUNS; i++)); do
     quiet
     if [[ -n "$pid" ]]; then hwm_reset "$pid"; t0="$(proc_ticks "$pid")"; fi
+    [[ -n "$rpid" ]] && r0="$(proc_ticks "$rpid")"
     if ! bash "$BENCH/bench.sh" "$url" "${a[@]}" "$@" | tee "$runout"; then
       warn "bench.sh failed for $label (run $i)"
       continue
     fi
     if [[ -n "$pid" ]]; then t1="$(proc_ticks "$pid")"; hwm="$(hwm_kb "$pid")"; fi
+    [[ -n "$rpid" ]] && r1="$(proc_ticks "$rpid")"
     python3 bench/cached_report.py row --tsv "$TSV" --jsonl "$JSONL" --out "$runout" --label "$label" \
       --scenario "${BENCH_SCEN:-$SCEN}" --stamp "$STAMP" --run "$i" --ticks "$t0" "$t1" --hz "$hz" \
-      --hwm-kb "$hwm" --pid "$pid" || warn "no CPU / RSS figures for $label (run $i)"
+      --hwm-kb "$hwm" --pid "$pid" --redis-ticks "$r0" "$r1" || warn "no CPU / RSS figures for $label (run $i)"
   done
 }
+
 
 # cached_round SCENARIO bench.sh-shape-args...: the realistic mix (limiter on, quota never binds),
 # the single product (limiter off), then the peers.

@@ -36,14 +36,23 @@ pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Ip
 
 /// The rate-limit bucket of an address: IPv4 as is, IPv6 by /64.
 pub fn bucket(ip: IpAddr) -> String {
-    match canonical(ip) {
-        IpAddr::V4(v4) => format!("v4:{v4}"),
+    let mut out = String::with_capacity(48);
+    write_bucket(&mut out, ip);
+    out
+}
+
+/// [`bucket`], appended to `out`.
+pub fn write_bucket(out: &mut String, ip: IpAddr) {
+    use std::fmt::Write as _;
+    // Writing to a String cannot fail.
+    let _ = match canonical(ip) {
+        IpAddr::V4(v4) => write!(out, "v4:{v4}"),
         IpAddr::V6(v6) => {
             let s = v6.segments();
             let net = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("v6:{net}/64")
+            write!(out, "v6:{net}/64")
         }
-    }
+    };
 }
 
 fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {

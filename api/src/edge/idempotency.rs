@@ -98,7 +98,7 @@ pub(crate) async fn around(ctx: &EdgeCtx, req: Request, run: impl AsyncFnOnce(Re
     let app = &ctx.app;
     let Ok(tenant) = app
         .keys
-        .authenticate(&app.pool, app.config.api.key_cache_ttl, &token)
+        .authenticate(&app.pool, app.config.api.key_cache_ttl, token)
         .await
     else {
         return run(req).await;

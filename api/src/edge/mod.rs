@@ -8,6 +8,7 @@ mod decisions;
 pub mod fallback;
 pub mod headers;
 pub mod idempotency;
+mod leases;
 pub mod rate_limit;
 
 use std::{
@@ -53,6 +54,8 @@ pub(crate) struct EdgeInner {
     pub(crate) prefix: String,
     pub(crate) limits: rate_limit::Limits,
     pub(crate) fallback: fallback::LocalGcra,
+    /// Tokens of hot buckets held by this process (`DF_RATE_LIMIT_LEASE`).
+    pub(crate) leases: Arc<leases::Leases>,
     pub(crate) idempotency_ttl: Duration,
     /// Redis is skipped (fallback used directly) until this many ms after `epoch`.
     pub(crate) breaker_until_ms: AtomicU64,
@@ -94,6 +97,7 @@ impl EdgeState {
                 prefix: config.redis_prefix.clone(),
                 limits: rate_limit::Limits::from_config(e),
                 fallback: fallback::LocalGcra::new(e.rate_limit_ip, e.rate_limit_replicas),
+                leases: Arc::new(leases::Leases::new(e.rate_limit_lease)),
                 idempotency_ttl: e.idempotency_ttl,
                 breaker_until_ms: AtomicU64::new(0),
                 epoch: Instant::now(),

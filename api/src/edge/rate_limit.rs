@@ -12,7 +12,10 @@ use std::{
     cmp::Reverse,
     collections::HashMap,
     net::SocketAddr,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -68,7 +71,16 @@ pub struct Limits {
     pub(crate) routes: HashMap<String, RatePolicy>,
     pub(crate) timeout: Duration,
     pub(crate) trusted: Vec<ipnet::IpNet>,
+    /// `RateLimit-Policy` values already written, by the policies they list (a handful: the
+    /// combinations of per-IP, per-key, each route override and the fallback's share).
+    policy_headers: Mutex<Vec<PolicyHeader>>,
 }
+
+/// A `RateLimit-Policy` value and the policies it lists, by name.
+type PolicyHeader = (Vec<(&'static str, RatePolicy)>, HeaderValue);
+
+/// Most `RateLimit-Policy` values kept (beyond, a value is written per answer).
+const POLICY_HEADERS_KEPT: usize = 32;
 
 impl Limits {
     /// From the edge configuration; route names are normalised to `METHOD /template`.
@@ -84,6 +96,7 @@ impl Limits {
                 .collect(),
             timeout: e.rate_limit_timeout,
             trusted: e.trusted_proxies.clone(),
+            policy_headers: Mutex::new(Vec::new()),
         }
     }
 }
@@ -104,19 +117,17 @@ pub fn is_limited_path(path: &str) -> bool {
 struct Check {
     name: &'static str,
     policy: RatePolicy,
-    bucket: String,
 }
 
-impl Check {
-    /// The bucket with its GCRA parameters, for the decision script.
-    fn bucket(&self) -> Bucket {
-        let gcra = Gcra::new(self.policy.limit, self.policy.window);
-        Bucket {
-            key: self.bucket.clone(),
-            interval_us: gcra.interval_us,
-            tolerance_us: gcra.tolerance_us,
-            ttl_ms: u64::try_from(self.policy.window.as_millis()).unwrap_or(u64::MAX / 4),
-        }
+/// The bucket `key` of `policy` with its GCRA parameters, for the decision script.
+fn bucket(key: String, policy: RatePolicy) -> Bucket {
+    let gcra = Gcra::new(policy.limit, policy.window);
+    Bucket {
+        key,
+        interval_us: gcra.interval_us,
+        tolerance_us: gcra.tolerance_us,
+        ttl_ms: u64::try_from(policy.window.as_millis()).unwrap_or(u64::MAX / 4),
+        extra: 0,
     }
 }
 
@@ -136,18 +147,18 @@ pub(crate) async fn around(edge: &EdgeState, req: Request, run: impl AsyncFnOnce
     if !limits.enabled || !is_limited_path(req.uri().path()) {
         return run(req).await;
     }
-    let checks = checks(inner, &req);
+    let (checks, buckets) = checks(inner, &req);
     if checks.is_empty() {
         return run(req).await;
     }
-    let outcomes = decide(inner, &checks).await;
+    let outcomes = decide(inner, &checks, buckets).await;
     let mut denied: Vec<&Outcome> = outcomes.iter().filter(|o| !o.decision.allowed).collect();
     if denied.is_empty() {
         let mut response = run(req).await;
         let tightest = outcomes
             .iter()
             .min_by_key(|o| (o.decision.remaining, Reverse(o.decision.reset_ms)));
-        set_headers(response.headers_mut(), &outcomes, tightest);
+        set_headers(limits, response.headers_mut(), &outcomes, tightest);
         return response;
     }
     denied.sort_by_key(|o| Reverse(o.decision.retry_after_ms));
@@ -155,20 +166,26 @@ pub(crate) async fn around(edge: &EdgeState, req: Request, run: impl AsyncFnOnce
         metrics::counter!(RATE_LIMITED_TOTAL, "policy" => o.name).increment(1);
     }
     inner.denied.fetch_add(1, Ordering::Relaxed);
-    too_many_requests(&outcomes, &denied)
+    too_many_requests(limits, &outcomes, &denied)
 }
 
-fn checks(inner: &EdgeInner, req: &Request) -> Vec<Check> {
+/// The policies that apply to `req`, each with its bucket.
+fn checks(inner: &EdgeInner, req: &Request) -> (Vec<Check>, Vec<Bucket>) {
     let limits = &inner.limits;
     let mut checks = Vec::with_capacity(2);
+    let mut buckets = Vec::with_capacity(2);
+    let mut add = |name, policy, key| {
+        checks.push(Check { name, policy });
+        buckets.push(bucket(key, policy));
+    };
     match req.extensions().get::<ConnectInfo<SocketAddr>>() {
         Some(ConnectInfo(peer)) => {
             let ip = client_ip::client_ip(*peer, req.headers(), &limits.trusted);
-            checks.push(Check {
-                name: PER_IP,
-                policy: limits.ip,
-                bucket: format!("{}:rl:ip:{}", inner.prefix, client_ip::bucket(ip)),
-            });
+            let mut key = String::with_capacity(inner.prefix.len() + 48);
+            key.push_str(&inner.prefix);
+            key.push_str(":rl:ip:");
+            client_ip::write_bucket(&mut key, ip);
+            add(PER_IP, limits.ip, key);
         }
         None => {
             if !WARNED_NO_PEER.swap(true, Ordering::Relaxed) {
@@ -179,62 +196,76 @@ fn checks(inner: &EdgeInner, req: &Request) -> Vec<Check> {
         }
     }
     if let Some(key_id) = bearer_key_id(req.headers()) {
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|p| format!("{} {}", req.method(), p.as_str()));
+        // Only a deployment with per-route overrides pays for the route's name.
+        let route = match limits.routes.is_empty() {
+            true => None,
+            false => req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|p| format!("{} {}", req.method(), p.as_str())),
+        };
         match route.as_ref().and_then(|r| limits.routes.get(r).map(|p| (r, *p))) {
-            Some((route, policy)) => checks.push(Check {
-                name: PER_ROUTE,
-                policy,
-                bucket: format!("{}:rl:route:{route}:{key_id}", inner.prefix),
-            }),
-            None => checks.push(Check {
-                name: PER_KEY,
-                policy: limits.key,
-                bucket: format!("{}:rl:key:{key_id}", inner.prefix),
-            }),
+            Some((route, policy)) => add(PER_ROUTE, policy, format!("{}:rl:route:{route}:{key_id}", inner.prefix)),
+            None => add(PER_KEY, limits.key, format!("{}:rl:key:{key_id}", inner.prefix)),
         }
     }
-    checks
+    (checks, buckets)
 }
 
 /// The bearer token of the `Authorization` header, if any.
-pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))?
         .trim();
-    Some(token.to_owned())
+    Some(token)
 }
 
 /// The key id of a well-formed bearer key, without verifying it (authentication happens later).
-pub fn bearer_key_id(headers: &HeaderMap) -> Option<String> {
-    let token = bearer_token(headers)?;
-    apikey::parse(&token).map(|k| k.id.to_owned())
+pub fn bearer_key_id(headers: &HeaderMap) -> Option<&str> {
+    apikey::parse(bearer_token(headers)?).map(|k| k.id)
 }
 
-async fn decide(inner: &EdgeInner, checks: &[Check]) -> Vec<Outcome> {
+/// The decision of every policy: from this replica's leased tokens when each bucket has one
+/// ([`super::leases`]), else from Redis, else (Redis failing or its breaker open) from the
+/// in-process fallback.
+async fn decide(inner: &EdgeInner, checks: &[Check], mut buckets: Vec<Bucket>) -> Vec<Outcome> {
+    let outcomes = |decisions: Vec<Decision>| {
+        checks
+            .iter()
+            .zip(decisions)
+            .map(|(c, decision)| Outcome {
+                name: c.name,
+                policy: c.policy,
+                decision,
+            })
+            .collect()
+    };
     let now_ms = elapsed_ms(inner);
     let breaker_open = now_ms < inner.breaker_until_ms.load(Ordering::Relaxed);
-    if let (Some(conn), false) = (&inner.redis, breaker_open) {
-        let decider = inner
-            .decider
-            .get_or_init(|| Decider::spawn(conn.clone(), inner.limits.timeout));
-        let buckets = checks.iter().map(Check::bucket).collect();
-        match tokio::time::timeout(DECISION_BACKSTOP, decider.decide(buckets)).await {
-            Ok(Ok(decisions)) if decisions.len() == checks.len() => {
-                return checks
-                    .iter()
-                    .zip(decisions)
-                    .map(|(c, decision)| Outcome {
-                        name: c.name,
-                        policy: c.policy,
-                        decision,
-                    })
-                    .collect();
+    let decider = match (&inner.redis, breaker_open) {
+        (Some(conn), false) => Some(
+            inner
+                .decider
+                .get_or_init(|| Decider::spawn(conn.clone(), inner.limits.timeout, inner.leases.clone())),
+        ),
+        _ => None,
+    };
+    if let Some(spent) = inner.leases.try_spend(&mut buckets) {
+        // Refilled ahead, so that requests seldom find the lease dry and wait for Redis.
+        if !spent.refill.is_empty() {
+            let keys: Vec<String> = spent.refill.iter().map(|b| b.key.clone()).collect();
+            if !decider.is_some_and(|d| d.refill(spent.refill)) {
+                keys.iter().for_each(|k| inner.leases.refill_dropped(k));
             }
+        }
+        return outcomes(spent.decisions);
+    }
+    if let Some(decider) = decider {
+        // The buckets stay here for the fallback, should Redis not answer.
+        match tokio::time::timeout(DECISION_BACKSTOP, decider.decide(buckets.clone())).await {
+            Ok(Ok(decisions)) if decisions.len() == checks.len() => return outcomes(decisions),
             Ok(Ok(_)) => note_fallback(inner, "malformed decision"),
             Ok(Err(e)) => note_fallback(inner, &e.to_string()),
             Err(_) => note_fallback(inner, "the decision task did not answer"),
@@ -247,11 +278,12 @@ async fn decide(inner: &EdgeInner, checks: &[Check]) -> Vec<Outcome> {
     metrics::counter!(RATELIMIT_FALLBACK_TOTAL).increment(1);
     checks
         .iter()
-        .filter(|c| c.name == PER_IP)
-        .map(|c| Outcome {
+        .zip(&buckets)
+        .filter(|(c, _)| c.name == PER_IP)
+        .map(|(c, b)| Outcome {
             name: c.name,
             policy: inner.fallback.policy,
-            decision: inner.fallback.check(&c.bucket),
+            decision: inner.fallback.check(&b.key),
         })
         .collect()
 }
@@ -282,14 +314,38 @@ fn secs_ceil(ms: u64) -> u64 {
     ms.div_ceil(1000)
 }
 
+impl Limits {
+    /// The `RateLimit-Policy` value listing `outcomes`' policies, written once per combination.
+    fn policy_header(&self, outcomes: &[Outcome]) -> Option<HeaderValue> {
+        let same = |listed: &[(&'static str, RatePolicy)]| {
+            listed.len() == outcomes.len()
+                && listed
+                    .iter()
+                    .zip(outcomes)
+                    .all(|((name, policy), o)| *name == o.name && *policy == o.policy)
+        };
+        let mut kept = self.policy_headers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, value)) = kept.iter().find(|(listed, _)| same(listed)) {
+            return Some(value.clone());
+        }
+        let value = HeaderValue::from_str(
+            &outcomes
+                .iter()
+                .map(|o| format!("\"{}\";q={};w={}", o.name, o.policy.limit, o.policy.window.as_secs()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+        .ok()?;
+        if kept.len() < POLICY_HEADERS_KEPT {
+            kept.push((outcomes.iter().map(|o| (o.name, o.policy)).collect(), value.clone()));
+        }
+        Some(value)
+    }
+}
+
 /// `RateLimit-Policy` for every applied policy and `RateLimit` for the most restrictive one.
-fn set_headers(headers: &mut HeaderMap, outcomes: &[Outcome], tightest: Option<&Outcome>) {
-    let policies = outcomes
-        .iter()
-        .map(|o| format!("\"{}\";q={};w={}", o.name, o.policy.limit, o.policy.window.as_secs()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Ok(v) = HeaderValue::from_str(&policies) {
+fn set_headers(limits: &Limits, headers: &mut HeaderMap, outcomes: &[Outcome], tightest: Option<&Outcome>) {
+    if let Some(v) = limits.policy_header(outcomes) {
         headers.insert("ratelimit-policy", v);
     }
     if let Some(o) = tightest {
@@ -305,7 +361,7 @@ fn set_headers(headers: &mut HeaderMap, outcomes: &[Outcome], tightest: Option<&
     }
 }
 
-fn too_many_requests(outcomes: &[Outcome], denied: &[&Outcome]) -> Response {
+fn too_many_requests(limits: &Limits, outcomes: &[Outcome], denied: &[&Outcome]) -> Response {
     let retry = denied
         .first()
         .map_or(1, |o| secs_ceil(o.decision.retry_after_ms).max(1));
@@ -321,7 +377,7 @@ fn too_many_requests(outcomes: &[Outcome], denied: &[&Outcome]) -> Response {
     .into_response();
     let headers = response.headers_mut();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry));
-    set_headers(headers, outcomes, denied.first().copied());
+    set_headers(limits, headers, outcomes, denied.first().copied());
     response
 }
 
@@ -346,7 +402,7 @@ mod tests {
             header::AUTHORIZATION,
             "Bearer dfk_abcd1234_0123456789abcdefghijklmnopqrstuv".parse().unwrap(),
         );
-        assert_eq!(bearer_key_id(&h).as_deref(), Some("abcd1234"));
+        assert_eq!(bearer_key_id(&h), Some("abcd1234"));
         h.insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
         assert_eq!(bearer_key_id(&h), None);
     }
@@ -381,9 +437,18 @@ mod tests {
                 },
             },
         ];
+        let limits = Limits::from_config(&dropforge_common::config::Config::local_default().edge);
         let mut h = HeaderMap::new();
-        set_headers(&mut h, &outcomes, outcomes.first());
+        set_headers(&limits, &mut h, &outcomes, outcomes.first());
         assert_eq!(h["ratelimit-policy"], "\"per-ip\";q=100;w=900, \"per-key\";q=6000;w=60");
         assert_eq!(h["ratelimit"], "\"per-ip\";r=42;t=417");
+        // Written once, then the same value for the same policies, another for others.
+        let mut again = HeaderMap::new();
+        set_headers(&limits, &mut again, &outcomes, outcomes.first());
+        assert_eq!(again["ratelimit-policy"], h["ratelimit-policy"]);
+        let mut ip_only = HeaderMap::new();
+        set_headers(&limits, &mut ip_only, &outcomes[..1], outcomes.first());
+        assert_eq!(ip_only["ratelimit-policy"], "\"per-ip\";q=100;w=900");
+        assert_eq!(limits.policy_headers.lock().unwrap().len(), 2);
     }
 }

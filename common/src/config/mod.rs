@@ -221,6 +221,7 @@ impl Config {
                 },
                 rate_limit_timeout: r.millis("DF_RATE_LIMIT_TIMEOUT_MS", 50),
                 rate_limit_replicas: r.parse("DF_RATE_LIMIT_REPLICAS", 1),
+                rate_limit_lease: r.parse("DF_RATE_LIMIT_LEASE", 1024),
                 trusted_proxies: r.list("DF_TRUSTED_PROXIES", ""),
                 hsts: r.flag("DF_HSTS", environment == Environment::Production),
                 request_timeout: r.secs("DF_REQUEST_TIMEOUT_SECS", 35),

@@ -197,6 +197,10 @@ pub struct EdgeConfig {
     pub rate_limit_timeout: Duration,
     /// `DF_RATE_LIMIT_REPLICAS`: API replicas sharing the per-IP limit; the fallback allows `limit / replicas` (default 1).
     pub rate_limit_replicas: u32,
+    /// `DF_RATE_LIMIT_LEASE`: most tokens of a hot bucket one replica takes ahead from Redis and
+    /// spends in-process for 250 ms, unspent ones given back (default 1024; never more than a
+    /// hundredth of the quota; 0 = every request decided in Redis).
+    pub rate_limit_lease: u32,
     /// `DF_TRUSTED_PROXIES`: comma list of CIDRs whose `X-Forwarded-For` is believed (default none).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `DF_HSTS`: send `Strict-Transport-Security` (default: on in production).

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use reqwest::{Response, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 
@@ -95,6 +96,73 @@ async fn one_limit_across_two_replicas() {
     let health = http.get(format!("{a}/health")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     assert!(health.headers().get("ratelimit").is_none());
+    env.cleanup().await;
+}
+
+/// Leased tokens (DF_RATE_LIMIT_LEASE) never let the fleet past the limit: 600 concurrent requests
+/// over two replicas against a per-IP quota of 400 (leases of up to 4 tokens) pass exactly 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_tokens_keep_one_exact_limit_across_two_replicas() {
+    let env = edge_env(&[("DF_RATE_LIMIT_IP", "400/3600"), ("DF_RATE_LIMIT_KEY", "1000000/60")]).await;
+    let key = env.key("acme").await;
+    let (a, b) = (env.replica().await, env.replica().await);
+    let http = http_client();
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..600)
+        .map(|i| {
+            let (http, key) = (http.clone(), key.clone());
+            let url = missing_job(if i % 2 == 0 { &a } else { &b });
+            async move { http.get(url).bearer_auth(key).send().await.unwrap().status() }
+        })
+        .buffer_unordered(40)
+        .collect()
+        .await;
+    let passed = statuses.iter().filter(|s| **s == StatusCode::NOT_FOUND).count();
+    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((passed, limited), (400, 200));
+    env.cleanup().await;
+}
+
+/// A hot bucket's leased tokens that are not spent go back to Redis once the lease expires: the
+/// bucket then counts exactly the requests admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unspent_leased_tokens_go_back_to_the_bucket() {
+    const INTERVAL_US: i64 = 36_000; // 100,000 per 3,600 s
+    const REQUESTS: i64 = 50;
+    let env = edge_env(&[("DF_RATE_LIMIT_IP", "100000/3600"), ("DF_RATE_LIMIT_KEY", "1000000/60")]).await;
+    let key = env.key("acme").await;
+    let base = env.replica().await;
+    let http = http_client();
+    let mut redis = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let bucket = format!("{}:rl:ip:v4:127.0.0.1", env.prefix);
+    let redis_now = async |redis: &mut redis::aio::MultiplexedConnection| -> i64 {
+        let (s, us): (i64, i64) = redis::cmd("TIME").query_async(redis).await.unwrap();
+        s * 1_000_000 + us
+    };
+    let started = redis_now(&mut redis).await;
+    for _ in 0..REQUESTS {
+        let resp = http.get(missing_job(&base)).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    }
+    let tat_while_leased: i64 = redis::cmd("GET").arg(&bucket).query_async(&mut redis).await.unwrap();
+    let admitted = started + REQUESTS * INTERVAL_US;
+    assert!(
+        tat_while_leased >= admitted + INTERVAL_US,
+        "the replica holds leased tokens: TAT {} us past the admitted requests",
+        tat_while_leased - admitted
+    );
+    // Two lease periods (250 ms each) and the sweep that gives the unspent tokens back.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let tat: i64 = redis::cmd("GET").arg(&bucket).query_async(&mut redis).await.unwrap();
+    assert!(
+        (tat - admitted).abs() < INTERVAL_US,
+        "after the lease: TAT {} us from the {REQUESTS} admitted requests (held {} us)",
+        tat - admitted,
+        tat_while_leased - admitted
+    );
     env.cleanup().await;
 }
 
