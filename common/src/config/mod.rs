@@ -389,9 +389,14 @@ mod tests {
         );
         assert_eq!(c.edge.cors_origins.len(), 3);
         assert_eq!(c.webhooks.schedule.len(), 8);
+        assert_eq!(c.edge.rate_limit_lease, 1024);
         let vars = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
             pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
         };
+        let off = Config::from_vars(&vars(&[("DF_RATE_LIMIT_LEASE", "0")])).expect("leases off");
+        assert_eq!(off.edge.rate_limit_lease, 0);
+        let err = Config::from_vars(&vars(&[("DF_RATE_LIMIT_LEASE", "-1")])).expect_err("negative lease");
+        assert!(err.to_string().contains("DF_RATE_LIMIT_LEASE"), "{err}");
         let err = Config::from_vars(&vars(&[("DF_CORS_ORIGINS", "*")])).expect_err("* with credentials");
         assert!(err.to_string().contains("DF_CORS_ORIGINS"), "{err}");
         assert!(Config::from_vars(&vars(&[("DF_CORS_ORIGINS", "*"), ("DF_CORS_CREDENTIALS", "false")])).is_ok());
