@@ -8,7 +8,7 @@ use axum::{
         path::{ErrorKind, FailedToDeserializePathParams},
         rejection::PathRejection,
     },
-    http::{header, request::Parts},
+    http::{HeaderMap, header, request::Parts},
 };
 use dropforge_common::domain::JobId;
 use serde::de::DeserializeOwned;
@@ -23,29 +23,63 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        if !is_json {
+        json_value(req, state).await.map(JsonBody)
+    }
+}
+
+/// A JSON body as [`JsonBody`] reads it, and the request's headers, moved out of the request: a
+/// `HeaderMap` extractor beside the body would copy every header of every request.
+pub struct JsonWithHeaders {
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// The parsed body.
+    pub body: Value,
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonWithHeaders {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::MalformedJson(rejection.body_text())
-            }
-        })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::MalformedJson(e.to_string()))
+        let (mut parts, body) = req.into_parts();
+        let headers = std::mem::take(&mut parts.headers);
+        let body = parse_body(Request::from_parts(parts, body), state).await?;
+        Ok(Self { headers, body })
     }
+}
+
+/// `application/json` or any `application/*+json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+}
+
+/// The JSON body of a request that says it sends JSON.
+async fn json_value<S: Send + Sync>(req: Request, state: &S) -> Result<Value, ApiError> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    parse_body(req, state).await
+}
+
+/// Reads the body (within the body limit) and parses it.
+async fn parse_body<S: Send + Sync>(req: Request, state: &S) -> Result<Value, ApiError> {
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedJson(rejection.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedJson(e.to_string()))
 }
 
 /// The `{id}` path parameter as a job id (400 when it is not one).

@@ -2,18 +2,26 @@
 //!
 //! The metric handles are kept per worker thread, keyed by route, method and status, so a request
 //! records two atomics instead of building label strings and looking its series up in the
-//! registry every time.
+//! registry every time. The layer is a concrete service with its own future: no clone of the
+//! services below it and no boxed future per request (an `axum::middleware::from_fn` costs both).
 
-use std::{cell::RefCell, collections::HashMap, time::Instant};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+    time::Instant,
+};
 
 use axum::{
     extract::{MatchedPath, Request},
     http::Method,
-    middleware::Next,
     response::Response,
 };
 use dropforge_common::metric_names as m;
 use metrics::{Counter, Histogram};
+use tower::{Layer, Service};
 
 /// Routes that did not match keep one series.
 const UNMATCHED: &str = "unmatched";
@@ -29,20 +37,80 @@ thread_local! {
     static SERIES: RefCell<HashMap<String, RouteSeries>> = RefCell::new(HashMap::new());
 }
 
-/// Middleware recording `dropforge_http_requests_total` and `dropforge_http_request_duration_seconds`.
-pub async fn track(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
-    let response = next.run(req).await;
-    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-    record(
-        route,
-        &method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
+/// Records `dropforge_http_requests_total` and `dropforge_http_request_duration_seconds` of every
+/// request that reaches it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsLayer;
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = Metrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Metrics { inner }
+    }
+}
+
+/// The service of [`MetricsLayer`].
+#[derive(Debug, Clone)]
+pub struct Metrics<S> {
+    inner: S,
+}
+
+impl<S, B> Service<Request<B>> for Metrics<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = MetricsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let method = req.method().clone();
+        MetricsFuture {
+            inner: self.inner.call(req),
+            started: Instant::now(),
+            route,
+            method,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of the services below, recorded when it is ready.
+    pub struct MetricsFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        route: Option<MatchedPath>,
+        method: Method,
+    }
+}
+
+impl<F, E> Future for MetricsFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+            record(
+                route,
+                this.method,
+                response.status().as_u16(),
+                this.started.elapsed().as_secs_f64(),
+            );
+        }
+        Poll::Ready(result)
+    }
 }
 
 /// Records one request, registering its series on this thread the first time it is seen.

@@ -25,7 +25,7 @@ use crate::error::ApiError;
 /// A cached lookup: the key's record (`None` = unknown key), when it was read, and whether a
 /// request is reading it again.
 struct CachedLookup {
-    record: Option<KeyRecord>,
+    record: Option<Arc<KeyRecord>>,
     read_at: Instant,
     refreshing: bool,
     /// Held by the request reading an expired entry again.
@@ -35,7 +35,7 @@ struct CachedLookup {
 /// What the cache holds for a key id, seen by one request.
 enum Seen {
     /// Fresh; `true` when this request should refresh it ahead of expiry.
-    Fresh(Option<KeyRecord>, bool),
+    Fresh(Option<Arc<KeyRecord>>, bool),
     /// Expired: read it again under this lock.
     Expired(Arc<tokio::sync::Mutex<()>>),
     /// Never read (or evicted).
@@ -76,6 +76,7 @@ impl KeyCache {
             (Some(record), false) => record,
             (cached, _) => match api_keys::find(pool, key.id).await {
                 Ok(record) => {
+                    let record = record.map(Arc::new);
                     self.store(key.id, record.clone());
                     record
                 }
@@ -96,7 +97,7 @@ impl KeyCache {
         };
         drop(turn);
         match record {
-            Some(r) if !r.revoked && apikey::digests_equal(&apikey::hash_secret(key.secret), &r.secret_hash) => {
+            Some(r) if !r.revoked && apikey::digests_equal(&apikey::secret_digest(key.secret), &r.secret_hash) => {
                 let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
                 if !used.contains(key.id) {
                     used.insert(key.id.to_owned());
@@ -123,7 +124,7 @@ impl KeyCache {
         }
     }
 
-    fn store(&self, id: &str, record: Option<KeyRecord>) {
+    fn store(&self, id: &str, record: Option<Arc<KeyRecord>>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.clear();

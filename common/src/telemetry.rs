@@ -1,14 +1,21 @@
 //! Logging and metrics set-up shared by every binary.
 
+use std::io::IsTerminal;
+
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::metric_names as m;
 
-/// Installs the tracing subscriber: JSON lines in production, readable text otherwise.
+/// Installs the tracing subscriber: JSON lines in production, readable text otherwise, coloured
+/// only on a terminal (escape codes in a log file are noise, and colouring every span's fields
+/// cost about 1 % of the API's CPU on the cached path).
 pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,apalis=warn,apalis_core=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     // A second initialisation (tests that start several services in one process) is harmless.
     let _ = if json {
         builder.json().flatten_event(true).try_init()

@@ -6,36 +6,37 @@ pub mod client_ip;
 pub mod cors;
 mod decisions;
 pub mod fallback;
+pub mod guard;
 pub mod headers;
 pub mod idempotency;
 mod leases;
 pub mod rate_limit;
 
 use std::{
+    convert::Infallible,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use axum::{
-    extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
-    middleware::Next,
+    extract::Request,
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
 use dropforge_common::config::{Config, EdgeConfig};
+use futures::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tower::{Layer, Service};
 use tower_http::compression::{
     CompressionLayer,
     predicate::{NotForContentType, Predicate, SizeAbove},
 };
 
-use crate::{
-    problem::{PROBLEM_JSON, Problem},
-    state::AppState,
-};
+use crate::{problem::Problem, state::AppState};
 
 /// Responses smaller than this are sent uncompressed.
 pub const COMPRESSION_MIN_BYTES: u64 = 1024;
@@ -166,60 +167,79 @@ pub fn compression_layer() -> CompressionLayer<impl Predicate> {
 
 /// The rate limit, then idempotent replay, then the handler: the two edge middlewares as one
 /// layer (either may be left out, `DF_BENCH_LAYERS_OFF`).
-pub(crate) async fn limit_then_replay(State(ctx): State<EdgeCtx>, req: Request, next: Next) -> Response {
+#[derive(Clone)]
+pub(crate) struct EdgeLayer {
+    ctx: EdgeCtx,
+}
+
+impl EdgeLayer {
+    pub(crate) fn new(ctx: EdgeCtx) -> Self {
+        Self { ctx }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Edge {
+            ctx: self.ctx.clone(),
+            inner,
+        }
+    }
+}
+
+/// The service of [`EdgeLayer`]. Its work awaits Redis before the handler runs, so its future
+/// owns a clone of the service below (the handler: one reference count) and is boxed.
+#[derive(Clone)]
+pub(crate) struct Edge<S> {
+    ctx: EdgeCtx,
+    inner: S,
+}
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Error = Infallible> + Clone + Send + 'static,
+    S::Response: IntoResponse,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The service polled ready answers this request; its clone waits for the next one.
+        let waiting = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, waiting);
+        let ctx = self.ctx.clone();
+        Box::pin(async move { Ok(limit_then_replay(&ctx, req, ready).await) })
+    }
+}
+
+async fn limit_then_replay<S>(ctx: &EdgeCtx, req: Request, inner: S) -> Response
+where
+    S: Service<Request, Error = Infallible>,
+    S::Response: IntoResponse,
+{
+    let run = async move |req| {
+        let mut inner = inner;
+        match inner.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        }
+    };
     let replay = async |req| match ctx.replay {
-        true => idempotency::around(&ctx, req, async move |req| next.run(req).await).await,
-        false => next.run(req).await,
+        true => idempotency::around(ctx, req, run).await,
+        false => run(req).await,
     };
     match ctx.limit {
         true => rate_limit::around(&ctx.edge, req, replay).await,
         false => replay(req).await,
     }
-}
-
-/// Whole-request timeout (503 problem with `Retry-After`) and problem bodies for answers produced
-/// by tower-http layers (the body limit's plain-text 413).
-pub(crate) async fn guard(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let mut response = match is_problem(&response) {
-                true => response,
-                false => problem(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload-too-large",
-                    "Payload too large",
-                    "The request body exceeds 64 KiB.",
-                ),
-            };
-            // The body was not read to its end, so the connection cannot carry another request:
-            // saying so keeps a client from sending its next request on a closing connection.
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            response
-        }
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out");
-            let mut response = problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "request-timeout",
-                "Request timed out",
-                "The request took too long to process; retry shortly.",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            response
-        }
-    }
-}
-
-fn is_problem(response: &Response) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()))
 }
 
 /// A problem answer of the edge (`/problems/<code>`), rendered by the one problem renderer.
@@ -231,28 +251,8 @@ pub(crate) fn problem(status: StatusCode, code: &str, title: &'static str, detai
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use axum::{Router, body::Body, middleware, routing::get};
+    use axum::{Router, body::Body, http::header, routing::get};
     use tower::ServiceExt;
-
-    #[tokio::test]
-    async fn slow_requests_get_a_503_problem() {
-        let app = Router::new()
-            .route(
-                "/slow",
-                get(|| async {
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    "late"
-                }),
-            )
-            .layer(middleware::from_fn_with_state(Duration::from_millis(50), guard));
-        let resp = app
-            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(resp.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
-        assert_eq!(resp.headers()[header::RETRY_AFTER], "2");
-    }
 
     #[tokio::test]
     async fn only_large_answers_are_compressed() {

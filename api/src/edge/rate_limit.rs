@@ -354,8 +354,9 @@ fn set_headers(limits: &Limits, headers: &mut HeaderMap, outcomes: &[Outcome], t
         } else {
             secs_ceil(o.decision.retry_after_ms).max(1)
         };
+        // The string's buffer becomes the header's: one allocation, no copy.
         let value = format!("\"{}\";r={};t={}", o.name, o.decision.remaining, t);
-        if let Ok(v) = HeaderValue::from_str(&value) {
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
             headers.insert("ratelimit", v);
         }
     }

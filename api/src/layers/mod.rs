@@ -8,6 +8,9 @@
 //! One `Router::layer` call per layer would wrap every route in one more boxed service per layer,
 //! and a request then clones and polls each of those boxes, the clones nested inside one another:
 //! about a fifth of the cached path's CPU (bench/README.md). One concrete stack costs one box.
+//! Our own middlewares are concrete services too (metrics, the timeout guard, the edge): an
+//! `axum::middleware::from_fn` clones every service below it (CORS with its lists) and boxes
+//! both that clone and its future, per request.
 //! Any layer can be left out for the layer-cost benchmark (`DF_BENCH_LAYERS_OFF`, see [`Toggle`]).
 
 mod toggle;
@@ -17,7 +20,6 @@ use axum::{
     body::Body,
     extract::{DefaultBodyLimit, MatchedPath},
     http::Request,
-    middleware,
 };
 use dropforge_common::config::HttpLayer;
 use tower::ServiceBuilder;
@@ -60,10 +62,7 @@ pub fn apply(routes: Router, state: &AppState) -> Router {
             on(HttpLayer::Trace),
             TraceLayer::new_for_http().make_span_with(request_span).on_failure(()),
         ))
-        .layer(Toggle::new(
-            on(HttpLayer::Metrics),
-            middleware::from_fn(http_metrics::track),
-        ))
+        .layer(Toggle::new(on(HttpLayer::Metrics), http_metrics::MetricsLayer))
         .layer(Toggle::new(
             on(HttpLayer::SecurityHeaders),
             edge::headers::layer(e.hsts),
@@ -71,7 +70,7 @@ pub fn apply(routes: Router, state: &AppState) -> Router {
         .layer(Toggle::new(on(HttpLayer::Cors), edge::cors(e)))
         .layer(Toggle::new(
             on(HttpLayer::Timeout),
-            middleware::from_fn_with_state(e.request_timeout, edge::guard),
+            edge::guard::GuardLayer::new(e.request_timeout),
         ))
         .layer(Toggle::new(on(HttpLayer::Compression), edge::compression_layer()))
         .layer(Toggle::new(
@@ -80,10 +79,7 @@ pub fn apply(routes: Router, state: &AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
                 .map_request(|req: Request<Limited<Body>>| req.map(Body::new)),
         ))
-        .layer(Toggle::new(
-            ctx.limit || ctx.replay,
-            middleware::from_fn_with_state(ctx, edge::limit_then_replay),
-        ))
+        .layer(Toggle::new(ctx.limit || ctx.replay, edge::EdgeLayer::new(ctx)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     routes.layer(stack)
 }
@@ -94,7 +90,8 @@ struct UlidRequestId;
 
 impl MakeRequestId for UlidRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        axum::http::HeaderValue::from_str(&ulid::Ulid::generate().to_string())
+        let mut text = [0; ulid::ULID_LEN];
+        axum::http::HeaderValue::from_str(ulid::Ulid::generate().array_to_str(&mut text))
             .ok()
             .map(RequestId::new)
     }

@@ -4,7 +4,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use dropforge_common::webhook::ssrf::UrlPolicy;
@@ -13,7 +13,7 @@ use crate::{
     auth::Tenant,
     documents::{BatchJob, CachedBatch, job_location},
     error::ApiError,
-    extract::JsonBody,
+    extract::JsonWithHeaders,
     lookup::{
         self,
         batch::{Outcome, submit_batch},
@@ -55,8 +55,7 @@ use crate::{
 pub async fn create_batch(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonWithHeaders { headers, body }: JsonWithHeaders,
 ) -> Result<Response, ApiError> {
     let policy = UrlPolicy::from(&state.config.webhooks);
     let request = BatchRequest::parse(&body, &state.config.upstreams.aliexpress.ship_to_country, &policy)?;

@@ -1,6 +1,6 @@
 //! `POST /v1/validations`: answer from the cache at once, otherwise create (or join) a job.
 
-use axum::{extract::State, http::HeaderMap, response::Response};
+use axum::{extract::State, response::Response};
 use dropforge_common::{
     cache,
     contract::{JobInput, ValidationInput},
@@ -13,7 +13,7 @@ use crate::{
     auth::Tenant,
     documents::{ValidationAnswer, job::ValidationJob},
     error::ApiError,
-    extract::JsonBody,
+    extract::JsonWithHeaders,
     lookup::{Lookup, Store},
     problem::{
         Problem,
@@ -92,8 +92,7 @@ use crate::{
 pub async fn create_validation(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonWithHeaders { headers, body }: JsonWithHeaders,
 ) -> Result<Response, ApiError> {
     let cfg = &state.config;
     let policy = UrlPolicy::from(&cfg.webhooks);

@@ -230,7 +230,9 @@ async fn gone_disables_the_url_for_the_tenant() {
         "no such tenant"
     );
     let (status, job2) = submit(&client, "1005000000000004", &url).await;
-    assert_eq!(status, 202, "{job2}");
+    // 202, or 200 when the worker finished the job before the API read it back (a loaded machine).
+    assert!(matches!(status, 200 | 202), "{status}: {job2}");
+    assert!(job2["id"].is_string(), "{job2}");
     wait_for(&rx, "the event after re-enabling", |r| r.seen.len() >= 2).await;
     {
         let r = rx.lock().unwrap();
