@@ -201,14 +201,30 @@ impl QueueRoom {
 
 /// A tiny in-process memo in front of the Redis cache: hot products are answered without a
 /// round trip, and without compressing again, for `ttl` (default 1 s, never longer than the
-/// entry's own TTL in Redis).
+/// entry's own TTL in Redis). A hot entry is read again from Redis ahead of its expiry, by a task
+/// of its own: no request waits for that read.
 #[derive(Clone, Default)]
 pub struct ResultMemo {
     entries: Arc<Mutex<HashMap<String, MemoEntry>>>,
 }
 
-/// A memoised answer and when it stops being fresh.
-type MemoEntry = (Arc<CachedBody>, Instant);
+/// A memoised answer, when it stops being fresh, and its refresh ahead of that.
+struct MemoEntry {
+    body: Arc<CachedBody>,
+    until: Instant,
+    /// From here on, the first request that finds the entry has it read again ahead.
+    refresh_from: Instant,
+    /// A read ahead was handed out (and has not stored its answer).
+    refreshing: bool,
+}
+
+/// A fresh memoised answer, and whether the caller should read it again ahead of its expiry.
+pub struct MemoHit {
+    /// The encoded answer.
+    pub body: Arc<CachedBody>,
+    /// This caller is the one to read the entry again (see [`ResultMemo::refresh`]).
+    pub refresh_ahead: bool,
+}
 
 const MEMO_MAX_ENTRIES: usize = 50_000;
 /// How long after expiry an entry may still be served while one request at a time refreshes it
@@ -217,18 +233,30 @@ const MEMO_MAX_ENTRIES: usize = 50_000;
 const STALE_GRACE: Duration = Duration::from_secs(5);
 /// How long the other requests wait for that refresh before another one tries.
 const REFRESH_WINDOW: Duration = Duration::from_millis(100);
+/// The last quarter of an entry's period is when it is read again ahead.
+const REFRESH_AHEAD_DIVISOR: u32 = 4;
 
 impl ResultMemo {
-    /// A memoised answer, if still fresh. Just after it expired, the first caller gets `None`
-    /// (and refreshes it) while the others keep the previous copy for up to [`REFRESH_WINDOW`], so
-    /// an expiry costs one Redis read and one compression, not one per request in flight.
-    pub fn get(&self, key: &str) -> Option<Arc<CachedBody>> {
+    /// A memoised answer, if still fresh; in the last quarter of its period the first caller is
+    /// told to read it again ahead (once per period), while every caller keeps getting it. Just
+    /// after it expired (no read ahead came back: a hot key seldom gets there), the first caller
+    /// gets `None` (and refreshes it) while the others keep the previous copy for up to
+    /// [`REFRESH_WINDOW`], so an expiry costs one Redis read and one compression, not one per
+    /// request in flight.
+    pub fn get(&self, key: &str) -> Option<MemoHit> {
         let now = Instant::now();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match entries.get_mut(key) {
-            Some((value, until)) if now < *until => Some(value.clone()),
-            Some((_, until)) if now < *until + STALE_GRACE => {
-                *until = now + REFRESH_WINDOW;
+            Some(entry) if now < entry.until => {
+                let refresh_ahead = !entry.refreshing && now >= entry.refresh_from;
+                entry.refreshing |= refresh_ahead;
+                Some(MemoHit {
+                    body: entry.body.clone(),
+                    refresh_ahead,
+                })
+            }
+            Some(entry) if now < entry.until + STALE_GRACE => {
+                entry.until = now + REFRESH_WINDOW;
                 None
             }
             _ => None,
@@ -243,8 +271,8 @@ impl ResultMemo {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
-            .filter(|(_, until)| now < *until + STALE_GRACE)
-            .map(|(value, _)| value.clone())
+            .filter(|entry| now < entry.until + STALE_GRACE)
+            .map(|entry| entry.body.clone())
     }
 
     /// The answer for a cached `result` read from Redis, remembered for `ttl`: the entry already
@@ -253,7 +281,7 @@ impl ResultMemo {
     pub fn refresh(&self, key: &str, result: &[u8], ttl: Duration) -> Arc<CachedBody> {
         let held = {
             let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            entries.get(key).map(|(body, _)| body.clone())
+            entries.get(key).map(|entry| entry.body.clone())
         };
         let body = match held {
             Some(body) if body.holds(result) => body,
@@ -271,18 +299,52 @@ impl ResultMemo {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MEMO_MAX_ENTRIES {
             let now = Instant::now();
-            entries.retain(|_, (_, until)| *until > now);
+            entries.retain(|_, entry| entry.until > now);
             if entries.len() >= MEMO_MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(key.to_owned(), (value, Instant::now() + ttl));
+        let now = Instant::now();
+        let entry = MemoEntry {
+            body: value,
+            until: now + ttl,
+            refresh_from: now + ttl - ttl / REFRESH_AHEAD_DIVISOR,
+            refreshing: false,
+        };
+        entries.insert(key.to_owned(), entry);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_caller_reads_a_memo_entry_again_ahead_of_its_expiry() {
+        let memo = ResultMemo::default();
+        let ttl = Duration::from_millis(1000);
+        memo.refresh("k", br#"{"score":1}"#, ttl);
+        let hit = memo.get("k").expect("fresh");
+        assert!(!hit.refresh_ahead, "not in the last quarter yet");
+        std::thread::sleep(Duration::from_millis(800));
+        let ahead: Vec<bool> = (0..5)
+            .map(|_| memo.get("k").expect("still fresh").refresh_ahead)
+            .collect();
+        assert_eq!(ahead, [true, false, false, false, false], "one read ahead per period");
+        // The read ahead stores what Redis answered: a new period, nothing to refresh yet.
+        let body = memo.refresh("k", br#"{"score":1}"#, ttl);
+        assert!(Arc::ptr_eq(&body, &hit.body), "the same result is not encoded again");
+        assert!(!memo.get("k").expect("fresh").refresh_ahead);
+        // Without a read ahead coming back, the entry expires as before.
+        std::thread::sleep(Duration::from_millis(800));
+        assert!(memo.get("k").expect("fresh").refresh_ahead);
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(memo.get("k").is_none(), "expired: the first caller refreshes inline");
+        assert!(
+            memo.get("k").is_some(),
+            "the others keep the copy for the refresh window"
+        );
+    }
 
     #[tokio::test]
     async fn a_stalled_call_times_out_then_the_breaker_skips_calls() {

@@ -5,7 +5,9 @@
 //! at once (pipelined on the one connection), so a slow wake-up of this task under load does not
 //! cap the request rate at one group per round trip.
 //!
-//! A call's deadline is measured from when it is sent, in the runtime's time ([`bounded_call`]).
+//! The task runs on a runtime of its own, on its own thread, with its own Redis connection
+//! ([`Decider::spawn`]): the API's runtime, saturated, made every round trip wait for turns. A
+//! call's deadline is measured from when it is sent, in that runtime's time ([`bounded_call`]).
 //!
 //! The same calls carry the token leases of [`super::leases`]: the extra tokens a hot bucket asks
 //! for are granted after the group's requests and deposited here, and every [`LEASE_TTL`] the
@@ -83,11 +85,28 @@ pub(crate) struct Decider {
 }
 
 impl Decider {
-    /// Starts the decision task on the current runtime; each script call is bounded by `timeout`
-    /// of the runtime's time ([`bounded_call`]).
+    /// Starts the decision task on a runtime of its own, on its own thread, with its own Redis
+    /// connection `conn` (not yet connected: it connects there); each script call is bounded by
+    /// `timeout` ([`bounded_call`]).
+    ///
+    /// On the API's runtime, a saturated one, the task and its connection's reader each waited
+    /// for a turn behind every connection's task: a lease's refill took longer to come back than
+    /// the lease lasted, and one request in six found it dry and waited for Redis. On a runtime
+    /// of its own the round trip is Redis's. Should the thread not start, the limiter decides
+    /// on its in-process fallback (the decisions answer [`DecideError::Stopped`]).
     pub(crate) fn spawn(conn: ConnectionManager, timeout: Duration, leases: Arc<Leases>) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(run(conn, rx, timeout, leases));
+        let started = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|runtime| {
+                std::thread::Builder::new()
+                    .name("dropforge-limiter".into())
+                    .spawn(move || runtime.block_on(run(conn, rx, timeout, leases)))
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "rate limiter: decision thread did not start; local fallback");
+        }
         Self { tx }
     }
 

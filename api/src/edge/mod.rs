@@ -50,6 +50,9 @@ pub struct EdgeState {
 
 pub(crate) struct EdgeInner {
     pub(crate) redis: Option<ConnectionManager>,
+    /// The rate limiter's own connection, not yet connected: it connects on the decision task's
+    /// thread, where its reader then runs ([`decisions::Decider::spawn`]).
+    pub(crate) limiter_redis: Option<ConnectionManager>,
     /// The group-commit decision task, started on first use (inside the runtime).
     pub(crate) decider: std::sync::OnceLock<decisions::Decider>,
     pub(crate) prefix: String,
@@ -85,15 +88,18 @@ impl EdgeState {
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(2)));
-        let redis = ConnectionManager::new_lazy_with_config(client, manager_config)?;
-        Ok(Self::with_connection(config, Some(redis)))
+        let redis = ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())?;
+        let limiter = ConnectionManager::new_lazy_with_config(client, manager_config)?;
+        Ok(Self::with_connection(config, Some((redis, limiter))))
     }
 
-    fn with_connection(config: &Config, redis: Option<ConnectionManager>) -> Self {
+    fn with_connection(config: &Config, redis: Option<(ConnectionManager, ConnectionManager)>) -> Self {
         let e = &config.edge;
+        let (redis, limiter_redis) = redis.unzip();
         Self {
             inner: Arc::new(EdgeInner {
                 redis,
+                limiter_redis,
                 decider: std::sync::OnceLock::new(),
                 prefix: config.redis_prefix.clone(),
                 limits: rate_limit::Limits::from_config(e),

@@ -244,7 +244,7 @@ async fn decide(inner: &EdgeInner, checks: &[Check], mut buckets: Vec<Bucket>) -
     };
     let now_ms = elapsed_ms(inner);
     let breaker_open = now_ms < inner.breaker_until_ms.load(Ordering::Relaxed);
-    let decider = match (&inner.redis, breaker_open) {
+    let decider = match (&inner.limiter_redis, breaker_open) {
         (Some(conn), false) => Some(
             inner
                 .decider

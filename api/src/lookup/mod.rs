@@ -55,7 +55,10 @@ impl<F: FnOnce() -> JobInput> Lookup<F> {
             && let Some(hit) = state.memo.get(&self.key)
         {
             count_cache(self.kind, "hit");
-            return Ok(hit.response(headers, "dropforge; hit; detail=memory"));
+            if hit.refresh_ahead {
+                refresh_ahead(state, self.key);
+            }
+            return Ok(hit.body.response(headers, "dropforge; hit; detail=memory"));
         }
         let Self {
             kind,
@@ -124,6 +127,18 @@ impl<F: FnOnce() -> JobInput> Lookup<F> {
             .await
             .unwrap_or_else(|e| located(e, id)))
     }
+}
+
+/// Reads a hot memo entry again from the cache Redis, in a task of its own, so that no request
+/// waits for it: while it runs, and should it find nothing (the result left the cache, or Redis
+/// is down), requests keep the entry until it expires and then take the usual path.
+fn refresh_ahead(state: &AppState, key: String) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Some(result) = cache::read_redis(&state, &key).await {
+            state.memo.refresh(&key, &result, state.config.api.result_memo_ttl);
+        }
+    });
 }
 
 /// A job input as stored in `jobs.input`.
