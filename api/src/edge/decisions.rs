@@ -6,8 +6,9 @@
 //! cap the request rate at one group per round trip.
 //!
 //! The task runs on a runtime of its own, on its own thread, with its own Redis connection
-//! ([`Decider::spawn`]): the API's runtime, saturated, made every round trip wait for turns. A
-//! call's deadline is measured from when it is sent, in that runtime's time ([`bounded_call`]).
+//! ([`Decider::spawn`]): the API's runtime, saturated, made every round trip wait for turns. On
+//! its own runtime nothing waits ahead of a call, so its deadline is the clock's, from when it is
+//! sent ([`bounded_call`]).
 //!
 //! The same calls carry the token leases of [`super::leases`]: the extra tokens a hot bucket asks
 //! for are granted after the group's requests and deposited here, and every [`LEASE_TTL`] the
@@ -34,8 +35,6 @@ static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(inc
 const MAX_GROUP: usize = 256;
 /// Script calls in flight at once.
 const MAX_IN_FLIGHT: usize = 4;
-/// Longest a script call may take while the runtime is saturated ([`bounded_call`]).
-const CALL_BACKSTOP: Duration = Duration::from_millis(500);
 /// Requests queued for the next call; a request beyond this waits for room within its deadline.
 const QUEUE_CAPACITY: usize = 8192;
 
@@ -123,10 +122,12 @@ impl Decider {
         answer.await.map_err(|_| DecideError::Stopped)?
     }
 
-    /// Asks for `buckets`' extra tokens with the next call, without waiting; `false` when the
-    /// queue is full (the leases then run dry and their next request asks).
-    pub(crate) fn refill(&self, buckets: Vec<Bucket>) -> bool {
-        self.tx.try_send(Pending { buckets, reply: None }).is_ok()
+    /// Asks for `buckets`' extra tokens with the next call, without waiting; gives them back when
+    /// the queue is full or the task is gone (the leases then run dry and their next request asks).
+    pub(crate) fn refill(&self, buckets: Vec<Bucket>) -> Result<(), Vec<Bucket>> {
+        self.tx
+            .try_send(Pending { buckets, reply: None })
+            .map_err(|e| e.into_inner().buckets)
     }
 }
 
@@ -194,17 +195,17 @@ async fn decide_group(
     }
 }
 
-/// [`call`] within `timeout` from when it is sent, in the runtime's time ([`crate::deadline`]).
+/// [`call`] within `timeout` from when it is sent.
 async fn bounded_call(
     conn: &mut ConnectionManager,
     group: &[Pending],
     returns: &[Return],
     timeout: Duration,
 ) -> GroupReply {
-    match crate::deadline::within(timeout, CALL_BACKSTOP, call(conn, group, returns)).await {
-        Some(Ok(reply)) => Ok(reply),
-        Some(Err(e)) => Err(DecideError::Redis(e.to_string())),
-        None => Err(DecideError::Timeout),
+    match tokio::time::timeout(timeout, call(conn, group, returns)).await {
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(e)) => Err(DecideError::Redis(e.to_string())),
+        Err(_) => Err(DecideError::Timeout),
     }
 }
 

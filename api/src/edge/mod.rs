@@ -53,7 +53,7 @@ pub(crate) struct EdgeInner {
     /// The rate limiter's own connection, not yet connected: it connects on the decision task's
     /// thread, where its reader then runs ([`decisions::Decider::spawn`]).
     pub(crate) limiter_redis: Option<ConnectionManager>,
-    /// The group-commit decision task, started on first use (inside the runtime).
+    /// The group-commit decision task, started on first use, on a thread of its own.
     pub(crate) decider: std::sync::OnceLock<decisions::Decider>,
     pub(crate) prefix: String,
     pub(crate) limits: rate_limit::Limits,

@@ -53,7 +53,8 @@ static WARNED_NO_PEER: AtomicBool = AtomicBool::new(false);
 /// "Redis too slow" when it runs out; this only guards against a task that stopped answering.
 /// A deadline measured from the request's side would count the time the request waited for a
 /// CPU: on a saturated API it expired while Redis answered in a millisecond, and the limiter fell
-/// back to its per-replica share for a breaker period at a time.
+/// back to its per-replica share for a breaker period at a time. (The decision task runs on a
+/// thread of its own, so its calls do not wait for the API's CPU either.)
 const DECISION_BACKSTOP: Duration = Duration::from_secs(1);
 
 /// Policy names as they appear in headers and the `policy` metric label.
@@ -255,9 +256,12 @@ async fn decide(inner: &EdgeInner, checks: &[Check], mut buckets: Vec<Bucket>) -
     if let Some(spent) = inner.leases.try_spend(&mut buckets) {
         // Refilled ahead, so that requests seldom find the lease dry and wait for Redis.
         if !spent.refill.is_empty() {
-            let keys: Vec<String> = spent.refill.iter().map(|b| b.key.clone()).collect();
-            if !decider.is_some_and(|d| d.refill(spent.refill)) {
-                keys.iter().for_each(|k| inner.leases.refill_dropped(k));
+            let dropped = match decider {
+                Some(decider) => decider.refill(spent.refill).err(),
+                None => Some(spent.refill),
+            };
+            for bucket in dropped.iter().flatten() {
+                inner.leases.refill_dropped(&bucket.key);
             }
         }
         return outcomes(spent.decisions);
