@@ -6,7 +6,8 @@
 //! calls the `db` functions on a pool of ONE connection that runs with
 //! `plan_cache_mode = force_generic_plan`, then `EXPLAIN EXECUTE`s every statement in that
 //! connection's `pg_prepared_statements` with null parameters and fails on any `Seq Scan` of a
-//! history table. Run with `-- --nocapture` to see every plan.
+//! history table. A second test does the same on a young database (2,000 jobs) with the worker's
+//! session settings (`db::FIXED_PLAN_SETTINGS`). Run with `-- --nocapture` to see every plan.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{str::FromStr, time::Duration};
@@ -64,8 +65,41 @@ macro_rules! call {
     };
 }
 
+/// The size of the seeded history.
+#[derive(Clone, Copy)]
+struct Seed {
+    jobs: u32,
+    in_flight: u32,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hot_statements_use_indexes_under_generic_plans() {
+    let jobs: u32 = std::env::var("DF_PLANS_SEED_JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SEED_JOBS);
+    let seed = Seed {
+        jobs,
+        in_flight: SEED_IN_FLIGHT,
+    };
+    in_own_database(seed, &["set plan_cache_mode = force_generic_plan"]).await;
+}
+
+/// The worker's connections (`db::Planning::Fixed`) on a young database: tables of a few pages,
+/// analysed while small, where a generic plan without the second setting reads them
+/// sequentially, and keeps doing so from its cache while they grow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixed_plans_use_indexes_on_a_young_database() {
+    let seed = Seed {
+        jobs: 2_000,
+        in_flight: 100,
+    };
+    in_own_database(seed, &db::FIXED_PLAN_SETTINGS).await;
+}
+
+/// Runs [`check`] in a database of its own, with `settings` on the checked connection; fails on
+/// any statement that scans a history table.
+async fn in_own_database(seed: Seed, settings: &'static [&'static str]) {
     let name = format!("df_hist_plans_{}", ulid::Ulid::generate().to_string().to_lowercase());
     let admin = PgConnectOptions::from_str(&admin_url()).expect("admin url");
     let mut conn = PgConnection::connect_with(&admin).await.expect("connect admin");
@@ -73,7 +107,7 @@ async fn hot_statements_use_indexes_under_generic_plans() {
         .await
         .expect("create database");
     let options = admin.clone().database(&name);
-    let outcome = tokio::spawn(check(options)).await;
+    let outcome = tokio::spawn(check(options, seed, settings)).await;
     conn.execute(AssertSqlSafe(format!("drop database if exists {name} with (force)")))
         .await
         .expect("drop database");
@@ -90,21 +124,18 @@ async fn hot_statements_use_indexes_under_generic_plans() {
 }
 
 /// Migrates, seeds, prepares every statement, and returns one report per offending statement.
-async fn check(options: PgConnectOptions) -> Vec<String> {
+async fn check(options: PgConnectOptions, seed: Seed, settings: &'static [&'static str]) -> Vec<String> {
     let setup = PgPoolOptions::new()
         .max_connections(2)
         .connect_with(options.clone())
         .await
         .expect("connect");
     db::migrate(&setup).await.expect("migrate");
-    let jobs: u32 = std::env::var("DF_PLANS_SEED_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(SEED_JOBS);
+    let Seed { jobs, in_flight } = seed;
     let started = std::time::Instant::now();
     let mut seed = setup.acquire().await.expect("seed connection");
     seed.execute(AssertSqlSafe(format!(
-        "set df_seed.jobs = '{jobs}'; set df_seed.in_flight = '{SEED_IN_FLIGHT}'"
+        "set df_seed.jobs = '{jobs}'; set df_seed.in_flight = '{in_flight}'"
     )))
     .await
     .expect("set df_seed options");
@@ -115,9 +146,11 @@ async fn check(options: PgConnectOptions) -> Vec<String> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .min_connections(1)
-        .after_connect(|conn, _meta| {
+        .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute("set plan_cache_mode = force_generic_plan").await?;
+                for setting in settings {
+                    conn.execute(*setting).await?;
+                }
                 Ok(())
             })
         })

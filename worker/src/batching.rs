@@ -7,9 +7,12 @@
 //! per call under load (a fraction of the per-item cost). A few calls may run at once, so one slow
 //! statement does not stall the pipeline.
 
-use std::{fmt::Display, future::Future, sync::Arc};
+use std::{fmt::Display, future::Future, sync::Arc, time::Duration};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::{
+    sync::{Semaphore, mpsc, oneshot},
+    time::Instant,
+};
 
 /// Why a batched call produced no answer for an item.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -44,6 +47,18 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
         E: Display,
     {
+        Self::spawn_lingering(max_batch, parallel, Duration::ZERO, call)
+    }
+
+    /// [`Batcher::spawn`] for a lane whose items may wait: a group is sent `linger` after its
+    /// first item arrived (or once it is full), so a steady trickle of items makes one call per
+    /// `linger` instead of one per item. Every item waits up to `linger` more.
+    pub fn spawn_lingering<F, Fut, E>(max_batch: usize, parallel: usize, linger: Duration, call: F) -> Self
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<O>, E>> + Send + 'static,
+        E: Display,
+    {
         let (tx, mut rx) = mpsc::unbounded_channel::<Request<I, O>>();
         let call = Arc::new(call);
         let slots = Arc::new(Semaphore::new(parallel.max(1)));
@@ -57,6 +72,16 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
                 let mut group = Vec::with_capacity(max_batch.min(64));
                 if rx.recv_many(&mut group, max_batch).await == 0 {
                     return;
+                }
+                if !linger.is_zero() {
+                    let deadline = Instant::now() + linger;
+                    while group.len() < max_batch {
+                        let room = max_batch - group.len();
+                        match tokio::time::timeout_at(deadline, rx.recv_many(&mut group, room)).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                    }
                 }
                 let call = call.clone();
                 tokio::spawn(async move {
@@ -127,6 +152,41 @@ mod tests {
         }
         let n = calls.load(Ordering::SeqCst);
         assert!((3..=10).contains(&n), "300 concurrent items took {n} calls");
+    }
+
+    #[tokio::test]
+    async fn a_lingering_lane_gathers_a_trickle_into_few_calls() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let lane = Batcher::spawn_lingering(100, 1, Duration::from_millis(50), move |items: Vec<u32>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { Ok::<_, String>(items) }
+        });
+        // One item every 2 ms for 40 items (about 80 ms): without the linger, about 40 calls.
+        let started = Instant::now();
+        let mut waiting = Vec::new();
+        for i in 0..40u32 {
+            let b = lane.clone();
+            waiting.push(tokio::spawn(async move { b.call(i).await }));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for (i, w) in waiting.into_iter().enumerate() {
+            assert_eq!(w.await.ok().and_then(|a| a.ok()), Some(i as u32));
+        }
+        let n = calls.load(Ordering::SeqCst);
+        assert!(
+            (2..=6).contains(&n),
+            "40 items over {:?} took {n} calls",
+            started.elapsed()
+        );
+        // A lone item waits for the linger, not longer.
+        let alone = Instant::now();
+        assert_eq!(lane.call(7).await.ok(), Some(7));
+        let waited = alone.elapsed();
+        assert!(
+            waited >= Duration::from_millis(45) && waited < Duration::from_millis(1000),
+            "a lone item waited {waited:?}"
+        );
     }
 
     #[tokio::test]

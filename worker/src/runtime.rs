@@ -52,7 +52,12 @@ impl<H: JobHandler> JobHandler for SignalOnDone<H> {
 /// Runs a worker until `shutdown`: returns after in-flight jobs drained (or the shutdown cap).
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let pool = db::connect(config.database_url.expose(), config.db_max_connections).await?;
+    let planning = if config.worker.fixed_plans {
+        db::Planning::Fixed
+    } else {
+        db::Planning::Adaptive
+    };
+    let pool = db::connect_planned(config.database_url.expose(), config.db_max_connections, planning).await?;
     let queue_conn = queue::connect(config.redis_url.expose()).await?;
     let cache_conn = queue::connect(config.cache_redis_url.expose()).await?;
     let queue = Queue::new(queue_conn.clone(), &config.redis_prefix);

@@ -162,6 +162,7 @@ impl Config {
                 max_attempts: r.parse("DF_JOB_MAX_ATTEMPTS", 5),
                 job_timeout: r.secs("DF_JOB_TIMEOUT_SECS", 60),
                 shutdown_timeout: r.secs("DF_WORKER_SHUTDOWN_SECS", 30),
+                fixed_plans: r.parse("DF_WORKER_FIXED_PLANS", true),
                 retry_base: r.millis("DF_RETRY_BASE_MS", 1000),
                 retry_max: r.millis("DF_RETRY_MAX_MS", 300_000),
                 retention: RetentionConfig {

@@ -82,6 +82,9 @@ pub struct WorkerConfig {
     pub job_timeout: Duration,
     /// `DF_WORKER_SHUTDOWN_SECS`: graceful shutdown cap (default 30).
     pub shutdown_timeout: Duration,
+    /// `DF_WORKER_FIXED_PLANS`: the worker's connections keep one generic plan per statement and
+    /// scan sequentially only where no index applies (default true; `db::Planning::Fixed`).
+    pub fixed_plans: bool,
     /// `DF_RETRY_BASE_MS`: first retry delay of a failed attempt (default 1000, doubles, ±20 % jitter).
     pub retry_base: Duration,
     /// `DF_RETRY_MAX_MS`: retry delay cap (default 300000).

@@ -23,9 +23,50 @@ use sqlx::{
 /// The embedded, forward-only migrations.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// How a pool's connections plan the statements they prepare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planning {
+    /// PostgreSQL's default: a custom plan for each execution until a generic one looks as cheap.
+    Adaptive,
+    /// One generic plan per prepared statement, reused for every execution, and sequential scans
+    /// only where no index applies ([`FIXED_PLAN_SETTINGS`]). For a process whose statements are
+    /// all index lookups run thousands of times a second (the worker): planning one of them cost
+    /// more than running it, and PostgreSQL kept re-planning the group-commit statements because
+    /// their arrays change length from call to call. Without the second setting a generic plan
+    /// made while a table is young (a sequential scan of a few pages) would stay cached until
+    /// the next `ANALYZE` while the table grows.
+    Fixed,
+}
+
+/// The session settings of [`Planning::Fixed`], run on every new connection (plain `SET`s, so
+/// they also pass through PgBouncer in session mode, which refuses startup options).
+pub const FIXED_PLAN_SETTINGS: [&str; 2] = ["set plan_cache_mode = force_generic_plan", "set enable_seqscan = off"];
+
 /// Opens a pool of at most `max_connections`; fails fast when PostgreSQL is unreachable.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     connect_with_acquire_timeout(url, max_connections, Duration::from_secs(5)).await
+}
+
+/// [`connect`] with a choice of [`Planning`].
+pub async fn connect_planned(url: &str, max_connections: u32, planning: Planning) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300));
+    let pool = match planning {
+        Planning::Adaptive => pool,
+        Planning::Fixed => pool.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                for setting in FIXED_PLAN_SETTINGS {
+                    conn.execute(setting).await?;
+                }
+                Ok(())
+            })
+        }),
+    };
+    pool.connect_with(options).await
 }
 
 /// [`connect`] with its own wait for a connection: past `acquire_timeout` a query fails with

@@ -433,8 +433,9 @@ pub async fn finish_ready(exec: impl PgExecutor<'_>, child: Option<JobId>) -> Re
                 "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
                         updated_at = now()
                  where b.kind = 'batch' and b.status in ('queued', 'running')
-                   and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                                   where bi.batch_id = b.id and c.status in ('queued', 'scheduled', 'running'))
+                   and (select bi.position from batch_items bi join jobs c on c.id = bi.job_id
+                        where bi.batch_id = b.id and c.status in ('queued', 'scheduled', 'running')
+                        order by bi.position desc limit 1) is null
                  returning b.id, b.tenant_id, b.webhook_url",
             )
             .fetch_all(exec)
@@ -453,10 +454,11 @@ pub async fn finish_ready_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> 
         Finished,
         "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1,
                 updated_at = now()
-         where b.id in (select batch_id from batch_items where job_id = any($1))
+         where b.id = any(array(select batch_id from batch_items where job_id = any($1)))
            and b.kind = 'batch' and b.status in ('queued', 'running')
-           and not exists (select 1 from batch_items bi join jobs c on c.id = bi.job_id
-                           where bi.batch_id = b.id and c.status in ('queued', 'scheduled', 'running'))
+           and (select bi.position from batch_items bi join jobs c on c.id = bi.job_id
+                where bi.batch_id = b.id and c.status in ('queued', 'scheduled', 'running')
+                order by bi.position desc limit 1) is null
          returning b.id, b.tenant_id, b.webhook_url",
         children,
     )
@@ -477,7 +479,7 @@ pub async fn mark_running_many(exec: impl PgExecutor<'_>, children: &[Uuid]) -> 
     sqlx::query!(
         "update jobs set status = 'running', started_at = coalesce(started_at, now()),
                 state_version = state_version + 1, updated_at = now()
-         where id in (select batch_id from batch_items where job_id = any($1))
+         where id = any(array(select batch_id from batch_items where job_id = any($1)))
            and kind = 'batch' and status = 'queued'",
         children,
     )

@@ -23,6 +23,11 @@ use crate::batching::Batcher;
 const MAX_GROUP: usize = 512;
 /// Calls of one lane in flight at once (each holds a pool connection while it runs).
 const PARALLEL: usize = 2;
+/// How long the batch lane gathers ended children before it asks whether their batches are done.
+/// Every ended child otherwise made its own transaction, and its check reads the batch's open
+/// items: with 8 batches of 50 in flight, 4,083 calls for 10,000 children. A batch finishes at
+/// most this much later.
+const BATCH_LINGER: Duration = Duration::from_millis(10);
 
 /// Runs `call` again (up to three times in all) when PostgreSQL aborted it as a deadlock victim or
 /// a serialization failure: the whole group would otherwise fail and wait for its leases to lapse.
@@ -107,7 +112,7 @@ impl Lanes {
         });
         let batch_children = {
             let (pool, conn, prefix) = (pool.clone(), events_conn.clone(), prefix.clone());
-            Batcher::spawn(MAX_GROUP, 1, move |children: Vec<Uuid>| {
+            Batcher::spawn_lingering(MAX_GROUP, 1, BATCH_LINGER, move |children: Vec<Uuid>| {
                 let (pool, conn, prefix) = (pool.clone(), conn.clone(), prefix.clone());
                 async move {
                     retrying(|| crate::batch_state::after_children(&pool, &conn, &prefix, &children)).await?;
