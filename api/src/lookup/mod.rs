@@ -121,9 +121,10 @@ impl<F: FnOnce() -> JobInput> Lookup<F> {
             Input::Built(value) => value,
             Input::Later(build) => stored(build())?,
         };
-        let id = submit::submit(state, tenant, kind, dedupe_key, input, webhook_url, request_id).await?;
+        let created = submit::submit(state, tenant, kind, dedupe_key, input, webhook_url, request_id).await?;
+        let id = created.id();
         // The job exists from here on: a failure while answering still tells the client where it is.
-        Ok(wait::job_answer(state, tenant, id, wait)
+        Ok(wait::job_answer(state, tenant, created, wait)
             .await
             .unwrap_or_else(|e| located(e, id)))
     }

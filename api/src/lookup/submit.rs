@@ -28,7 +28,7 @@ pub async fn submit(
     input: Value,
     webhook_url: Option<String>,
     request_id: Option<String>,
-) -> Result<JobId, ApiError> {
+) -> Result<Created, ApiError> {
     let dispatch_as = reserve_dispatch(state, kind).await;
     let job = NewJob {
         tenant_id: tenant,
@@ -42,7 +42,7 @@ pub async fn submit(
     };
     let created = state.create_groups.create(job).await?;
     push_new(state, &[(kind, dispatch_as)], &[created]).await;
-    Ok(created.id())
+    Ok(created)
 }
 
 /// Counts a creation against the tenant's quota in `dropforge_tenant_refused_total{tenant,class}`:

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use dropforge_common::{
-    db::jobs::JobRecord,
+    db::jobs::{Created, JobRecord},
     domain::{JobId, TenantId},
 };
 
@@ -55,7 +55,7 @@ pub async fn read_or_wait(
     wait: Option<Duration>,
 ) -> Result<(JobRecord, bool), ApiError> {
     match wait {
-        Some(wait) if !wait.is_zero() => wait_for_job(state, tenant, id, wait).await,
+        Some(wait) if !wait.is_zero() => wait_for_job(state, tenant, id, wait, false).await,
         _ => {
             let job = jobs::read(state, tenant, id).await?;
             let done = job.status.is_terminal();
@@ -69,10 +69,14 @@ pub async fn read_or_wait(
 pub async fn job_answer(
     state: &AppState,
     tenant: TenantId,
-    id: JobId,
+    created: Created,
     wait: Option<Duration>,
 ) -> Result<Response, ApiError> {
-    let (job, finished) = read_or_wait(state, tenant, id, wait).await?;
+    let id = created.id();
+    let (job, finished) = match wait {
+        Some(wait) if !wait.is_zero() => wait_for_job(state, tenant, id, wait, created.is_fresh()).await?,
+        _ => read_or_wait(state, tenant, id, None).await?,
+    };
     let status = if finished { StatusCode::OK } else { StatusCode::ACCEPTED };
     let mut response = (status, Json(Job::from_record(&job))).into_response();
     let headers = response.headers_mut();
@@ -104,34 +108,59 @@ pub fn applied(wait: Option<Duration>) -> Option<HeaderValue> {
 /// Waits up to `max` for a job to finish; answers the job as last read and whether it finished.
 /// The job is read once first (it may already be done, e.g. when joined), then again only when
 /// its completion event arrives or every 2 s in case an event was lost: a submission that waits
-/// costs two reads of PostgreSQL, not one per poll.
+/// costs two reads of PostgreSQL, not one per poll. A `fresh` job (this request just wrote its
+/// row) is not read first: it is queued, and the read would only say so. Its completion event
+/// can precede this waiter's registration only if the job ran in the microseconds between its
+/// creation and here; the 2 s re-read covers that too.
 pub async fn wait_for_job(
     state: &AppState,
     tenant: TenantId,
     id: JobId,
     max: Duration,
+    fresh: bool,
 ) -> Result<(JobRecord, bool), ApiError> {
     let waiter = state.waiters.register(id);
     let deadline = Instant::now() + max;
+    let mut last: Option<JobRecord> = None;
+    let mut read_now = !fresh;
     loop {
         let notified = waiter.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let job = jobs::read(state, tenant, id).await?;
-        if job.status.is_terminal() {
-            return Ok((job, true));
+        if read_now {
+            let job = jobs::read(state, tenant, id).await?;
+            if job.status.is_terminal() {
+                return Ok((job, true));
+            }
+            last = Some(job);
         }
+        read_now = true;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
-            return Ok((job, false));
+            return as_last_read(state, tenant, id, last).await;
         }
         tokio::select! {
             () = &mut notified => {}
             () = tokio::time::sleep(remaining.min(Duration::from_secs(2))) => {}
             // Shutting down: answer 202 now rather than hold the connection open.
-            () = state.draining.wait() => return Ok((job, false)),
+            () = state.draining.wait() => return as_last_read(state, tenant, id, last).await,
         }
     }
+}
+
+/// The job as last read (read now if it never was) and whether it finished.
+async fn as_last_read(
+    state: &AppState,
+    tenant: TenantId,
+    id: JobId,
+    last: Option<JobRecord>,
+) -> Result<(JobRecord, bool), ApiError> {
+    let job = match last {
+        Some(job) => job,
+        None => jobs::read(state, tenant, id).await?,
+    };
+    let done = job.status.is_terminal();
+    Ok((job, done))
 }
 
 #[cfg(test)]

@@ -143,6 +143,11 @@ impl Created {
             Self::New(id) | Self::Deferred(id) | Self::Joined(id) | Self::Promoted(id) => id,
         }
     }
+
+    /// True when this call wrote the row: the job is queued and nobody has run it yet.
+    pub fn is_fresh(self) -> bool {
+        matches!(self, Self::New(_) | Self::Deferred(_))
+    }
 }
 
 /// Why a job could not be created.
