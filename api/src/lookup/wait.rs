@@ -47,15 +47,17 @@ fn wait_seconds(value: &str) -> Option<u64> {
     Some(value.parse::<u64>().unwrap_or(u64::MAX))
 }
 
-/// The tenant's job, read at once or, with a non-zero `wait`, once it finished or `wait` passed.
+/// The tenant's job, read at once or, with a non-zero `wait`, once it finished or `wait` passed
+/// (`fresh`: this request just created it, see [`wait_for_job`]).
 pub async fn read_or_wait(
     state: &AppState,
     tenant: TenantId,
     id: JobId,
     wait: Option<Duration>,
+    fresh: bool,
 ) -> Result<(JobRecord, bool), ApiError> {
     match wait {
-        Some(wait) if !wait.is_zero() => wait_for_job(state, tenant, id, wait, false).await,
+        Some(wait) if !wait.is_zero() => wait_for_job(state, tenant, id, wait, fresh).await,
         _ => {
             let job = jobs::read(state, tenant, id).await?;
             let done = job.status.is_terminal();
@@ -73,10 +75,7 @@ pub async fn job_answer(
     wait: Option<Duration>,
 ) -> Result<Response, ApiError> {
     let id = created.id();
-    let (job, finished) = match wait {
-        Some(wait) if !wait.is_zero() => wait_for_job(state, tenant, id, wait, created.is_fresh()).await?,
-        _ => read_or_wait(state, tenant, id, None).await?,
-    };
+    let (job, finished) = read_or_wait(state, tenant, id, wait, created.is_fresh()).await?;
     let status = if finished { StatusCode::OK } else { StatusCode::ACCEPTED };
     let mut response = (status, Json(Job::from_record(&job))).into_response();
     let headers = response.headers_mut();

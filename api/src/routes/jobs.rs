@@ -69,7 +69,7 @@ pub async fn get_job(
 ) -> Result<Response, ApiError> {
     // `Prefer: wait=N` long-polls: the answer comes when the job ends (or after N seconds).
     let wait = wait::preferred_wait(&headers, state.config.api.max_wait);
-    let (job, _) = wait::read_or_wait(&state, tenant, id, wait).await?;
+    let (job, _) = wait::read_or_wait(&state, tenant, id, wait, false).await?;
     let document = lookup::jobs::document(&state, &job).await?;
     // A batch's representation also changes as its items progress: the ETag covers both.
     let etag = match &document {

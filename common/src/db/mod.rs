@@ -49,11 +49,31 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
 
 /// [`connect`] with a choice of [`Planning`].
 pub async fn connect_planned(url: &str, max_connections: u32, planning: Planning) -> Result<PgPool, sqlx::Error> {
+    open(url, max_connections, Duration::from_secs(5), planning).await
+}
+
+/// [`connect`] with its own wait for a connection: past `acquire_timeout` a query fails with
+/// `PoolTimedOut` (the API uses a short one, so requests answer 503 fast while PostgreSQL is down).
+pub async fn connect_with_acquire_timeout(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<PgPool, sqlx::Error> {
+    open(url, max_connections, acquire_timeout, Planning::Adaptive).await
+}
+
+/// The one place a pool is configured.
+async fn open(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    planning: Planning,
+) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         .idle_timeout(Duration::from_secs(300));
     let pool = match planning {
         Planning::Adaptive => pool,
@@ -67,23 +87,6 @@ pub async fn connect_planned(url: &str, max_connections: u32, planning: Planning
         }),
     };
     pool.connect_with(options).await
-}
-
-/// [`connect`] with its own wait for a connection: past `acquire_timeout` a query fails with
-/// `PoolTimedOut` (the API uses a short one, so requests answer 503 fast while PostgreSQL is down).
-pub async fn connect_with_acquire_timeout(
-    url: &str,
-    max_connections: u32,
-    acquire_timeout: Duration,
-) -> Result<PgPool, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?;
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .min_connections(1)
-        .acquire_timeout(acquire_timeout)
-        .idle_timeout(Duration::from_secs(300))
-        .connect_with(options)
-        .await
 }
 
 /// Creates the database named in `url` when it does not exist (connecting to `postgres`).
