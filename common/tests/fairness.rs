@@ -43,7 +43,11 @@ fn single(tenant: TenantId, key: &str) -> NewJob {
 /// Submits `keys` as one batch of `tenant` (the batch row, its children, its items), as the API does.
 async fn batch(pool: &PgPool, tenant: TenantId, keys: &[String]) -> Result<(JobId, Vec<Created>), CreateError> {
     let mut tx = pool.begin().await?;
-    let batch = batches::create(&mut *tx, tenant, &json!({"products": []}), None, None).await?;
+    let batch = JobId(
+        batches::create(&mut *tx, tenant, &json!({"products": []}), None, None)
+            .await?
+            .id,
+    );
     let children: Vec<NewJob> = keys
         .iter()
         .map(|k| NewJob {

@@ -306,7 +306,7 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
     }
 
     // Batches: create, items, progress, completion (per child and the reconciler's sweep).
-    let batch = call!(batches::create(pool, tenant, &json!({"products": []}), None, None));
+    let batch = JobId(call!(batches::create(pool, tenant, &json!({"products": []}), None, None)).id);
     let item = batches::NewItem {
         position: 0,
         product: json!(product),

@@ -443,9 +443,12 @@ async fn cancel_only_while_queued(pool: PgPool) {
 
 /// A batch with one item per key, each served by a new child job.
 async fn batch_of(pool: &PgPool, t: TenantId, keys: &[&str]) -> (JobId, Vec<JobId>) {
-    let batch = batches::create(pool, t, &json!({"products": []}), None, None)
-        .await
-        .unwrap();
+    let batch = JobId(
+        batches::create(pool, t, &json!({"products": []}), None, None)
+            .await
+            .unwrap()
+            .id,
+    );
     let mut children = Vec::new();
     let mut items = Vec::new();
     for (i, key) in keys.iter().enumerate() {

@@ -131,7 +131,8 @@ pub async fn submit_batch(
     // The batch, its jobs and its items commit together: a batch is never seen without its items
     // (the reconciler would finish an empty batch at once), and no job runs before it is listed.
     let mut tx = state.pool.begin().await?;
-    let batch = db::batches::create(&mut *tx, tenant, &input, webhook_url.as_deref(), request_id).await?;
+    let record = db::batches::create(&mut *tx, tenant, &input, webhook_url.as_deref(), request_id).await?;
+    let batch = JobId(record.id);
     for job in &mut miss_jobs {
         job.parent_id = Some(batch);
     }
@@ -156,13 +157,22 @@ pub async fn submit_batch(
     db::batches::add_items(&mut *tx, batch, &items).await?;
     tx.commit().await?;
 
-    let document = async {
-        let plans: Vec<_> = miss_jobs.iter().map(|j| (j.kind, j.dispatch_as)).collect();
-        submit::push_new(state, &plans, &created).await;
-        let job = jobs::read(state, tenant, batch).await?;
-        jobs::batch_document(state, &job).await
-    }
-    .await;
+    let plans: Vec<_> = miss_jobs.iter().map(|j| (j.kind, j.dispatch_as)).collect();
+    submit::push_new(state, &plans, &created).await;
+    // Every job this batch created is queued and its record is the one just written: the answer
+    // is built from what was stored. A batch that joined jobs already in flight reads them.
+    let document = if created.iter().all(|c| c.is_fresh()) {
+        Ok(BatchJob::with_items(
+            &record,
+            items.iter().map(|i| BatchItem::from(i.as_submitted())).collect(),
+        ))
+    } else {
+        async {
+            let job = jobs::read(state, tenant, batch).await?;
+            jobs::batch_document(state, &job).await
+        }
+        .await
+    };
     Ok(Outcome::Created { batch, document })
 }
 

@@ -4,6 +4,7 @@ use serde_json::Value;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+use super::jobs::JobRecord;
 pub use super::transitions::{finish_ready, finish_ready_many, mark_running, mark_running_many};
 use crate::domain::{JobId, JobKind, JobStatus, TenantId};
 
@@ -22,18 +23,21 @@ pub struct NewItem {
     pub result: Option<Value>,
 }
 
-/// Creates a batch job (never dispatched itself: its children are) in state `queued`.
+/// Creates a batch job (never dispatched itself: its children are) in state `queued`, and answers
+/// its record as written: the columns PostgreSQL fills in come back from the insert, the rest are
+/// what this call wrote, so the caller can answer without reading the row again.
 pub async fn create(
     exec: impl PgExecutor<'_>,
     tenant: TenantId,
     input: &Value,
     webhook_url: Option<&str>,
     request_id: Option<&str>,
-) -> Result<JobId, sqlx::Error> {
+) -> Result<JobRecord, sqlx::Error> {
     let id = JobId::generate();
-    sqlx::query!(
+    let row = sqlx::query!(
         "insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id)
-         values ($1, $2, $3, 'queued', $4, $5, $6)",
+         values ($1, $2, $3, 'queued', $4, $5, $6)
+         returning attempts, state_version, next_run_at, created_at, updated_at",
         id.0,
         tenant.0,
         JobKind::Batch.as_str(),
@@ -41,9 +45,46 @@ pub async fn create(
         webhook_url,
         request_id,
     )
-    .execute(exec)
+    .fetch_one(exec)
     .await?;
-    Ok(id)
+    Ok(JobRecord {
+        id: id.0,
+        tenant_id: tenant.0,
+        kind: JobKind::Batch,
+        status: JobStatus::Queued,
+        input: input.clone(),
+        error: None,
+        attempts: row.attempts,
+        state_version: row.state_version,
+        parent_id: None,
+        webhook_url: webhook_url.map(str::to_owned),
+        next_run_at: row.next_run_at,
+        created_at: row.created_at,
+        started_at: None,
+        finished_at: None,
+        updated_at: row.updated_at,
+        result: None,
+    })
+}
+
+impl NewItem {
+    /// The item as a client sees it right after its batch was stored, when its job (if any) was
+    /// created by the same submission: `queued`, or `succeeded` with its cached result.
+    pub fn as_submitted(&self) -> Item {
+        Item {
+            position: self.position,
+            product: self.product.clone(),
+            status: if self.job_id.is_some() {
+                JobStatus::Queued
+            } else {
+                JobStatus::Succeeded
+            },
+            job_id: self.job_id.map(|j| j.0),
+            cached: self.result.is_some(),
+            result: self.result.clone(),
+            error: None,
+        }
+    }
 }
 
 /// Stores the items of a batch in one statement.
