@@ -42,56 +42,24 @@ pub enum Planning {
 /// they also pass through PgBouncer in session mode, which refuses startup options).
 pub const FIXED_PLAN_SETTINGS: [&str; 2] = ["set plan_cache_mode = force_generic_plan", "set enable_seqscan = off"];
 
-/// When a pool checks a connection before handing it out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ping {
-    /// On every acquire (sqlx's default): one more round trip before each statement.
-    EveryAcquire,
-    /// Only a connection idle for at least [`PING_IF_IDLE_FOR`]; one used more recently is handed
-    /// out as it is, and if PostgreSQL restarted meanwhile its next statement fails and the
-    /// connection is dropped. For the API: each waiting single acquired three connections, and on
-    /// a saturated machine each ping was one more wait for a PostgreSQL backend to be scheduled
-    /// (interleaved runs: API CPU per validation 0.38-0.41 → 0.32-0.34 ms). The worker keeps
-    /// [`Ping::EveryAcquire`]: its canary pipeline showed no gain.
-    IfIdle,
-}
-
-/// See [`Ping::IfIdle`].
-pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
-
 /// Opens a pool of at most `max_connections`; fails fast when PostgreSQL is unreachable.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    open(
-        url,
-        max_connections,
-        Duration::from_secs(5),
-        Planning::Adaptive,
-        Ping::EveryAcquire,
-    )
-    .await
+    connect_with_acquire_timeout(url, max_connections, Duration::from_secs(5)).await
 }
 
 /// [`connect`] with a choice of [`Planning`].
 pub async fn connect_planned(url: &str, max_connections: u32, planning: Planning) -> Result<PgPool, sqlx::Error> {
-    open(
-        url,
-        max_connections,
-        Duration::from_secs(5),
-        planning,
-        Ping::EveryAcquire,
-    )
-    .await
+    open(url, max_connections, Duration::from_secs(5), planning).await
 }
 
 /// [`connect`] with its own wait for a connection: past `acquire_timeout` a query fails with
-/// `PoolTimedOut` (the API uses a short one, so requests answer 503 fast while PostgreSQL is down),
-/// and pings only connections that sat idle ([`Ping::IfIdle`]).
+/// `PoolTimedOut` (the API uses a short one, so requests answer 503 fast while PostgreSQL is down).
 pub async fn connect_with_acquire_timeout(
     url: &str,
     max_connections: u32,
     acquire_timeout: Duration,
 ) -> Result<PgPool, sqlx::Error> {
-    open(url, max_connections, acquire_timeout, Planning::Adaptive, Ping::IfIdle).await
+    open(url, max_connections, acquire_timeout, Planning::Adaptive).await
 }
 
 /// The one place a pool is configured.
@@ -100,7 +68,6 @@ async fn open(
     max_connections: u32,
     acquire_timeout: Duration,
     planning: Planning,
-    ping: Ping,
 ) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
@@ -108,17 +75,6 @@ async fn open(
         .min_connections(1)
         .acquire_timeout(acquire_timeout)
         .idle_timeout(Duration::from_secs(300));
-    let pool = match ping {
-        Ping::EveryAcquire => pool,
-        Ping::IfIdle => pool.test_before_acquire(false).before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IF_IDLE_FOR {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        }),
-    };
     let pool = match planning {
         Planning::Adaptive => pool,
         Planning::Fixed => pool.after_connect(|conn, _meta| {

@@ -36,8 +36,8 @@ pub struct RawResponse {
     pub status: StatusCode,
     /// Response headers.
     pub headers: HeaderMap,
-    /// The body bytes.
-    pub body: Vec<u8>,
+    /// The body bytes (as received: no copy).
+    pub body: bytes::Bytes,
 }
 
 impl RawResponse {
@@ -77,10 +77,10 @@ impl RawResponse {
 
 /// Sends `req` and reads the whole body; transport failures become transient errors (no URLs).
 pub async fn send(upstream: Upstream, req: reqwest::RequestBuilder) -> Result<RawResponse, UpstreamError> {
-    let resp = req.send().await.map_err(|e| transport_error(upstream, e))?;
+    let mut resp = req.send().await.map_err(|e| transport_error(upstream, e))?;
     let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.bytes().await.map_err(|e| transport_error(upstream, e))?.to_vec();
+    let headers = std::mem::take(resp.headers_mut());
+    let body = resp.bytes().await.map_err(|e| transport_error(upstream, e))?;
     Ok(RawResponse { status, headers, body })
 }
 
