@@ -94,6 +94,41 @@ async fn batch_with_duplicates_cached_and_failing_items() {
     env.cleanup().await;
 }
 
+/// The answer to a new batch is built from what the submission stored (the API does not read the
+/// batch back when every child job is new); it must be the document a read gives. A batch that
+/// joins a job already in flight is read back: its answer must match too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_batch_is_answered_as_stored() {
+    let env = TestEnv::new(EnvOptions::default()).await;
+    let (base, _api) = env.start_api().await;
+    let client = Client::new(&base, &env.key("as-stored").await);
+    // Warm one product with a worker, then stop it: nothing moves while the answers are compared.
+    let (stop, worker) = env.start_worker();
+    let (status, _, _) = client.validate("1005000000000002", Some(10)).await;
+    assert_eq!(status, 200);
+    stop.trigger();
+    worker.await.unwrap().unwrap();
+
+    let fresh = ids(&[
+        "1005000000000001",
+        "1005000000000002",
+        "1005000000000001",
+        "1005000000000003",
+    ]);
+    let joining = ids(&["1005000000000003", "1005000000000005"]);
+    for (label, products) in [("every job new", fresh), ("one job joined", joining)] {
+        let (status, answer) = post_batch(&client, json!({"products": products})).await;
+        assert_eq!(status, 202, "{label}: {answer}");
+        let (status, read) = client
+            .get(&format!("/v1/jobs/{}", answer["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(status, 200, "{label}: {read}");
+        assert_eq!(answer, read, "{label}: the answer differs from a read of the batch");
+        assert_eq!(answer["status"], "queued", "{label}");
+    }
+    env.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_limits_pointers_and_cancel() {
     let env = TestEnv::new(EnvOptions::default()).await;
