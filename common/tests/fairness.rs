@@ -1,5 +1,6 @@
 //! Fair dispatch (docs/SCHEDULING.md): virtual-time tags written at submit, classes, the
-//! interactive allowance, promotion on join, quotas, and the `scheduled` state. Each test runs on
+//! interactive allowance, promotion on join, quotas, and the `scheduled` state; and that a
+//! submission reads its own keys, not the tenant's backlog. Each test runs on
 //! a fresh database (`sqlx::test` creates it from `DATABASE_URL` and applies the migrations).
 //!
 //! Run: `DATABASE_URL=postgres://postgres@127.0.0.1:5432/dropforge_test cargo test -p dropforge-common --test fairness`
@@ -17,7 +18,7 @@ use dropforge_common::{
     queue::{self, Queue},
 };
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use ulid::Ulid;
 use uuid::Uuid;
 
@@ -437,4 +438,102 @@ async fn classes_go_to_their_own_queues() {
     if !keys.is_empty() {
         let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut c).await.unwrap();
     }
+}
+
+/// Index entries of `jobs` read so far in the current transaction of `tx`.
+async fn jobs_index_entries_read(tx: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "select coalesce(sum(pg_stat_get_xact_tuples_returned(indexrelid)), 0)::int8 from pg_index
+         where indrelid = 'jobs'::regclass",
+    )
+    .fetch_one(tx)
+    .await
+    .unwrap()
+}
+
+/// The statistics the planner has of `jobs` in [`submit_beside_a_backlog`].
+#[derive(Debug, Clone, Copy)]
+enum Stats {
+    /// Never analysed: sizes come from the table's pages alone (a young database).
+    Never,
+    /// Analysed while it held only finished jobs and batches: the open ones look absent (a busy
+    /// table between two `ANALYZE`s).
+    BeforeTheBacklog,
+    /// Analysed with the backlog in it.
+    Current,
+}
+
+/// Opens 40 batches of 50 for `tenant` (2,000 open jobs, after 4,000 finished jobs and 10
+/// finished batches for [`Stats::BeforeTheBacklog`]) with the planner seeing `stats`, then submits
+/// a new job and a copy of a queued batch child (a join that promotes it) as one group, in 8
+/// rounds on a new session, each in a transaction that is rolled back: custom plans first, then
+/// the generic plan PostgreSQL switches to. Every round must read fewer than 100 index entries
+/// of `jobs`.
+async fn submit_beside_a_backlog(pool: &PgPool, tenant: TenantId, stats: Stats) {
+    if matches!(stats, Stats::BeforeTheBacklog) {
+        sqlx::query(
+            "insert into jobs (id, tenant_id, kind, status, input, finished_at)
+             select gen_random_uuid(), $1, 'validation', 'succeeded', '{}'::jsonb, now()
+             from generate_series(1, 4000)",
+        )
+        .bind(tenant.0)
+        .execute(pool)
+        .await
+        .unwrap();
+        for b in 0..10 {
+            batch(pool, tenant, &keys(&format!("old{b}"), 50)).await.unwrap();
+        }
+        sqlx::query("update jobs set status = 'succeeded', finished_at = now() where tenant_id = $1")
+            .bind(tenant.0)
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query("analyze jobs, batch_items").execute(pool).await.unwrap();
+    }
+    for b in 0..40 {
+        batch(pool, tenant, &keys(&format!("b{b}"), 50)).await.unwrap();
+    }
+    if matches!(stats, Stats::Current) {
+        sqlx::query("analyze jobs, batch_items").execute(pool).await.unwrap();
+    }
+    let mut session = sqlx::PgConnection::connect_with(&pool.connect_options()).await.unwrap();
+    for round in 0..8 {
+        let mut tx = session.begin().await.unwrap();
+        let before = jobs_index_entries_read(&mut tx).await;
+        let answers = jobs::create_group(&mut tx, &[single(tenant, "fresh"), single(tenant, "b7-3")], false)
+            .await
+            .unwrap();
+        let read = jobs_index_entries_read(&mut tx).await - before;
+        tx.rollback().await.unwrap();
+        assert!(matches!(answers[0], Ok(Created::New(_))), "{answers:?}");
+        assert!(matches!(answers[1], Ok(Created::Promoted(_))), "{answers:?}");
+        assert!(
+            read < 100,
+            "{stats:?}, round {round}: one submission read {read} index entries of jobs with 2,000 open"
+        );
+    }
+}
+
+/// A submission probes its own dedupe keys, whatever the tenant's backlog: creating one job and
+/// joining another reads a handful of `jobs` index entries. (Joining the keys with the tenant's
+/// open jobs read every one of them whenever the planner hashed that join, or probed the index
+/// of open jobs instead of the dedupe index: 2,400-4,000 entries here.)
+#[sqlx::test(migrations = "../migrations")]
+async fn a_submission_reads_its_keys_not_the_tenants_backlog(pool: PgPool) {
+    let t = tenant(&pool, "backlog").await;
+    submit_beside_a_backlog(&pool, t, Stats::Never).await;
+}
+
+/// The same on a table analysed with its backlog.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_submission_reads_its_keys_with_current_statistics(pool: PgPool) {
+    let t = tenant(&pool, "backlog").await;
+    submit_beside_a_backlog(&pool, t, Stats::Current).await;
+}
+
+/// The same with statistics from before the backlog.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_submission_reads_its_keys_with_stale_statistics(pool: PgPool) {
+    let t = tenant(&pool, "backlog").await;
+    submit_beside_a_backlog(&pool, t, Stats::BeforeTheBacklog).await;
 }
