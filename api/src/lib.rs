@@ -55,11 +55,15 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     } else {
         RedisGuard::new("cache", timeout, breaker)
     };
+    let fresh_reads =
+        lookup::cache::FreshReads::new(pool.clone(), config.cache.validation_ttl, config.cache.partial_ttl);
     Ok(AppState::new(AppInner {
         queue: Queue::new(queue_conn, &config.redis_prefix),
         cache: Cache::new(cache_conn),
         config: Arc::new(config),
         create_groups: lookup::group::CreateGroups::new(pool.clone()),
+        job_reads: lookup::reads::JobReads::new(pool.clone()),
+        fresh_reads,
         pool,
         waiters: Waiters::default(),
         keys: KeyCache::default(),

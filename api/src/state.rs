@@ -61,6 +61,12 @@ pub struct AppInner {
     /// Single submissions of a tenant and kind arriving together are created by one statement:
     /// see [`crate::lookup::group`].
     pub create_groups: crate::lookup::group::CreateGroups,
+    /// Reads of jobs arriving together (waiters woken by one completion event) are made by one
+    /// statement: see [`crate::lookup::reads`].
+    pub job_reads: crate::lookup::reads::JobReads,
+    /// Look-ups of fresh validation results in PostgreSQL arriving together are made by one
+    /// statement: see [`crate::lookup::cache::FreshReads`].
+    pub fresh_reads: crate::lookup::cache::FreshReads,
     /// Triggered on SIGTERM: `/ready` answers 503 and waiting requests answer at once.
     pub draining: Shutdown,
     /// Deadline and breaker of request-path calls to the queue Redis (depth, push, publish).

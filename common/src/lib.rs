@@ -3,6 +3,7 @@
 
 pub mod apikey;
 pub mod cache;
+pub mod coalesce;
 pub mod config;
 pub mod contract;
 pub mod country;

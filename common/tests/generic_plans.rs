@@ -264,6 +264,7 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
         jobs::requeue_expired(pool, 5);
         jobs::get(pool, tenant, a);
         jobs::get(pool, old_tenant, old_job);
+        jobs::get_many(pool, &[(tenant, a), (old_tenant, old_job), (tenant, old_job)]);
         jobs::status_of(pool, a);
         jobs::list(pool, old_tenant, &JobFilter { limit: 20, ..JobFilter::default() });
         jobs::list(pool, old_tenant, &JobFilter {
@@ -291,7 +292,6 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
             partial: false,
             result: &doc,
         }, owner);
-        results::fresh_for_key(pool, &validation_key, 86_400.0, 3_600.0);
         results::fresh_for_keys(pool, std::slice::from_ref(&validation_key), 86_400.0, 3_600.0);
         results::complete_validations(pool, &[results::OwnedResult {
             job_id: c,

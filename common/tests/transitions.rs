@@ -623,6 +623,32 @@ async fn complete_once(pool: PgPool) {
     assert_eq!(stored, 1);
     let job = jobs::get(&pool, t, id).await.unwrap().unwrap();
     assert_eq!(job.result, Some(json!({"score": 50})));
+    // The group read answers each (tenant, id) pair as `get` would, in one statement.
+    let other = tenant(&pool, "other").await;
+    let queued_job = queued(&pool, t, "q").await;
+    let read = jobs::get_many(
+        &pool,
+        &[
+            (t, id),
+            (other, id),
+            (t, queued_job),
+            (t, JobId::generate()),
+            (other, queued_job),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut found: Vec<(uuid::Uuid, uuid::Uuid, JobStatus, Option<serde_json::Value>)> = read
+        .into_iter()
+        .map(|j| (j.tenant_id, j.id, j.status, j.result))
+        .collect();
+    found.sort_by_key(|f| f.1);
+    let mut expected = vec![
+        (t.0, id.0, JobStatus::Succeeded, Some(json!({"score": 50}))),
+        (t.0, queued_job.0, JobStatus::Queued, None),
+    ];
+    expected.sort_by_key(|f| f.1);
+    assert_eq!(found, expected, "another tenant's ids and unknown ids read as missing");
 
     // The group form: per row, in order; a child of a batch says so.
     let (_batch, children) = batch_of(&pool, t, &["c"]).await;

@@ -3,10 +3,75 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use dropforge_common::db;
+use dropforge_common::{
+    coalesce::{Call, Coalescer},
+    db,
+};
 use serde_json::Value;
+use sqlx::PgPool;
 
 use crate::{error::ApiError, state::AppState};
+
+/// Most cache keys looked up by one statement.
+const MAX_GROUP: usize = 256;
+
+type Fresh = Result<Option<(Value, u64)>, ApiError>;
+
+/// Look-ups of fresh validation results in PostgreSQL: the look-ups that arrive while one is
+/// running are made together by the next statement (`db::results::fresh_for_keys`). Every
+/// uncached submission makes one (Redis may have lost the entry), so under a burst of new
+/// products a thousand concurrent misses cost a few statements instead of a thousand.
+#[derive(Clone, Debug)]
+pub struct FreshReads {
+    pool: PgPool,
+    /// `(full, partial)` freshness in seconds.
+    ttls: (f64, f64),
+    groups: Coalescer<(), String, Fresh>,
+}
+
+impl FreshReads {
+    /// Look-ups on `pool`; results stay fresh `full` seconds (`partial` for partial ones).
+    pub fn new(pool: PgPool, full: Duration, partial: Duration) -> Self {
+        Self {
+            pool,
+            ttls: (full.as_secs_f64(), partial.as_secs_f64()),
+            groups: Coalescer::new(MAX_GROUP),
+        }
+    }
+
+    /// The newest fresh result for `key` and the seconds it has left, looked up together with
+    /// the look-ups waiting.
+    async fn get(&self, key: String) -> Fresh {
+        let (pool, ttls) = (self.pool.clone(), self.ttls);
+        self.groups
+            .call((), key, move |(), group| look_up_group(pool.clone(), ttls, group))
+            .await
+            .map_err(|_| ApiError::Unavailable("result look-up stopped".into()))?
+    }
+}
+
+/// One statement for the group's distinct keys.
+async fn look_up_group(pool: PgPool, (full, partial): (f64, f64), group: Vec<Call<String, Fresh>>) {
+    let mut keys: Vec<String> = group.iter().map(|c| c.item.clone()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    match db::results::fresh_for_keys(&pool, &keys, full, partial).await {
+        Ok(rows) => {
+            // Found only when Redis lost the entry: rare, so a repeated key simply gets a copy.
+            let found: HashMap<String, (Value, u64)> =
+                rows.into_iter().map(|(key, doc, left)| (key, (doc, left))).collect();
+            for Call { item, reply } in group {
+                let _ = reply.send(Ok(found.get(&item).cloned()));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(keys = keys.len(), error = %e, "result look-up failed");
+            for call in group {
+                let _ = call.reply.send(Err(ApiError::from_db(&e)));
+            }
+        }
+    }
+}
 
 /// Where PostgreSQL keeps the results of a kind, and how long they stay fresh.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,10 +97,7 @@ pub async fn read_redis(state: &AppState, key: &str) -> Option<Vec<u8>> {
 /// The newest fresh result for `key` in PostgreSQL, written back to Redis for its remaining life.
 pub async fn read_postgres(state: &AppState, key: &str, store: Store) -> Result<Option<Vec<u8>>, ApiError> {
     let found = match store {
-        Store::Validations => {
-            let (full, partial) = validation_ttls(state);
-            db::results::fresh_for_key(&state.pool, key, full, partial).await?
-        }
+        Store::Validations => state.fresh_reads.get(key.to_owned()).await?,
         Store::JobResults(ttl) => db::job_results::fresh_for_key(&state.pool, key, ttl.as_secs_f64()).await?,
     };
     let Some((doc, ttl_left)) = found else {

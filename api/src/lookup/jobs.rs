@@ -14,9 +14,7 @@ use crate::{
 
 /// The tenant's job; another tenant's id reads as missing (`job_not_found`).
 pub async fn read(state: &AppState, tenant: TenantId, id: JobId) -> Result<JobRecord, ApiError> {
-    db::jobs::get(&state.pool, tenant, id)
-        .await?
-        .ok_or(ApiError::JobNotFound)
+    state.job_reads.read(tenant, id).await?.ok_or(ApiError::JobNotFound)
 }
 
 /// A batch as clients see it: the job, its progress and every item with its status and result.

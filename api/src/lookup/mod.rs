@@ -9,6 +9,7 @@ pub mod cache;
 pub mod group;
 mod hook;
 pub mod jobs;
+pub mod reads;
 pub mod submit;
 pub mod wait;
 

@@ -79,6 +79,28 @@ pub async fn get(pool: &PgPool, tenant: TenantId, id: JobId) -> Result<Option<Jo
     .await
 }
 
+/// Reads several jobs, each of its own tenant, in one statement: [`get`] for every `(tenant, id)`
+/// pair. A pair whose job is missing or belongs to another tenant has no row; rows come in no
+/// particular order.
+pub async fn get_many(pool: &PgPool, keys: &[(TenantId, JobId)]) -> Result<Vec<JobRecord>, sqlx::Error> {
+    let ids: Vec<Uuid> = keys.iter().map(|(_, id)| id.0).collect();
+    let tenants: Vec<Uuid> = keys.iter().map(|(tenant, _)| tenant.0).collect();
+    sqlx::query_as!(
+        JobRecord,
+        r#"select j.id, j.tenant_id, j.kind as "kind: JobKind", j.status as "status: JobStatus", j.input, j.error,
+                j.attempts, j.state_version, j.parent_id, j.webhook_url, j.next_run_at, j.created_at, j.started_at,
+                j.finished_at, j.updated_at, coalesce(r.result, jr.result) as result
+         from unnest($1::uuid[], $2::uuid[]) as k(id, tenant_id)
+             cross join lateral (select * from jobs j where j.id = k.id and j.tenant_id = k.tenant_id limit 1) j
+             left join validation_results r on r.job_id = j.id
+             left join job_results jr on jr.job_id = j.id"#,
+        &ids,
+        &tenants,
+    )
+    .fetch_all(pool)
+    .await
+}
+
 /// Reads a job's status and version only (cheap polling).
 pub async fn status_of(pool: &PgPool, id: JobId) -> Result<Option<JobStatus>, sqlx::Error> {
     sqlx::query_scalar!(r#"select status as "status: JobStatus" from jobs where id = $1"#, id.0)

@@ -32,29 +32,8 @@ pub struct Completion {
     pub in_batch: bool,
 }
 
-/// The newest result for a cache key younger than its TTL (used when Redis lost the cache entry):
-/// returns the document and the seconds it has left to live.
-pub async fn fresh_for_key(
-    pool: &PgPool,
-    cache_key: &str,
-    full_ttl_secs: f64,
-    partial_ttl_secs: f64,
-) -> Result<Option<(Value, u64)>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"select result, (case when partial then $3::float8 else $2::float8 end) - extract(epoch from now() - created_at)::float8
-                as "left!"
-         from validation_results where cache_key = $1 order by created_at desc limit 1"#,
-        cache_key,
-        full_ttl_secs,
-        partial_ttl_secs,
-    )
-    .fetch_optional(pool)
-    .await?
-    .map(|r| (r.result, r.left));
-    Ok(row.filter(|(_, left)| *left >= 1.0).map(|(v, left)| (v, left as u64)))
-}
-
-/// [`fresh_for_key`] for many keys in one query: `(cache key, document, seconds left)` per fresh hit.
+/// The newest result for each of `cache_keys` still younger than its TTL (used when Redis lost the
+/// cache entry), in one query: `(cache key, document, seconds left)` per fresh hit.
 pub async fn fresh_for_keys(
     pool: &PgPool,
     cache_keys: &[String],
