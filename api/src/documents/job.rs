@@ -90,7 +90,7 @@ macro_rules! job_kinds {
         }
 
         impl $job {
-            fn from_record(job: &JobRecord, input: Value) -> Self {
+            fn from_parts(job: &JobRecord, input: Value, result: Option<Value>, error: Option<Value>) -> Self {
                 let id = JobId(job.id);
                 Self {
                     id,
@@ -98,8 +98,8 @@ macro_rules! job_kinds {
                     status: job.status,
                     attempts: job.attempts,
                     input,
-                    result: job.result.clone(),
-                    error: job.error.clone(),
+                    result,
+                    error,
                     created_at: job.created_at,
                     started_at: job.started_at,
                     finished_at: job.finished_at,
@@ -161,15 +161,22 @@ pub enum Job {
 
 impl Job {
     /// The client representation of a job row (its input as the typed contract shows it).
-    pub fn from_record(job: &JobRecord) -> Self {
+    /// The row's result and error documents move into the answer instead of being copied (a
+    /// result is a tree of a few hundred nodes).
+    pub fn from_owned(mut job: JobRecord) -> Self {
+        let (result, error) = (job.result.take(), job.error.take());
+        Self::from_parts(&job, result, error)
+    }
+
+    fn from_parts(job: &JobRecord, result: Option<Value>, error: Option<Value>) -> Self {
         let input = client_view(job.kind, &job.input);
         match job.kind {
-            JobKind::Validation => Self::Validation(ValidationJob::from_record(job, input)),
-            JobKind::Batch => Self::Batch(BatchJob::from_record(job, input)),
-            JobKind::Search => Self::Search(SearchJob::from_record(job, input)),
-            JobKind::Suppliers => Self::Suppliers(SuppliersJob::from_record(job, input)),
-            JobKind::Webhook => Self::Webhook(WebhookJob::from_record(job, input)),
-            JobKind::Canary => Self::Canary(CanaryJob::from_record(job, input)),
+            JobKind::Validation => Self::Validation(ValidationJob::from_parts(job, input, result, error)),
+            JobKind::Batch => Self::Batch(BatchJob::from_parts(job, input, result, error)),
+            JobKind::Search => Self::Search(SearchJob::from_parts(job, input, result, error)),
+            JobKind::Suppliers => Self::Suppliers(SuppliersJob::from_parts(job, input, result, error)),
+            JobKind::Webhook => Self::Webhook(WebhookJob::from_parts(job, input, result, error)),
+            JobKind::Canary => Self::Canary(CanaryJob::from_parts(job, input, result, error)),
         }
     }
 }
@@ -177,7 +184,12 @@ impl Job {
 impl BatchJob {
     /// A batch job with its items and their progress.
     pub fn with_items(job: &JobRecord, items: Vec<BatchItem>) -> Self {
-        let mut doc = Self::from_record(job, client_view(job.kind, &job.input));
+        let mut doc = Self::from_parts(
+            job,
+            client_view(job.kind, &job.input),
+            job.result.clone(),
+            job.error.clone(),
+        );
         doc.progress = Some(BatchProgress::of(&items));
         doc.items = Some(items);
         doc

@@ -27,9 +27,9 @@ pub async fn batch_document(state: &AppState, job: &JobRecord) -> Result<BatchJo
 }
 
 /// The full document of a job: a batch with its items, any other kind as it is.
-pub async fn document(state: &AppState, job: &JobRecord) -> Result<Job, ApiError> {
+pub async fn document(state: &AppState, job: JobRecord) -> Result<Job, ApiError> {
     if job.kind == JobKind::Batch {
-        return Ok(Job::Batch(batch_document(state, job).await?));
+        return Ok(Job::Batch(batch_document(state, &job).await?));
     }
-    Ok(Job::from_record(job))
+    Ok(Job::from_owned(job))
 }

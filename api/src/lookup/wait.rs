@@ -77,7 +77,7 @@ pub async fn job_answer(
     let id = created.id();
     let (job, finished) = read_or_wait(state, tenant, id, wait, created.is_fresh()).await?;
     let status = if finished { StatusCode::OK } else { StatusCode::ACCEPTED };
-    let mut response = (status, Json(Job::from_record(&job))).into_response();
+    let mut response = (status, Json(Job::from_owned(job))).into_response();
     let headers = response.headers_mut();
     if !finished {
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -131,7 +131,7 @@ pub async fn list_jobs(
         .then(|| rows.last().map(|j| encode_cursor(j.created_at, j.id)))
         .flatten();
     let page = JobPage {
-        data: rows.iter().map(Job::from_record).collect(),
+        data: rows.into_iter().map(Job::from_owned).collect(),
         has_more,
         next_cursor,
     };
@@ -182,7 +182,7 @@ pub async fn cancel_job(
                 tracing::debug!(job.id = %id, "cancel event not published in time");
             }
             let job = lookup::jobs::read(&state, tenant, id).await?;
-            Ok(Json(Job::from_record(&job)).into_response())
+            Ok(Json(Job::from_owned(job)).into_response())
         }
         Cancel::NotCancelable(status) => Err(ApiError::JobNotCancelable(status.as_str())),
         Cancel::NotFound => Err(ApiError::JobNotFound),

@@ -70,17 +70,15 @@ pub async fn get_job(
     // `Prefer: wait=N` long-polls: the answer comes when the job ends (or after N seconds).
     let wait = wait::preferred_wait(&headers, state.config.api.max_wait);
     let (job, _) = wait::read_or_wait(&state, tenant, id, wait, false).await?;
-    let document = lookup::jobs::document(&state, &job).await?;
+    let (version, terminal) = (job.state_version, job.status().is_terminal());
+    let document = lookup::jobs::document(&state, job).await?;
     // A batch's representation also changes as its items progress: the ETag covers both.
     let etag = match &document {
         Job::Batch(batch) => {
             let p = batch.progress.unwrap_or(BatchProgress::of(&[]));
-            format!(
-                "\"{}-{}-{}-{}-{}\"",
-                id, job.state_version, p.done, p.failed, p.canceled
-            )
+            format!("\"{}-{}-{}-{}-{}\"", id, version, p.done, p.failed, p.canceled)
         }
-        _ => format!("\"{}-{}\"", id, job.state_version),
+        _ => format!("\"{}-{}\"", id, version),
     };
     let etag_value = HeaderValue::from_str(&etag).map_err(|e| ApiError::Internal(e.to_string()))?;
     let matches = headers
@@ -97,7 +95,7 @@ pub async fn get_job(
     let h = response.headers_mut();
     h.insert(header::ETAG, etag_value);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    if !job.status().is_terminal() {
+    if !terminal {
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     if let Some(v) = wait::applied(wait) {
