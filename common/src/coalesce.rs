@@ -1,5 +1,8 @@
-//! Group commit of calls: the calls of one lane that arrive while that lane's call runs are made
-//! together by its next call, in arrival order.
+//! Group commit on lanes made on demand, one per key (a tenant, kind and class for job creation):
+//! the calls of one lane that arrive while that lane's call runs are made together by its next call,
+//! in arrival order. A fixed lane that lives as long as the process is a
+//! [`crate::batching::Batcher`] (a task of its own, several calls in flight, a linger); here a lane
+//! and its task exist only while it has calls, so lanes for many tenants cost nothing idle.
 //!
 //! A lane is present while its drain task runs; the task takes the lane's calls group by group
 //! (at most `max` at a time) and removes the lane, under the same lock as the check, once none

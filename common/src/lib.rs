@@ -2,6 +2,7 @@
 //! the apalis queue wrapper, completion events and metric names. No HTTP framework code lives here.
 
 pub mod apikey;
+pub mod batching;
 pub mod cache;
 pub mod coalesce;
 pub mod config;

@@ -1,7 +1,6 @@
 //! dropforge-worker: the only caller of external APIs — runs jobs, scores, stores, caches, announces.
 
 pub mod batch_state;
-pub mod batching;
 pub mod canary;
 pub mod dispatcher;
 pub mod jobs;

@@ -1,12 +1,9 @@
 //! Cached results: the cache Redis, then the fresh results in PostgreSQL (written back to Redis,
 //! which may have lost them). A slow or failed Redis read is a miss, never an error.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, convert::Infallible, time::Duration};
 
-use dropforge_common::{
-    coalesce::{Call, Coalescer},
-    db,
-};
+use dropforge_common::{batching::Batcher, db};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -21,54 +18,48 @@ type Fresh = Result<Option<(Value, u64)>, ApiError>;
 /// running are made together by the next statement (`db::results::fresh_for_keys`). Every
 /// uncached submission makes one (Redis may have lost the entry), so under a burst of new
 /// products a thousand concurrent misses cost a few statements instead of a thousand.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FreshReads {
-    pool: PgPool,
-    /// `(full, partial)` freshness in seconds.
-    ttls: (f64, f64),
-    groups: Coalescer<(), String, Fresh>,
+    lane: Batcher<String, Fresh>,
 }
 
 impl FreshReads {
-    /// Look-ups on `pool`; results stay fresh `full` seconds (`partial` for partial ones).
+    /// Look-ups on `pool`; results stay fresh `full` seconds (`partial` for partial ones). Starts
+    /// the lane's task.
     pub fn new(pool: PgPool, full: Duration, partial: Duration) -> Self {
-        Self {
-            pool,
-            ttls: (full.as_secs_f64(), partial.as_secs_f64()),
-            groups: Coalescer::new(MAX_GROUP),
-        }
+        let ttls = (full.as_secs_f64(), partial.as_secs_f64());
+        let lane = Batcher::spawn(MAX_GROUP, 1, move |keys: Vec<String>| {
+            let pool = pool.clone();
+            async move { Ok::<_, Infallible>(look_up_group(&pool, ttls, keys).await) }
+        });
+        Self { lane }
     }
 
     /// The newest fresh result for `key` and the seconds it has left, looked up together with
     /// the look-ups waiting.
     async fn get(&self, key: String) -> Fresh {
-        let (pool, ttls) = (self.pool.clone(), self.ttls);
-        self.groups
-            .call((), key, move |(), group| look_up_group(pool.clone(), ttls, group))
+        self.lane
+            .call(key)
             .await
-            .map_err(|_| ApiError::Unavailable("result look-up stopped".into()))?
+            .map_err(|e| ApiError::Unavailable(format!("result look-up: {e}")))?
     }
 }
 
-/// One statement for the group's distinct keys.
-async fn look_up_group(pool: PgPool, (full, partial): (f64, f64), group: Vec<Call<String, Fresh>>) {
-    let mut keys: Vec<String> = group.iter().map(|c| c.item.clone()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    match db::results::fresh_for_keys(&pool, &keys, full, partial).await {
+/// One statement for the group's distinct keys; an answer per key, in order.
+async fn look_up_group(pool: &PgPool, (full, partial): (f64, f64), keys: Vec<String>) -> Vec<Fresh> {
+    let mut distinct = keys.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    match db::results::fresh_for_keys(pool, &distinct, full, partial).await {
         Ok(rows) => {
             // Found only when Redis lost the entry: rare, so a repeated key simply gets a copy.
             let found: HashMap<String, (Value, u64)> =
                 rows.into_iter().map(|(key, doc, left)| (key, (doc, left))).collect();
-            for Call { item, reply } in group {
-                let _ = reply.send(Ok(found.get(&item).cloned()));
-            }
+            keys.iter().map(|key| Ok(found.get(key).cloned())).collect()
         }
         Err(e) => {
-            tracing::warn!(keys = keys.len(), error = %e, "result look-up failed");
-            for call in group {
-                let _ = call.reply.send(Err(ApiError::from_db(&e)));
-            }
+            tracing::warn!(keys = distinct.len(), error = %e, "result look-up failed");
+            keys.iter().map(|_| Err(ApiError::from_db(&e))).collect()
         }
     }
 }

@@ -7,15 +7,14 @@
 //! trip and run the same look-up; one statement per group makes the requests woken by one event
 //! cost one statement, and a read that finds no other running is made at once, as before.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, convert::Infallible};
 
 use dropforge_common::{
-    coalesce::{Call, Coalescer},
+    batching::Batcher,
     db::{self, jobs::JobRecord},
     domain::{JobId, TenantId},
 };
 use sqlx::PgPool;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -26,68 +25,66 @@ const MAX_GROUP: usize = 256;
 type Reply = Result<Option<JobRecord>, ApiError>;
 type Key = (TenantId, JobId);
 
-/// The reads waiting for the next statement.
-#[derive(Clone, Debug)]
+/// The reads waiting for the next statement (one statement runs at a time).
+#[derive(Clone)]
 pub struct JobReads {
-    pool: PgPool,
-    groups: Coalescer<(), Key, Reply>,
+    lane: Batcher<Key, Reply>,
 }
 
 impl JobReads {
-    /// Reads made on `pool`.
+    /// Reads made on `pool` (starts the lane's task).
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            pool,
-            groups: Coalescer::new(MAX_GROUP),
-        }
+        let lane = Batcher::spawn(MAX_GROUP, 1, move |keys: Vec<Key>| {
+            let pool = pool.clone();
+            async move { Ok::<_, Infallible>(read_group(&pool, &keys).await) }
+        });
+        Self { lane }
     }
 
     /// The tenant's job, read together with the reads waiting; `None` when it does not exist or
     /// belongs to another tenant (as `db::jobs::get`).
     pub async fn read(&self, tenant: TenantId, id: JobId) -> Reply {
-        let pool = self.pool.clone();
-        self.groups
-            .call((), (tenant, id), move |(), group| read_group(pool.clone(), group))
+        self.lane
+            .call((tenant, id))
             .await
-            .map_err(|_| ApiError::Unavailable("job read stopped".into()))?
+            .map_err(|e| ApiError::Unavailable(format!("job read: {e}")))?
     }
 }
 
-/// One statement for the group's distinct jobs; every read of the same job gets the row.
-async fn read_group(pool: PgPool, group: Vec<Call<Key, Reply>>) {
-    let mut replies: HashMap<(Uuid, Uuid), Vec<oneshot::Sender<Reply>>> = HashMap::with_capacity(group.len());
-    let mut keys = Vec::with_capacity(group.len());
-    for Call { item, reply } in group {
-        let senders = replies.entry((item.0.0, item.1.0)).or_default();
-        if senders.is_empty() {
-            keys.push(item);
-        }
-        senders.push(reply);
-    }
-    let rows = match db::jobs::get_many(&pool, &keys).await {
-        Ok(rows) => rows,
-        Err(e) => {
-            tracing::warn!(jobs = keys.len(), error = %e, "job read failed");
-            for reply in replies.into_values().flatten() {
-                let _ = reply.send(Err(ApiError::from_db(&e)));
+/// One statement for the group's distinct jobs; an answer per key, in order (a key read twice
+/// gets a copy of the row).
+async fn read_group(pool: &PgPool, keys: &[Key]) -> Vec<Reply> {
+    let mut distinct: Vec<Key> = keys.to_vec();
+    distinct.sort_unstable_by_key(|(tenant, id)| (tenant.0, id.0));
+    distinct.dedup();
+    match db::jobs::get_many(pool, &distinct).await {
+        Ok(rows) => {
+            let mut found: HashMap<(Uuid, Uuid), JobRecord> =
+                rows.into_iter().map(|row| ((row.tenant_id, row.id), row)).collect();
+            let mut readers: HashMap<(Uuid, Uuid), usize> = HashMap::with_capacity(distinct.len());
+            for (tenant, id) in keys {
+                *readers.entry((tenant.0, id.0)).or_default() += 1;
             }
-            return;
+            // The last reader of a row takes it, the others a copy; no row: missing, or another
+            // tenant's.
+            keys.iter()
+                .map(|(tenant, id)| {
+                    let key = (tenant.0, id.0);
+                    let left = readers.get_mut(&key).map_or(0, |n| {
+                        *n -= 1;
+                        *n
+                    });
+                    Ok(if left == 0 {
+                        found.remove(&key)
+                    } else {
+                        found.get(&key).cloned()
+                    })
+                })
+                .collect()
         }
-    };
-    for row in rows {
-        let Some(mut senders) = replies.remove(&(row.tenant_id, row.id)) else {
-            continue;
-        };
-        let last = senders.pop();
-        for reply in senders {
-            let _ = reply.send(Ok(Some(row.clone())));
+        Err(e) => {
+            tracing::warn!(jobs = distinct.len(), error = %e, "job read failed");
+            keys.iter().map(|_| Err(ApiError::from_db(&e))).collect()
         }
-        if let Some(reply) = last {
-            let _ = reply.send(Ok(Some(row)));
-        }
-    }
-    // No row: missing, or another tenant's.
-    for reply in replies.into_values().flatten() {
-        let _ = reply.send(Ok(None));
     }
 }

@@ -1,5 +1,5 @@
 //! The worker's group-commit lanes: claims, plain completions and completion events of the jobs
-//! running at one moment go to PostgreSQL and Redis together (see [`crate::batching`]).
+//! running at one moment go to PostgreSQL and Redis together (see [`dropforge_common::batching`]).
 
 use std::{collections::HashMap, time::Duration};
 
@@ -17,7 +17,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::batching::Batcher;
+use dropforge_common::batching::Batcher;
 
 /// Most items in one statement or one event message.
 const MAX_GROUP: usize = 512;

@@ -12,6 +12,7 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use dropforge_common::{
+    batching::BatchError,
     cache::Cache,
     config::Config,
     contract::{EventType, JobError, JobErrorCode},
@@ -30,7 +31,6 @@ use sqlx::PgPool;
 use tracing::Instrument;
 
 use crate::{
-    batching::BatchError,
     leases::LeaseRegistry,
     upstream::{UpstreamError, Upstreams},
 };

@@ -1,4 +1,5 @@
-//! Group commit: the jobs running at one moment share one statement or one Redis round trip.
+//! Group commit on one fixed lane: the calls made at one moment (the worker's jobs finishing, the
+//! API's reads) share one statement or one Redis round trip.
 //!
 //! A [`Batcher`] owns a channel; each caller sends one item and awaits its answer. A background
 //! task takes everything waiting in the channel (up to a limit), runs one call for the whole
