@@ -57,8 +57,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     };
     let fresh_reads =
         lookup::cache::FreshReads::new(pool.clone(), config.cache.validation_ttl, config.cache.partial_ttl);
+    let queue = Queue::new(queue_conn, &config.redis_prefix);
+    let dispatch_waker = lookup::dispatch_wake::DispatchWaker::spawn(queue.clone(), queue_redis.clone());
     Ok(AppState::new(AppInner {
-        queue: Queue::new(queue_conn, &config.redis_prefix),
+        queue,
+        dispatch_waker,
         cache: Cache::new(cache_conn),
         config: Arc::new(config),
         create_groups: lookup::group::CreateGroups::new(pool.clone()),

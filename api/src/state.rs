@@ -67,6 +67,9 @@ pub struct AppInner {
     /// Look-ups of fresh validation results in PostgreSQL arriving together are made by one
     /// statement: see [`crate::lookup::cache::FreshReads`].
     pub fresh_reads: crate::lookup::cache::FreshReads,
+    /// Publishes the dispatchers' wake-up for jobs left in PostgreSQL, coalesced, off the
+    /// request path: see [`crate::lookup::dispatch_wake`].
+    pub dispatch_waker: crate::lookup::dispatch_wake::DispatchWaker,
     /// Triggered on SIGTERM: `/ready` answers 503 and waiting requests answer at once.
     pub draining: Shutdown,
     /// Deadline and breaker of request-path calls to the queue Redis (depth, push, publish).

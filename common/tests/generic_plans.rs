@@ -49,6 +49,13 @@ const WATCHED: [&str; 6] = [
 ];
 /// Statements allowed to scan a watched table, by statement prefix, with the reason. Keep tiny.
 const ALLOWED: &[(&str, &str)] = &[];
+/// Statements whose work must be bounded by the keys they are given, with an index their plan
+/// must not use: walking it costs in proportion to how many jobs are open, not to the keys.
+const KEYED: &[(&str, &str, &str)] = &[(
+    "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1, updated_at = now() where b.id = any(array(select batch_id from batch_items where job_id = any($1)))",
+    "jobs_open",
+    "finish_ready_many: the children's batches and their items, not every open job or batch",
+)];
 
 /// Server URL for admin work (the per-test database is created and dropped through it).
 fn admin_url() -> String {
@@ -258,6 +265,7 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
         jobs::renew_leases(pool, &[a.0, b.0], owner, lease);
         jobs::reschedule(pool, d, owner, Duration::ZERO, &json!({"code": "throttled"}), true);
         jobs::promote_due(pool, JobKind::Validation, 100);
+        jobs::pending_work(pool, &[(JobKind::Validation, JobClass::Interactive), (JobKind::Search, JobClass::Bulk)]);
         jobs::mark_failed(pool, c, owner, &json!({"code": "upstream_unavailable"}));
         jobs::mark_succeeded(pool, JobId::generate(), owner);
         jobs::succeed_many(pool, &[Uuid::nil()], owner);
@@ -388,6 +396,7 @@ async fn report(pool: &PgPool, backend: i32, calls: usize) -> Vec<String> {
         statements.len()
     );
     let mut failures = Vec::new();
+    let mut keyed_seen = vec![false; KEYED.len()];
     for row in &statements {
         let name: String = row.get(0);
         let statement: String = row.get(1);
@@ -415,15 +424,28 @@ async fn report(pool: &PgPool, backend: i32, calls: usize) -> Vec<String> {
         };
         let scanned = scanned_tables(&plan);
         println!("---- {}\n{plan}\n", one_line(&statement));
+        let compact = one_line(&statement);
+        for ((prefix, index, why), seen) in KEYED.iter().zip(keyed_seen.iter_mut()) {
+            if compact.starts_with(prefix) {
+                *seen = true;
+                if plan.contains(index) {
+                    failures.push(format!("{compact}\n  uses {index} ({why})\n{plan}"));
+                }
+            }
+        }
         if scanned.is_empty() {
             continue;
         }
-        let compact = one_line(&statement);
         if let Some((prefix, reason)) = ALLOWED.iter().find(|(p, _)| compact.starts_with(p)) {
             println!("(allowed: {prefix:?}: {reason})");
             continue;
         }
         failures.push(format!("{compact}\n  scans {}\n{plan}", scanned.join(", ")));
+    }
+    for ((prefix, _, _), seen) in KEYED.iter().zip(keyed_seen) {
+        if !seen {
+            failures.push(format!("no prepared statement starts with {prefix:?}: update KEYED"));
+        }
     }
     failures
 }

@@ -313,6 +313,71 @@ async fn reschedule_with_refund_gives_the_attempt_back(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn pending_work_names_the_queues_and_kinds_a_round_must_serve(pool: PgPool) {
+    use JobClass::{Bulk, Interactive};
+    let queues = [
+        (JobKind::Validation, Interactive),
+        (JobKind::Validation, Bulk),
+        (JobKind::Search, Interactive),
+        (JobKind::Search, Bulk),
+    ];
+    let t = tenant(&pool, "t").await;
+    assert_eq!(
+        transitions::pending_work(&pool, &queues).await.unwrap(),
+        transitions::PendingWork::default(),
+        "nothing waits"
+    );
+
+    // A due, undispatched validation: its queue only. A future one and a dispatched one: nothing.
+    let a = queued(&pool, t, "a").await;
+    let later = queued(&pool, t, "later").await;
+    sqlx::query("update jobs set next_run_at = now() + interval '1 hour' where id = $1")
+        .bind(later.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let work = transitions::pending_work(&pool, &queues).await.unwrap();
+    assert_eq!(work.ready, vec![(JobKind::Validation, Interactive)]);
+    assert!(work.due.is_empty());
+    let mut tx = pool.begin().await.unwrap();
+    let taken = transitions::take_due(&mut tx, JobKind::Validation, Interactive, 10)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].0, a);
+    assert_eq!(
+        transitions::pending_work(&pool, &queues).await.unwrap(),
+        transitions::PendingWork::default(),
+        "dispatched and future jobs are not work"
+    );
+
+    // A bulk search, and a scheduled validation whose time came (its kind, once).
+    let s = jobs::create_or_join(&pool, &new_job(t, JobKind::Search, "bulk"))
+        .await
+        .unwrap()
+        .id();
+    sqlx::query("update jobs set class = 1 where id = $1")
+        .bind(s.0)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = running(&pool, t, "retry", "w1").await;
+    assert!(
+        transitions::reschedule(&pool, r, "w1", Duration::ZERO, &json!({"code": "timeout"}), false)
+            .await
+            .unwrap()
+    );
+    let work = transitions::pending_work(&pool, &queues).await.unwrap();
+    assert_eq!(work.ready, vec![(JobKind::Search, Bulk)]);
+    assert_eq!(work.due, vec![JobKind::Validation]);
+    // Only the kinds asked about are answered.
+    let work = transitions::pending_work(&pool, &queues[2..]).await.unwrap();
+    assert_eq!(work.ready, vec![(JobKind::Search, Bulk)]);
+    assert!(work.due.is_empty());
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
     let t = tenant(&pool, "t").await;
     let a = queued(&pool, t, "a").await;

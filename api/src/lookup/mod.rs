@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod dispatch_wake;
 pub mod group;
 mod hook;
 pub mod jobs;

@@ -106,7 +106,7 @@ pub async fn push_new(state: &AppState, jobs: &[(JobKind, Option<Ulid>)], create
             || (matches!(c, Created::New(_) | Created::Promoted(_)) && dispatch_as.is_none())
     }) {
         // Jobs left in PostgreSQL: wake the dispatchers now rather than at their next tick.
-        let _ = state.queue_redis.call(state.queue.wake_dispatchers()).await;
+        state.dispatch_waker.wake();
     }
     for kind in JobKind::ALL {
         let batch: Vec<(JobId, Ulid)> = pushes

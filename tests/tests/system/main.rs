@@ -30,6 +30,7 @@ mod e2e_api;
 mod edge;
 mod failure_modes;
 mod key_cache;
+mod keyword_cache;
 mod metrics_at_start;
 mod outage;
 mod products_e2e;

@@ -109,3 +109,50 @@ async fn a_published_wakeup_makes_the_dispatcher_push_at_once() {
     worker.await.unwrap().unwrap();
     env.cleanup().await;
 }
+
+/// The API's dispatch wake-ups are coalesced: a burst of requests that leave jobs in PostgreSQL
+/// publishes one or two messages, not one each, and a later request still gets its own.
+#[tokio::test]
+async fn a_burst_of_dispatch_wakeups_publishes_few_messages() {
+    use dropforge_api::{lookup::dispatch_wake::DispatchWaker, state::RedisGuard};
+
+    let prefix = format!("dftest:{}", ulid::Ulid::generate());
+    let client = redis::Client::open(crate::support::redis_url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub
+        .subscribe(dropforge_common::wake::channel(
+            &prefix,
+            dropforge_common::wake::DISPATCH,
+        ))
+        .await
+        .unwrap();
+    let mut messages = pubsub.into_on_message();
+    let conn = dropforge_common::queue::connect(&crate::support::redis_url())
+        .await
+        .unwrap();
+    let guard = RedisGuard::new("queue", Duration::from_secs(1), Duration::from_secs(1));
+    let waker = DispatchWaker::spawn(Queue::new(conn, &prefix), guard);
+
+    for _ in 0..1_000 {
+        waker.wake();
+    }
+    let burst = count_messages(Duration::from_millis(300), &mut messages).await;
+    assert!(
+        (1..=3).contains(&burst),
+        "1,000 wake-ups in a burst published {burst} messages"
+    );
+    waker.wake();
+    let later = count_messages(Duration::from_millis(300), &mut messages).await;
+    assert_eq!(later, 1, "a wake-up after the gap is published");
+}
+
+/// Messages that arrive within `window`.
+async fn count_messages(window: Duration, messages: &mut (impl futures::Stream<Item = redis::Msg> + Unpin)) -> usize {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + window;
+    let mut n = 0;
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, messages.next()).await {
+        n += 1;
+    }
+    n
+}

@@ -176,16 +176,6 @@ fn freight_sku(p: &ProductDetail, cost: f64) -> Option<String> {
         .and_then(|s| s.sku_id.clone())
 }
 
-/// A keyword-cache lookup (a miss when there is no cache).
-async fn cached<T: serde::de::DeserializeOwned>(
-    cache: Option<&KeywordCache>,
-    upstream: &str,
-    scope: &str,
-    keyword: &str,
-) -> Option<T> {
-    cache?.get(upstream, scope, keyword).await
-}
-
 /// Gathers every upstream for `req`. Fails only when `ds.product.get` fails (permanent for
 /// not-found/auth/invalid, retryable for transient/throttled, see [`UpstreamError::is_retryable`]).
 pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered, UpstreamError> {
@@ -214,11 +204,22 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
     let affiliate = ae.affiliate_product_detail(&detail.product_id, &req.ship_to, &req.currency);
     let cache = clients.keyword_cache.as_ref();
     let search_scope = format!("{}-{}", req.ship_to, req.currency);
+    // The keyword's three cached answers in one round trip, before the calls that may need them.
+    let [search_hit, meta_hit, youtube_hit] = match cache {
+        Some(c) if !keyword.is_empty() => {
+            c.get_all(
+                [("text_search", &search_scope), ("meta", "ads"), ("youtube", "videos")],
+                &keyword,
+            )
+            .await
+        }
+        _ => [None, None, None],
+    };
     let search = async {
         if keyword.is_empty() {
             return Err(no_keyword());
         }
-        if let Some(hit) = cached::<u64>(cache, "text_search", &search_scope, &keyword).await {
+        if let Some(hit) = KeywordCache::decode::<u64>(search_hit) {
             return Ok(hit);
         }
         let found = ae.text_search(&keyword, &req.ship_to, &req.currency).await;
@@ -231,7 +232,7 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
         if keyword.is_empty() {
             return None;
         }
-        if let Some(signals) = cached(cache, "meta", "ads", &keyword).await {
+        if let Some(signals) = KeywordCache::decode(meta_hit) {
             return Some(Ok((signals, None)));
         }
         let found = clients.meta.active_ads(&keyword, req.validated_at).await;
@@ -244,7 +245,7 @@ pub async fn gather(clients: &Upstreams, req: &GatherRequest) -> Result<Gathered
         if keyword.is_empty() {
             return None;
         }
-        if let Some(signals) = cached(cache, "youtube", "videos", &keyword).await {
+        if let Some(signals) = KeywordCache::decode(youtube_hit) {
             return Some(Ok((signals, None)));
         }
         let found = clients.youtube.videos(&keyword, req.validated_at).await;

@@ -38,17 +38,40 @@ impl KeywordCache {
         format!("{}:kw:{upstream}:{scope}:{keyword}", self.prefix)
     }
 
-    /// A cached answer of `upstream` for `keyword` within `scope` (query parameters that matter).
-    pub async fn get<T: DeserializeOwned>(&self, upstream: &str, scope: &str, keyword: &str) -> Option<T> {
-        let found: Result<Option<Vec<u8>>, _> = self.conn.clone().get(self.key(upstream, scope, keyword)).await;
+    /// The cached answers of several `(upstream, scope)` pairs for one keyword, in one round trip
+    /// (`MGET`): a validation looks up three of them, and three `GET`s were three round trips.
+    /// Each answer is still JSON; [`KeywordCache::decode`] reads it.
+    pub async fn get_all<const N: usize>(&self, wanted: [(&str, &str); N], keyword: &str) -> [Option<Vec<u8>>; N] {
+        let keys: Vec<String> = wanted
+            .iter()
+            .map(|(upstream, scope)| self.key(upstream, scope, keyword))
+            .collect();
+        // `MGET` always answers a list, also for one key (redis-rs sends a lone key as `GET`).
+        let found: Result<Vec<Option<Vec<u8>>>, _> =
+            redis::cmd("MGET").arg(&keys).query_async(&mut self.conn.clone()).await;
         match found {
-            Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok(),
-            Ok(None) => None,
+            Ok(values) if values.len() == N => {
+                let mut values = values.into_iter();
+                std::array::from_fn(|_| values.next().flatten())
+            }
+            Ok(values) => {
+                tracing::debug!(
+                    got = values.len(),
+                    asked = N,
+                    "keyword cache read answered a short list"
+                );
+                std::array::from_fn(|_| None)
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "keyword cache read failed");
-                None
+                std::array::from_fn(|_| None)
             }
         }
+    }
+
+    /// A cached answer read by [`KeywordCache::get_all`] (an unreadable one is a miss).
+    pub fn decode<T: DeserializeOwned>(found: Option<Vec<u8>>) -> Option<T> {
+        serde_json::from_slice(&found?).ok()
     }
 
     /// Stores an answer.
