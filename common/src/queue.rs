@@ -189,6 +189,18 @@ impl Queue {
         Ok(scheduled + active)
     }
 
+    /// [`Queue::depth_of`] of several queues in one round trip, in the order given.
+    pub async fn depths_of(&self, queues: &[(JobKind, JobClass)]) -> Result<Vec<usize>, QueueError> {
+        let mut pipe = redis::pipe();
+        for &(kind, class) in queues {
+            let cfg = self.config(kind, class);
+            pipe.zcard(cfg.scheduled_jobs_set()).llen(cfg.active_jobs_list());
+        }
+        let mut conn = self.conn.clone();
+        let counts: Vec<usize> = pipe.query_async(&mut conn).await?;
+        Ok(counts.chunks(2).map(|c| c.iter().sum()).collect())
+    }
+
     /// Tasks in the dead set (panicked or exhausted); our handlers never ask for retries.
     pub async fn dead(&self, kind: JobKind, class: JobClass) -> Result<usize, QueueError> {
         let mut conn = self.conn.clone();

@@ -51,11 +51,18 @@ const WATCHED: [&str; 6] = [
 const ALLOWED: &[(&str, &str)] = &[];
 /// Statements whose work must be bounded by the keys they are given, with an index their plan
 /// must not use: walking it costs in proportion to how many jobs are open, not to the keys.
-const KEYED: &[(&str, &str, &str)] = &[(
-    "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1, updated_at = now() where b.id = any(array(select batch_id from batch_items where job_id = any($1)))",
-    "jobs_open",
-    "finish_ready_many: the children's batches and their items, not every open job or batch",
-)];
+const KEYED: &[(&str, &str, &str)] = &[
+    (
+        "select q.i as \"i!\", (not q.probe or r.found is not null) as \"ready!\"",
+        "SubPlan",
+        "pending_work: one index probe per queue, never a (hashed) subplan over every ready job",
+    ),
+    (
+        "update jobs b set status = 'succeeded', finished_at = now(), state_version = state_version + 1, updated_at = now() where b.id = any(array(select batch_id from batch_items where job_id = any($1)))",
+        "jobs_open",
+        "finish_ready_many: the children's batches and their items, not every open job or batch",
+    ),
+];
 
 /// Server URL for admin work (the per-test database is created and dropped through it).
 fn admin_url() -> String {
@@ -265,7 +272,7 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
         jobs::renew_leases(pool, &[a.0, b.0], owner, lease);
         jobs::reschedule(pool, d, owner, Duration::ZERO, &json!({"code": "throttled"}), true);
         jobs::promote_due(pool, JobKind::Validation, 100);
-        jobs::pending_work(pool, &[(JobKind::Validation, JobClass::Interactive), (JobKind::Search, JobClass::Bulk)]);
+        jobs::pending_work(pool, &[(JobKind::Validation, JobClass::Interactive), (JobKind::Search, JobClass::Bulk)], &[]);
         jobs::mark_failed(pool, c, owner, &json!({"code": "upstream_unavailable"}));
         jobs::mark_succeeded(pool, JobId::generate(), owner);
         jobs::succeed_many(pool, &[Uuid::nil()], owner);

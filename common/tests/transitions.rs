@@ -323,7 +323,7 @@ async fn pending_work_names_the_queues_and_kinds_a_round_must_serve(pool: PgPool
     ];
     let t = tenant(&pool, "t").await;
     assert_eq!(
-        transitions::pending_work(&pool, &queues).await.unwrap(),
+        transitions::pending_work(&pool, &queues, &[]).await.unwrap(),
         transitions::PendingWork::default(),
         "nothing waits"
     );
@@ -336,7 +336,7 @@ async fn pending_work_names_the_queues_and_kinds_a_round_must_serve(pool: PgPool
         .execute(&pool)
         .await
         .unwrap();
-    let work = transitions::pending_work(&pool, &queues).await.unwrap();
+    let work = transitions::pending_work(&pool, &queues, &[]).await.unwrap();
     assert_eq!(work.ready, vec![(JobKind::Validation, Interactive)]);
     assert!(work.due.is_empty());
     let mut tx = pool.begin().await.unwrap();
@@ -347,7 +347,7 @@ async fn pending_work_names_the_queues_and_kinds_a_round_must_serve(pool: PgPool
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].0, a);
     assert_eq!(
-        transitions::pending_work(&pool, &queues).await.unwrap(),
+        transitions::pending_work(&pool, &queues, &[]).await.unwrap(),
         transitions::PendingWork::default(),
         "dispatched and future jobs are not work"
     );
@@ -368,11 +368,16 @@ async fn pending_work_names_the_queues_and_kinds_a_round_must_serve(pool: PgPool
             .await
             .unwrap()
     );
-    let work = transitions::pending_work(&pool, &queues).await.unwrap();
+    let work = transitions::pending_work(&pool, &queues, &[]).await.unwrap();
     assert_eq!(work.ready, vec![(JobKind::Search, Bulk)]);
     assert_eq!(work.due, vec![JobKind::Validation]);
+    // A queue assumed ready (it moved jobs last round) is answered ready without a probe.
+    let work = transitions::pending_work(&pool, &queues, &[(JobKind::Validation, Bulk)])
+        .await
+        .unwrap();
+    assert_eq!(work.ready, vec![(JobKind::Validation, Bulk), (JobKind::Search, Bulk)]);
     // Only the kinds asked about are answered.
-    let work = transitions::pending_work(&pool, &queues[2..]).await.unwrap();
+    let work = transitions::pending_work(&pool, &queues[2..], &[]).await.unwrap();
     assert_eq!(work.ready, vec![(JobKind::Search, Bulk)]);
     assert!(work.due.is_empty());
 }

@@ -24,21 +24,51 @@ const MAX_PER_ROUND: usize = 1000;
 /// than in Redis, where it is first come first served (about a second of work at full speed).
 const BULK_CAP: usize = 1000;
 
-/// One round over `kinds`: a single statement finds which queues have due jobs waiting in
-/// PostgreSQL and which kinds have scheduled jobs whose time came ([`db::jobs::pending_work`]);
-/// those kinds' scheduled jobs are queued again (`transitions::promote_due`), then each queue with
-/// work gets due jobs pushed while it has room under `cap` (bulk queues under at most
-/// [`BULK_CAP`]). Returns the most jobs pushed to one queue (a full round is [`MAX_PER_ROUND`]).
+/// One round over `kinds`: the depth of every queue in one Redis round trip, then, for the queues
+/// with room under `cap` (bulk queues under at most [`BULK_CAP`]), a single statement finds which
+/// have due jobs waiting in PostgreSQL and which kinds have scheduled jobs whose time came
+/// ([`db::jobs::pending_work`]); those kinds' scheduled jobs are queued again
+/// (`transitions::promote_due`), then each queue with room and work gets due jobs pushed. Returns
+/// the most jobs pushed to one queue (a full round is [`MAX_PER_ROUND`]).
 ///
 /// Asking first matters under load: completions wake the dispatcher every few milliseconds, and
 /// a round that tried every queue of every kind cost a promotion per kind and a transaction per
-/// queue (about 26 statements) even when one queue had work, or none.
-pub async fn dispatch_round(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cap: usize) -> anyhow::Result<usize> {
+/// queue (about 26 statements) even when one queue had work, or none. A round whose queues are
+/// all full asks PostgreSQL nothing; a queue that moved jobs last round (`moved`, updated here)
+/// goes straight to its take.
+pub async fn dispatch_round(
+    pool: &PgPool,
+    queue: &Queue,
+    kinds: &[JobKind],
+    cap: usize,
+    moved: &mut Vec<(JobKind, JobClass)>,
+) -> anyhow::Result<usize> {
     let queues: Vec<(JobKind, JobClass)> = kinds
         .iter()
         .flat_map(|&kind| kind.classes().iter().map(move |&class| (kind, class)))
         .collect();
-    let work = db::jobs::pending_work(pool, &queues).await?;
+    if queues.is_empty() {
+        return Ok(0);
+    }
+    let depths = queue.depths_of(&queues).await?;
+    let open: Vec<((JobKind, JobClass), usize)> = queues
+        .iter()
+        .zip(depths)
+        .filter_map(|(&(kind, class), depth)| {
+            let cap = match class {
+                JobClass::Interactive => cap,
+                JobClass::Bulk => cap.min(BULK_CAP),
+            };
+            let room = cap.saturating_sub(depth).min(MAX_PER_ROUND);
+            (room > 0).then_some(((kind, class), room))
+        })
+        .collect();
+    if open.is_empty() {
+        return Ok(0);
+    }
+    let with_room: Vec<(JobKind, JobClass)> = open.iter().map(|(q, _)| *q).collect();
+    let work = db::jobs::pending_work(pool, &with_room, moved).await?;
+    moved.clear();
     for &kind in &work.due {
         match db::jobs::promote_due(pool, kind, MAX_PER_ROUND).await {
             Ok(0) => {}
@@ -47,36 +77,32 @@ pub async fn dispatch_round(pool: &PgPool, queue: &Queue, kinds: &[JobKind], cap
         }
     }
     let mut most = 0;
-    for &(kind, class) in &queues {
+    for ((kind, class), room) in open {
         // A promoted kind may now have queued jobs in either class.
         if !work.ready.contains(&(kind, class)) && !work.due.contains(&kind) {
             continue;
         }
-        let cap = match class {
-            JobClass::Interactive => cap,
-            JobClass::Bulk => cap.min(BULK_CAP),
-        };
-        match dispatch_queue(pool, queue, kind, class, cap).await {
-            Ok(n) => most = most.max(n),
+        match dispatch_queue(pool, queue, kind, class, room).await {
+            Ok(n) => {
+                if n > 0 {
+                    moved.push((kind, class));
+                }
+                most = most.max(n);
+            }
             Err(e) => tracing::warn!(kind = kind.as_str(), class = class.as_str(), error = %e, "dispatch failed"),
         }
     }
     Ok(most)
 }
 
-/// One round for the queue of `kind` and `class`: returns how many were pushed.
+/// One round for the queue of `kind` and `class`, which has `room`: returns how many were pushed.
 async fn dispatch_queue(
     pool: &PgPool,
     queue: &Queue,
     kind: JobKind,
     class: JobClass,
-    cap: usize,
+    room: usize,
 ) -> anyhow::Result<usize> {
-    let depth = queue.depth_of(kind, class).await?;
-    let room = cap.saturating_sub(depth).min(MAX_PER_ROUND);
-    if room == 0 {
-        return Ok(0);
-    }
     let mut tx = pool.begin().await?;
     let jobs = db::jobs::take_due(&mut tx, kind, class, room).await?;
     if jobs.is_empty() {
@@ -142,9 +168,10 @@ pub async fn run(
     let published = wakeups.published.unwrap_or_else(|| idle.clone());
     let completions = wakeups.completions.unwrap_or(idle);
     let mut tick_every = every;
+    let mut moved = Vec::new();
     while !shutdown.is_triggered() {
         let round = tokio::time::Instant::now();
-        let (busy, moved) = match dispatch_round(&pool, &queue, &kinds, cap).await {
+        let (busy, moved) = match dispatch_round(&pool, &queue, &kinds, cap, &mut moved).await {
             Ok(n) => (n == MAX_PER_ROUND, n > 0),
             Err(e) => {
                 tracing::warn!(error = %e, "dispatch round failed");
