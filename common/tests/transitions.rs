@@ -82,6 +82,15 @@ async fn running(pool: &PgPool, tenant: TenantId, key: &str, owner: &str) -> Job
     id
 }
 
+/// Moves a queued job's due time an hour ahead.
+async fn due_in_an_hour(pool: &PgPool, id: JobId) {
+    sqlx::query("update jobs set next_run_at = now() + interval '1 hour' where id = $1")
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
 async fn expire_lease(pool: &PgPool, id: JobId) {
     sqlx::query("update jobs set lease_expires_at = now() - interval '1 second' where id = $1")
         .bind(id.0)
@@ -175,11 +184,7 @@ async fn claim_takes_a_due_job_once_and_takes_over_only_an_expired_lease(pool: P
     assert!(transitions::claim(&pool, id, "w3", LEASE).await.unwrap().is_none());
     // Nor is a job that is not due yet.
     let later = queued(&pool, t, "later").await;
-    sqlx::query("update jobs set next_run_at = now() + interval '1 hour' where id = $1")
-        .bind(later.0)
-        .execute(&pool)
-        .await
-        .unwrap();
+    due_in_an_hour(&pool, later).await;
     assert!(transitions::claim(&pool, later, "w1", LEASE).await.unwrap().is_none());
     // Nor a missing one.
     assert!(
@@ -331,11 +336,7 @@ async fn pending_work_names_the_queues_and_kinds_a_round_must_serve(pool: PgPool
     // A due, undispatched validation: its queue only. A future one and a dispatched one: nothing.
     let a = queued(&pool, t, "a").await;
     let later = queued(&pool, t, "later").await;
-    sqlx::query("update jobs set next_run_at = now() + interval '1 hour' where id = $1")
-        .bind(later.0)
-        .execute(&pool)
-        .await
-        .unwrap();
+    due_in_an_hour(&pool, later).await;
     let work = transitions::pending_work(&pool, &queues, &[]).await.unwrap();
     assert_eq!(work.ready, vec![(JobKind::Validation, Interactive)]);
     assert!(work.due.is_empty());
@@ -392,11 +393,7 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
         .unwrap()
         .id();
     let not_due = queued(&pool, t, "later").await;
-    sqlx::query("update jobs set next_run_at = now() + interval '1 hour' where id = $1")
-        .bind(not_due.0)
-        .execute(&pool)
-        .await
-        .unwrap();
+    due_in_an_hour(&pool, not_due).await;
     let busy = running(&pool, t, "busy", "w1").await;
 
     // While one dispatcher holds the rows, another takes none of them (skip locked).
