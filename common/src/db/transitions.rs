@@ -210,13 +210,12 @@ pub async fn reschedule(
 /// nothing costs one statement instead of a transaction and a take per queue and a promotion per
 /// kind. Queues in `assume_ready` (they moved jobs last round, so their take will tell) are
 /// answered ready without probing: the head of `jobs_ready` holds the entries of the rows a busy
-/// queue just dispatched until a vacuum removes them, and walking them twice a round (probe, then
-/// take) cost the 100,000-canary pipeline a quarter of PostgreSQL's CPU.
+/// queue just dispatched until a vacuum removes them, and the take walks them anyway.
 ///
-/// Each probe is a `lateral … limit 1`, not an `exists`: PostgreSQL may run an uncorrelated-looking
-/// `exists` in the select list as a *hashed* subplan, reading the whole of `jobs_ready` once per
-/// call (18 ms a call with 100,000 canaries queued), where the lateral form can only be a
-/// parameterized probe of the index.
+/// Each probe is a `lateral … limit 1`, not an `exists`: PostgreSQL ran an `exists` in the select
+/// list as a *hashed* subplan, reading the whole of `jobs_ready` once per call (18 ms a call with
+/// 100,000 canaries queued; the pipeline lost a fifth of its rate), where the lateral form can
+/// only be a parameterized probe of the index.
 pub async fn pending_work(
     pool: &PgPool,
     queues: &[(JobKind, JobClass)],
