@@ -179,17 +179,11 @@ impl Queue {
 
     /// [`Queue::depth`] of the queue of `kind` and `class`.
     pub async fn depth_of(&self, kind: JobKind, class: JobClass) -> Result<usize, QueueError> {
-        let cfg = self.config(kind, class);
-        let mut conn = self.conn.clone();
-        let (scheduled, active): (usize, usize) = redis::pipe()
-            .zcard(cfg.scheduled_jobs_set())
-            .llen(cfg.active_jobs_list())
-            .query_async(&mut conn)
-            .await?;
-        Ok(scheduled + active)
+        Ok(self.depths_of(&[(kind, class)]).await?.iter().sum())
     }
 
-    /// [`Queue::depth_of`] of several queues in one round trip, in the order given.
+    /// The depth (scheduled + ready, as [`Queue::depth_of`]) of several queues in one round trip,
+    /// in the order given.
     pub async fn depths_of(&self, queues: &[(JobKind, JobClass)]) -> Result<Vec<usize>, QueueError> {
         let mut pipe = redis::pipe();
         for &(kind, class) in queues {

@@ -168,10 +168,10 @@ pub async fn run(
     let published = wakeups.published.unwrap_or_else(|| idle.clone());
     let completions = wakeups.completions.unwrap_or(idle);
     let mut tick_every = every;
-    let mut moved = Vec::new();
+    let mut moved_last_round = Vec::new();
     while !shutdown.is_triggered() {
         let round = tokio::time::Instant::now();
-        let (busy, moved) = match dispatch_round(&pool, &queue, &kinds, cap, &mut moved).await {
+        let (busy, moved) = match dispatch_round(&pool, &queue, &kinds, cap, &mut moved_last_round).await {
             Ok(n) => (n == MAX_PER_ROUND, n > 0),
             Err(e) => {
                 tracing::warn!(error = %e, "dispatch round failed");

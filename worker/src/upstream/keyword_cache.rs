@@ -52,21 +52,16 @@ impl KeywordCache {
         match found {
             Ok(values) if values.len() == N => {
                 let mut values = values.into_iter();
-                std::array::from_fn(|_| values.next().flatten())
+                return std::array::from_fn(|_| values.next().flatten());
             }
-            Ok(values) => {
-                tracing::debug!(
-                    got = values.len(),
-                    asked = N,
-                    "keyword cache read answered a short list"
-                );
-                std::array::from_fn(|_| None)
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "keyword cache read failed");
-                std::array::from_fn(|_| None)
-            }
+            Ok(values) => tracing::debug!(
+                got = values.len(),
+                asked = N,
+                "keyword cache read answered a short list"
+            ),
+            Err(e) => tracing::debug!(error = %e, "keyword cache read failed"),
         }
+        std::array::from_fn(|_| None)
     }
 
     /// A cached answer read by [`KeywordCache::get_all`] (an unreadable one is a miss).
