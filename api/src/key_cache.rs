@@ -3,9 +3,11 @@
 //!
 //! Entries are refreshed ahead of expiry: in the second half of an entry's TTL the first request
 //! that sees it reads the key again while the others keep using it, so a busy key rarely expires.
-//! When one does expire anyway (the refresh took longer than the other half: a saturated API), the
-//! requests that find it expired read it one at a time: the first reads PostgreSQL and the others
-//! find its fresh answer, instead of a thousand concurrent requests queueing for the pool.
+//! When one does expire anyway (the refresh took longer than the other half: a saturated API), or a
+//! key is seen for the first time (a thousand connections' first requests after a start), the
+//! requests that find it so read it one at a time: the first reads PostgreSQL and the others find
+//! its answer, instead of a thousand concurrent requests queueing for the pool. Should that read
+//! fail, the requests that were already waiting answer 503 at once rather than each trying again.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -22,13 +24,14 @@ use sqlx::PgPool;
 
 use crate::error::ApiError;
 
-/// A cached lookup: the key's record (`None` = unknown key), when it was read, and whether a
-/// request is reading it again.
+/// A cached lookup: the key's record (`None` = unknown key), when it was read (`None`: not yet),
+/// when a read of it last failed, and whether a request is reading it again.
 struct CachedLookup {
     record: Option<Arc<KeyRecord>>,
-    read_at: Instant,
+    read_at: Option<Instant>,
+    failed_at: Option<Instant>,
     refreshing: bool,
-    /// Held by the request reading an expired entry again.
+    /// Held by the request reading an expired (or never read) entry.
     reread: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -36,10 +39,10 @@ struct CachedLookup {
 enum Seen {
     /// Fresh; `true` when this request should refresh it ahead of expiry.
     Fresh(Option<Arc<KeyRecord>>, bool),
-    /// Expired: read it again under this lock.
+    /// Expired or never read: read it under this lock.
     Expired(Arc<tokio::sync::Mutex<()>>),
-    /// Never read (or evicted).
-    Unknown,
+    /// Expired, and a read that ended after the request began to wait failed.
+    Failed,
 }
 
 /// Cache of key lookups (positive and negative) and the set of keys used since the last flush.
@@ -51,26 +54,50 @@ pub struct KeyCache {
 
 const MAX_ENTRIES: usize = 100_000;
 
+impl CachedLookup {
+    fn unread() -> Self {
+        Self {
+            record: None,
+            read_at: None,
+            failed_at: None,
+            refreshing: false,
+            reread: Arc::default(),
+        }
+    }
+}
+
+/// Makes room for one more entry (all of them go: a full cache is a flood of made-up key ids).
+fn evict_if_full(entries: &mut HashMap<String, CachedLookup>) {
+    if entries.len() >= MAX_ENTRIES {
+        entries.clear();
+    }
+}
+
 impl KeyCache {
     /// Verifies a presented bearer token; never fails open (a database error is a 503).
     pub async fn authenticate(&self, pool: &PgPool, ttl: Duration, token: &str) -> Result<TenantId, ApiError> {
         let Some(key) = apikey::parse(token) else {
             return Err(ApiError::Unauthorized("The API key is malformed."));
         };
-        // An expired entry is read again one request at a time; the turn is held until the
-        // answer is stored.
+        // An expired or never-read entry is read one request at a time; the turn is held until
+        // the answer is stored.
         let mut turn = None;
-        let (cached, refresh) = match self.seen(key.id, ttl) {
+        let (cached, refresh) = match self.seen(key.id, ttl, None) {
             Seen::Fresh(record, refresh) => (Some(record), refresh),
             Seen::Expired(reread) => {
+                let asked = Instant::now();
                 turn = Some(reread.lock_owned().await);
-                match self.seen(key.id, ttl) {
+                match self.seen(key.id, ttl, Some(asked)) {
                     // Another request read it while this one waited for its turn.
                     Seen::Fresh(record, _) => (Some(record), false),
-                    Seen::Expired(_) | Seen::Unknown => (None, true),
+                    Seen::Expired(_) => (None, true),
+                    // The read this request waited for failed: so would its own, for now.
+                    Seen::Failed => {
+                        return Err(ApiError::Unavailable("postgres: the API key could not be read".into()));
+                    }
                 }
             }
-            Seen::Unknown => (None, true),
+            Seen::Failed => (None, true),
         };
         let record = match (cached, refresh) {
             (Some(record), false) => record,
@@ -87,6 +114,7 @@ impl KeyCache {
                         record
                     }
                     None => {
+                        self.store_failed_read(key.id);
                         return Err(match ApiError::from(e) {
                             ApiError::Internal(msg) => ApiError::Unavailable(msg),
                             other => other,
@@ -109,44 +137,50 @@ impl KeyCache {
         }
     }
 
-    /// The entry of `id` as this request sees it; marks a fresh entry in the second half of its
-    /// TTL as being refreshed (by this request).
-    fn seen(&self, id: &str, ttl: Duration) -> Seen {
+    /// The entry of `id` as this request sees it (a never-read one is added, so that its first
+    /// requests take turns too); marks a fresh entry in the second half of its TTL as being
+    /// refreshed (by this request). With `failed_since`, an expired entry whose last read failed
+    /// after that instant is [`Seen::Failed`].
+    fn seen(&self, id: &str, ttl: Duration, failed_since: Option<Instant>) -> Seen {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        match entries.get_mut(id) {
-            Some(entry) if entry.read_at.elapsed() < ttl => {
-                let refresh = !entry.refreshing && entry.read_at.elapsed() >= ttl / 2;
+        if !entries.contains_key(id) {
+            evict_if_full(&mut entries);
+            entries.insert(id.to_owned(), CachedLookup::unread());
+        }
+        let Some(entry) = entries.get_mut(id) else {
+            return Seen::Expired(Arc::default());
+        };
+        match entry.read_at.map(|at| at.elapsed()) {
+            Some(age) if age < ttl => {
+                let refresh = !entry.refreshing && age >= ttl / 2;
                 entry.refreshing |= refresh;
                 Seen::Fresh(entry.record.clone(), refresh)
             }
-            Some(entry) => Seen::Expired(entry.reread.clone()),
-            None => Seen::Unknown,
+            _ if failed_since
+                .zip(entry.failed_at)
+                .is_some_and(|(since, failed)| failed >= since) =>
+            {
+                Seen::Failed
+            }
+            _ => Seen::Expired(entry.reread.clone()),
         }
     }
 
     fn store(&self, id: &str, record: Option<Arc<KeyRecord>>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        if !entries.contains_key(id) {
+            evict_if_full(&mut entries);
         }
-        let now = Instant::now();
-        match entries.get_mut(id) {
-            Some(entry) => {
-                entry.record = record;
-                entry.read_at = now;
-                entry.refreshing = false;
-            }
-            None => {
-                entries.insert(
-                    id.to_owned(),
-                    CachedLookup {
-                        record,
-                        read_at: now,
-                        refreshing: false,
-                        reread: Arc::default(),
-                    },
-                );
-            }
+        let entry = entries.entry(id.to_owned()).or_insert_with(CachedLookup::unread);
+        entry.record = record;
+        entry.read_at = Some(Instant::now());
+        entry.refreshing = false;
+    }
+
+    fn store_failed_read(&self, id: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = entries.get_mut(id) {
+            entry.failed_at = Some(Instant::now());
         }
     }
 

@@ -8,6 +8,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
+pub mod http_threads;
 pub mod key_cache;
 pub mod layers;
 pub mod lookup;
@@ -140,14 +141,18 @@ pub fn spawn_background(state: &AppState, shutdown: &Shutdown) {
 }
 
 /// Serves the router until `shutdown`: first `/ready` turns 503 and waiting requests answer (the
-/// drain), then after `drain_delay` the listener closes and in-flight requests finish.
+/// drain), then after `drain_delay` the listener closes and in-flight requests finish. The
+/// connections run on `DF_API_HTTP_THREADS` threads of their own ([`http_threads`]), or on the
+/// caller's runtime when it is 0.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown) -> std::io::Result<()> {
     let draining = state.draining.clone();
     let drain_delay = state.config.api.drain_delay;
-    // Peer addresses feed the per-IP rate limit.
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
+    let threads = state.config.api.http_threads;
+    let app = router(state);
+    let stop_accepting = Shutdown::new();
+    let drain = {
+        let stop_accepting = stop_accepting.clone();
+        async move {
             shutdown.wait().await;
             draining.trigger();
             tracing::info!(
@@ -155,8 +160,23 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown) -
                 "draining: /ready answers 503"
             );
             tokio::time::sleep(drain_delay).await;
-        })
-        .await
+            stop_accepting.trigger();
+        }
+    };
+    if threads == 0 {
+        // Peer addresses feed the per-IP rate limit.
+        return axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(drain)
+            .await;
+    }
+    let serving = http_threads::serve(listener, app, threads, stop_accepting);
+    tokio::pin!(serving);
+    tokio::select! {
+        // Ends before the drain only when it could not start.
+        served = &mut serving => return served,
+        () = drain => {}
+    }
+    serving.await
 }
 
 /// Serves Prometheus metrics on the private metrics listener.

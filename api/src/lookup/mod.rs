@@ -62,6 +62,13 @@ impl<F: FnOnce() -> JobInput> Lookup<F> {
             }
             return Ok(hit.body.response(headers, "dropforge; hit; detail=memory"));
         }
+        // Boxed: its state (Redis, PostgreSQL, a job's creation and wait) is kilobytes, and a
+        // memo hit would otherwise build and copy all of it per request.
+        Box::pin(self.read_through(state, tenant, headers)).await
+    }
+
+    /// Past the memo: the cache Redis, PostgreSQL, then the job.
+    async fn read_through(self, state: &AppState, tenant: TenantId, headers: &HeaderMap) -> Result<Response, ApiError> {
         let Self {
             kind,
             key,
@@ -206,4 +213,29 @@ fn with_content_location(mut response: Response, job: Option<JobId>) -> Response
         response.headers_mut().insert(header::CONTENT_LOCATION, location);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use super::*;
+
+    type NoInput = fn() -> JobInput;
+
+    /// The size of the future `f` returns, without calling it.
+    fn future_size<A, B, C, D, F: Future>(_: fn(A, B, C, D) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn a_memo_hit_carries_none_of_the_read_through() {
+        let answer = future_size::<Lookup<NoInput>, &AppState, TenantId, &HeaderMap, _>(Lookup::answer);
+        let read_through = future_size::<Lookup<NoInput>, &AppState, TenantId, &HeaderMap, _>(Lookup::read_through);
+        // axum boxes the handler's future per request: the memo hit builds and copies all of it.
+        assert!(
+            answer * 10 < read_through,
+            "answer {answer} bytes, read-through {read_through} bytes"
+        );
+    }
 }

@@ -98,7 +98,8 @@ pub async fn create_validation(
     let policy = UrlPolicy::from(&cfg.webhooks);
     let request = ValidationRequest::parse(&body, &cfg.upstreams.aliexpress.ship_to_country, &policy)?;
     if let Some(url) = &request.webhook_url {
-        webhook::check(&state, tenant, url, &policy).await?;
+        // Boxed: a rare path (DNS included) whose state would otherwise be in every request's.
+        Box::pin(webhook::check(&state, tenant, url, &policy)).await?;
     }
     let webhook_url = request.webhook_url.as_ref().map(url::Url::to_string);
     let key = cache::validation_key(&cfg.redis_prefix, MODEL, &request.product, &request.options());

@@ -136,6 +136,7 @@ impl Config {
                 listen: r.addr("DF_API_LISTEN", "127.0.0.1:8080"),
                 metrics_listen: r.addr("DF_API_METRICS_LISTEN", "127.0.0.1:9464"),
                 backlog: r.parse("DF_API_BACKLOG", 4096),
+                http_threads: r.parse("DF_API_HTTP_THREADS", cores()),
                 max_wait: r.secs("DF_API_MAX_WAIT_SECS", 30),
                 key_cache_ttl: r.millis("DF_API_KEY_CACHE_MS", 1000),
                 result_memo_ttl: r.millis("DF_API_RESULT_MEMO_MS", 1000),
@@ -349,6 +350,11 @@ impl Config {
         // Reading an empty map cannot fail: every default above is valid.
         Self::from_vars(&HashMap::new()).unwrap_or_else(|e| panic!("defaults are invalid: {e}"))
     }
+}
+
+/// The cores this process may run on (1 when the system cannot say).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 #[cfg(test)]

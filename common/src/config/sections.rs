@@ -13,6 +13,9 @@ pub struct ApiConfig {
     pub metrics_listen: SocketAddr,
     /// `DF_API_BACKLOG`: TCP listen backlog (default 4096).
     pub backlog: u32,
+    /// `DF_API_HTTP_THREADS`: threads that serve HTTP connections, each a single-threaded runtime
+    /// (default: one per core); 0 serves them on the process's shared runtime.
+    pub http_threads: usize,
     /// `DF_API_MAX_WAIT_SECS`: upper bound of `Prefer: wait` (default 30).
     pub max_wait: Duration,
     /// `DF_API_KEY_CACHE_MS`: how long a verified API key is trusted in-process (default 1000).
