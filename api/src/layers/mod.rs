@@ -108,10 +108,12 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    // Displayed, not debugged: a `&str` field is otherwise escaped character by character when
+    // the log formatter records the span, once per request.
     tracing::info_span!(
         "request",
-        method = req.method().as_str(),
-        route,
-        request.id = request_id
+        method = %req.method(),
+        route = %route,
+        request.id = %request_id
     )
 }
