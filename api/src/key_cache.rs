@@ -4,10 +4,11 @@
 //! Entries are refreshed ahead of expiry: in the second half of an entry's TTL the first request
 //! that sees it reads the key again while the others keep using it, so a busy key rarely expires.
 //! When one does expire anyway (the refresh took longer than the other half: a saturated API), or a
-//! key is seen for the first time (a thousand connections' first requests after a start), the
-//! requests that find it so read it one at a time: the first reads PostgreSQL and the others find
-//! its answer, instead of a thousand concurrent requests queueing for the pool. Should that read
-//! fail, the requests that were already waiting answer 503 at once rather than each trying again.
+//! key is seen for the first time (a thousand connections' first requests after a start), one
+//! request reads it and the others wait for that read, all woken together when it ends, instead
+//! of a thousand concurrent requests queueing for the pool (or for one another, one wake-up at a
+//! time). Should that read fail, the requests that were waiting answer 503 at once rather than each
+//! trying again.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -21,26 +22,30 @@ use dropforge_common::{
     domain::TenantId,
 };
 use sqlx::PgPool;
+use tokio::sync::Notify;
 
 use crate::error::ApiError;
 
 /// A cached lookup: the key's record (`None` = unknown key), when it was read (`None`: not yet),
-/// when a read of it last failed, and whether a request is reading it again.
+/// when a read of it last failed, and who is reading it.
 struct CachedLookup {
     record: Option<Arc<KeyRecord>>,
     read_at: Option<Instant>,
     failed_at: Option<Instant>,
+    /// A request is reading it ahead of expiry (the others keep using the entry).
     refreshing: bool,
-    /// Held by the request reading an expired (or never read) entry.
-    reread: Arc<tokio::sync::Mutex<()>>,
+    /// A request is reading it because it expired or was never read: the others wait for this.
+    reading: Option<Arc<Notify>>,
 }
 
 /// What the cache holds for a key id, seen by one request.
 enum Seen {
     /// Fresh; `true` when this request should refresh it ahead of expiry.
     Fresh(Option<Arc<KeyRecord>>, bool),
-    /// Expired or never read: read it under this lock.
-    Expired(Arc<tokio::sync::Mutex<()>>),
+    /// Expired or never read, and now this request's to read; its waiters wait on this.
+    Read(Arc<Notify>),
+    /// Expired or never read, and another request is reading it: wait for this.
+    Wait(Arc<Notify>),
     /// Expired, and a read that ended after the request began to wait failed.
     Failed,
 }
@@ -61,8 +66,23 @@ impl CachedLookup {
             read_at: None,
             failed_at: None,
             refreshing: false,
-            reread: Arc::default(),
+            reading: None,
         }
+    }
+}
+
+/// A request's turn to read an expired or never-read key: ended when dropped (after the answer is
+/// stored, after a failure, or with a request dropped mid-read), so waiters never wait for a read
+/// nobody makes.
+struct ReadTurn<'a> {
+    cache: &'a KeyCache,
+    id: &'a str,
+    reading: Arc<Notify>,
+}
+
+impl Drop for ReadTurn<'_> {
+    fn drop(&mut self) {
+        self.cache.end_read(self.id, &self.reading);
     }
 }
 
@@ -79,25 +99,33 @@ impl KeyCache {
         let Some(key) = apikey::parse(token) else {
             return Err(ApiError::Unauthorized("The API key is malformed."));
         };
-        // An expired or never-read entry is read one request at a time; the turn is held until
-        // the answer is stored.
+        // An expired or never-read entry is read by one request; the others wait for its end.
+        let mut waiting_since = None;
         let mut turn = None;
-        let (cached, refresh) = match self.seen(key.id, ttl, None) {
-            Seen::Fresh(record, refresh) => (Some(record), refresh),
-            Seen::Expired(reread) => {
-                let asked = Instant::now();
-                turn = Some(reread.lock_owned().await);
-                match self.seen(key.id, ttl, Some(asked)) {
-                    // Another request read it while this one waited for its turn.
-                    Seen::Fresh(record, _) => (Some(record), false),
-                    Seen::Expired(_) => (None, true),
-                    // The read this request waited for failed: so would its own, for now.
-                    Seen::Failed => {
-                        return Err(ApiError::Unavailable("postgres: the API key could not be read".into()));
+        let (cached, refresh) = loop {
+            match self.seen(key.id, ttl, waiting_since) {
+                Seen::Fresh(record, refresh) => break (Some(record), refresh),
+                Seen::Read(reading) => {
+                    turn = Some(ReadTurn {
+                        cache: self,
+                        id: key.id,
+                        reading,
+                    });
+                    break (None, true);
+                }
+                // The read this request waited for failed: so would its own, for now.
+                Seen::Failed => return Err(ApiError::Unavailable("postgres: the API key could not be read".into())),
+                Seen::Wait(reading) => {
+                    waiting_since.get_or_insert_with(Instant::now);
+                    let ended = reading.notified();
+                    tokio::pin!(ended);
+                    // Registered before looking again, so an end in between is not missed.
+                    ended.as_mut().enable();
+                    if self.is_reading(key.id, &reading) {
+                        ended.await;
                     }
                 }
             }
-            Seen::Failed => (None, true),
         };
         let record = match (cached, refresh) {
             (Some(record), false) => record,
@@ -138,9 +166,9 @@ impl KeyCache {
     }
 
     /// The entry of `id` as this request sees it (a never-read one is added, so that its first
-    /// requests take turns too); marks a fresh entry in the second half of its TTL as being
-    /// refreshed (by this request). With `failed_since`, an expired entry whose last read failed
-    /// after that instant is [`Seen::Failed`].
+    /// requests wait for one read too); marks a fresh entry in the second half of its TTL as being
+    /// refreshed, and an expired one as being read, by this request. With `failed_since`, an
+    /// expired entry whose last read failed after that instant is [`Seen::Failed`].
     fn seen(&self, id: &str, ttl: Duration, failed_since: Option<Instant>) -> Seen {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if !entries.contains_key(id) {
@@ -148,7 +176,7 @@ impl KeyCache {
             entries.insert(id.to_owned(), CachedLookup::unread());
         }
         let Some(entry) = entries.get_mut(id) else {
-            return Seen::Expired(Arc::default());
+            return Seen::Read(Arc::default());
         };
         match entry.read_at.map(|at| at.elapsed()) {
             Some(age) if age < ttl => {
@@ -162,8 +190,41 @@ impl KeyCache {
             {
                 Seen::Failed
             }
-            _ => Seen::Expired(entry.reread.clone()),
+            _ => match &entry.reading {
+                Some(reading) => Seen::Wait(reading.clone()),
+                None => {
+                    let reading = Arc::new(Notify::new());
+                    entry.reading = Some(reading.clone());
+                    Seen::Read(reading)
+                }
+            },
         }
+    }
+
+    /// Whether `reading` is still the read in progress of `id`.
+    fn is_reading(&self, id: &str, reading: &Arc<Notify>) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(id)
+            .and_then(|entry| entry.reading.as_ref())
+            .is_some_and(|current| Arc::ptr_eq(current, reading))
+    }
+
+    /// Ends the read `reading` of `id` (stored, failed or abandoned) and wakes its waiters, also
+    /// when the entry was evicted meanwhile.
+    fn end_read(&self, id: &str, reading: &Arc<Notify>) {
+        {
+            let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(entry) = entries.get_mut(id)
+                && entry
+                    .reading
+                    .as_ref()
+                    .is_some_and(|current| Arc::ptr_eq(current, reading))
+            {
+                entry.reading = None;
+            }
+        }
+        reading.notify_waiters();
     }
 
     fn store(&self, id: &str, record: Option<Arc<KeyRecord>>) {

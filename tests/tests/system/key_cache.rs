@@ -52,6 +52,40 @@ async fn concurrent_requests_read_an_expired_key_once() {
     env.cleanup().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_dropped_mid_read_leaves_no_request_waiting() {
+    let env = TestEnv::with_vars(&[]).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(env.config().database_url.expose())
+        .await
+        .expect("connect");
+    let created = db::tenants::create_key(&pool, "acme").await.expect("key");
+    let token = created.key.plaintext;
+    let ttl = Duration::from_secs(5);
+    let keys = KeyCache::default();
+
+    // The first request takes the read, a second one waits for it, then the first is dropped
+    // (its client went away) before PostgreSQL answered.
+    let mut reader = Box::pin(keys.authenticate(&pool, ttl, &token));
+    assert!(
+        futures::poll!(reader.as_mut()).is_pending(),
+        "the reader waits for PostgreSQL"
+    );
+    let mut waiter = Box::pin(keys.authenticate(&pool, ttl, &token));
+    assert!(
+        futures::poll!(waiter.as_mut()).is_pending(),
+        "the second request waits for the read"
+    );
+    drop(reader);
+    let answered = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("the waiter takes the read over instead of waiting for the dropped one");
+    assert_eq!(answered.ok(), Some(created.tenant_id));
+    pool.close().await;
+    env.cleanup().await;
+}
+
 /// Scans of `api_keys` so far, as the statistics of the pool's one backend show them.
 async fn key_reads(pool: &PgPool) -> i64 {
     sqlx::query("select pg_stat_force_next_flush()")
