@@ -4,11 +4,11 @@
 //!
 //! On the shared work-stealing runtime a saturated API served its connections unevenly: a
 //! worker's run queue holds 256 tasks, the connections woken beyond that wait in the shared queue
-//! while newly woken ones keep arriving in the local one, and a quarter of the requests took three
-//! to four times the median (bench/README.md, "Connections per thread"). A single-threaded runtime
-//! runs its ready connections strictly in turn, and no wake-up crosses threads. Work that is not a
-//! connection (the Redis and PostgreSQL connections, the coalescing lanes, the background tasks)
-//! stays on the process's shared runtime, as before.
+//! while newly woken ones keep arriving in the local one, and a quarter of the requests took two
+//! and a half to four times the median (bench/README.md, "Connections per thread"). A
+//! single-threaded runtime runs its ready connections strictly in turn, and no wake-up crosses
+//! threads. Work that is not a connection (the Redis and PostgreSQL connections, the coalescing
+//! lanes, the background tasks) stays on the process's shared runtime, as before.
 
 use std::{io, net::SocketAddr, thread};
 
