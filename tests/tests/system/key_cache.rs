@@ -12,14 +12,8 @@ use crate::support::TestEnv;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_read_an_expired_key_once() {
-    let env = TestEnv::with_vars(&[]).await;
     // One connection: every look-up runs in the backend whose statistics are read below.
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(env.config().database_url.expose())
-        .await
-        .expect("connect");
-    let created = db::tenants::create_key(&pool, "acme").await.expect("key");
+    let (env, pool, created) = with_key(1).await;
     let token = created.key.plaintext;
     let ttl = Duration::from_millis(200);
     let keys = KeyCache::default();
@@ -54,13 +48,7 @@ async fn concurrent_requests_read_an_expired_key_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_dropped_mid_read_leaves_no_request_waiting() {
-    let env = TestEnv::with_vars(&[]).await;
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(env.config().database_url.expose())
-        .await
-        .expect("connect");
-    let created = db::tenants::create_key(&pool, "acme").await.expect("key");
+    let (env, pool, created) = with_key(2).await;
     let token = created.key.plaintext;
     let ttl = Duration::from_secs(5);
     let keys = KeyCache::default();
@@ -84,6 +72,18 @@ async fn a_reader_dropped_mid_read_leaves_no_request_waiting() {
     assert_eq!(answered.ok(), Some(created.tenant_id));
     pool.close().await;
     env.cleanup().await;
+}
+
+/// A test environment, a pool of `connections` to its database, and a key of tenant `acme`.
+async fn with_key(connections: u32) -> (TestEnv, PgPool, db::tenants::CreatedKey) {
+    let env = TestEnv::with_vars(&[]).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(env.config().database_url.expose())
+        .await
+        .expect("connect");
+    let created = db::tenants::create_key(&pool, "acme").await.expect("key");
+    (env, pool, created)
 }
 
 /// Scans of `api_keys` so far, as the statistics of the pool's one backend show them.
