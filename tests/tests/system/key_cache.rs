@@ -48,10 +48,17 @@ async fn concurrent_requests_read_an_expired_key_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_dropped_mid_read_leaves_no_request_waiting() {
-    let (env, pool, created) = with_key(2).await;
+    let (env, pool, created) = with_key(3).await;
     let token = created.key.plaintext;
     let ttl = Duration::from_secs(5);
     let keys = KeyCache::default();
+
+    // PostgreSQL cannot answer a read of the key until this transaction ends.
+    let mut locker = pool.begin().await.expect("begin");
+    sqlx::query("lock table api_keys in access exclusive mode")
+        .execute(&mut *locker)
+        .await
+        .expect("lock");
 
     // The first request takes the read, a second one waits for it, then the first is dropped
     // (its client went away) before PostgreSQL answered.
@@ -66,6 +73,7 @@ async fn a_reader_dropped_mid_read_leaves_no_request_waiting() {
         "the second request waits for the read"
     );
     drop(reader);
+    locker.rollback().await.expect("unlock");
     let answered = tokio::time::timeout(Duration::from_secs(5), waiter)
         .await
         .expect("the waiter takes the read over instead of waiting for the dropped one");
