@@ -66,7 +66,9 @@ async fn env_with_webhooks() -> TestEnv {
     TestEnv::new(EnvOptions {
         extra: vec![
             ("DF_WEBHOOK_ALLOW_CIDRS", "127.0.0.0/8".into()),
-            ("DF_WEBHOOK_SCHEDULE_SECS", "0,1,2,4".into()),
+            // Steps wider apart than the dispatcher's idle tick (1 s): a retry is promoted up to
+            // that much after its delay, so with 1 s then 2 s the two gaps could come out equal.
+            ("DF_WEBHOOK_SCHEDULE_SECS", "0,1,4,8".into()),
             ("DF_WEBHOOK_TIMEOUT_SECS", "1".into()),
         ],
         ..EnvOptions::default()
