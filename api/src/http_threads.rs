@@ -58,13 +58,11 @@ pub async fn serve(listener: TcpListener, app: Router, threads: usize, stop: Shu
 }
 
 /// One thread's server: the connections handed to it, each with the peer's address for the
-/// per-IP rate limit.
+/// per-IP rate limit. (They inherit `TCP_NODELAY` from the listening socket, `crate::bind`.)
 async fn serve_thread(handoff: Handoff, app: Router, stop: Shutdown) -> io::Result<()> {
-    let connections = handoff.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
+    // `tap_io` does nothing to a connection; axum gives a tapped listener's address type the
+    // `ConnectInfo` that a listener of our own could not otherwise have.
+    let connections = handoff.tap_io(|_| {});
     axum::serve(connections, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move { stop.wait().await })
         .await
