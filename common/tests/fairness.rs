@@ -45,7 +45,7 @@ fn single(tenant: TenantId, key: &str) -> NewJob {
 async fn batch(pool: &PgPool, tenant: TenantId, keys: &[String]) -> Result<(JobId, Vec<Created>), CreateError> {
     let mut tx = pool.begin().await?;
     let batch = JobId(
-        batches::create(&mut *tx, tenant, &json!({"products": []}), None, None)
+        batches::create(&mut *tx, tenant, &json!({"products": []}), None, None, &[])
             .await?
             .id,
     );
@@ -56,7 +56,8 @@ async fn batch(pool: &PgPool, tenant: TenantId, keys: &[String]) -> Result<(JobI
             ..single(tenant, k)
         })
         .collect();
-    let created = jobs::create_or_join_many(&mut tx, &children).await?;
+    let ids: Vec<JobId> = children.iter().map(|_| JobId::generate()).collect();
+    let created = jobs::create_or_join_many(&mut tx, &children, &ids).await?;
     tx.commit().await?;
     Ok((batch, created))
 }

@@ -250,7 +250,8 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
     let mut conn = pool.acquire().await.expect("acquire");
     let _many = call!(jobs::create_or_join_many(
         &mut conn,
-        &[new_job("plans:a", None), new_job("plans:e", None)]
+        &[new_job("plans:a", None), new_job("plans:e", None)],
+        &[JobId::generate(), JobId::generate()]
     ));
     drop(conn);
     n += 6;
@@ -321,7 +322,6 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
     }
 
     // Batches: create, items, progress, completion (per child and the reconciler's sweep).
-    let batch = JobId(call!(batches::create(pool, tenant, &json!({"products": []}), None, None)).id);
     let item = batches::NewItem {
         position: 0,
         product: json!(product),
@@ -329,8 +329,19 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
         job_id: Some(a),
         result: None,
     };
+    let batch = JobId(
+        call!(batches::create(
+            pool,
+            tenant,
+            &json!({"products": []}),
+            None,
+            None,
+            std::slice::from_ref(&item)
+        ))
+        .id,
+    );
     count! {
-        batches::add_items(pool, batch, std::slice::from_ref(&item));
+        batches::repoint_items(pool, batch, &[a.0], &[a.0]);
         batches::items(pool, batch);
         batches::items(pool, old_batch);
         batches::mark_running(pool, old_child);

@@ -508,31 +508,40 @@ async fn cancel_only_while_queued(pool: PgPool) {
     );
 }
 
-/// A batch with one item per key, each served by a new child job.
+/// A batch with one item per key, each served by a new child job, written as the API writes them:
+/// the batch with its items first, then the children with the ids the items name.
 async fn batch_of(pool: &PgPool, t: TenantId, keys: &[&str]) -> (JobId, Vec<JobId>) {
+    let ids: Vec<JobId> = keys.iter().map(|_| JobId::generate()).collect();
+    let items: Vec<batches::NewItem> = keys
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(i, (key, id))| batches::NewItem {
+            position: i32::try_from(i).unwrap(),
+            product: json!({"source": "aliexpress", "id": key}),
+            cache_key: (*key).to_owned(),
+            job_id: Some(*id),
+            result: None,
+        })
+        .collect();
+    let mut tx = pool.begin().await.unwrap();
     let batch = JobId(
-        batches::create(pool, t, &json!({"products": []}), None, None)
+        batches::create(&mut *tx, t, &json!({"products": []}), None, None, &items)
             .await
             .unwrap()
             .id,
     );
-    let mut children = Vec::new();
-    let mut items = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        let mut job = new_job(t, JobKind::Validation, key);
-        job.parent_id = Some(batch);
-        let child = jobs::create_or_join(pool, &job).await.unwrap().id();
-        children.push(child);
-        items.push(batches::NewItem {
-            position: i32::try_from(i).unwrap(),
-            product: json!({"source": "aliexpress", "id": key}),
-            cache_key: (*key).to_owned(),
-            job_id: Some(child),
-            result: None,
-        });
-    }
-    batches::add_items(pool, batch, &items).await.unwrap();
-    (batch, children)
+    let children: Vec<NewJob> = keys
+        .iter()
+        .map(|key| {
+            let mut job = new_job(t, JobKind::Validation, key);
+            job.parent_id = Some(batch);
+            job
+        })
+        .collect();
+    let created = jobs::create_or_join_many(&mut tx, &children, &ids).await.unwrap();
+    tx.commit().await.unwrap();
+    (batch, created.iter().map(|c| c.id()).collect())
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use uuid::Uuid;
+
 use dropforge_common::{
     JobStatus, cache,
     contract::{BatchInput, BatchOptions, ValidationInput},
@@ -130,19 +132,12 @@ pub async fn submit_batch(
 
     // The batch, its jobs and its items commit together: a batch is never seen without its items
     // (the reconciler would finish an empty batch at once), and no job runs before it is listed.
-    let mut tx = state.pool.begin().await?;
-    let record = db::batches::create(&mut *tx, tenant, &input, webhook_url.as_deref(), request_id).await?;
-    let batch = JobId(record.id);
-    for job in &mut miss_jobs {
-        job.parent_id = Some(batch);
-    }
-    let created = submit::count_quota(
-        tenant,
-        JobClass::Bulk,
-        db::jobs::create_or_join_many(&mut tx, &miss_jobs).await,
-    )?;
-    let job_of: HashMap<&str, JobId> = miss_keys.into_iter().zip(created.iter().map(|c| c.id())).collect();
-    let items: Vec<NewItem> = product_docs
+    // The batch and its items are written first, naming the ids the new jobs will get; the jobs
+    // come last, so the tenant's scheduling row their creation updates is locked only until the
+    // commit (see `db::jobs::create_group`).
+    let child_ids: Vec<JobId> = miss_jobs.iter().map(|_| JobId::generate()).collect();
+    let planned: HashMap<&str, JobId> = miss_keys.iter().copied().zip(child_ids.iter().copied()).collect();
+    let mut items: Vec<NewItem> = product_docs
         .into_iter()
         .zip(&keys)
         .enumerate()
@@ -150,11 +145,37 @@ pub async fn submit_batch(
             position: position(i),
             product,
             cache_key: k.clone(),
-            job_id: job_of.get(k.as_str()).copied(),
+            job_id: planned.get(k.as_str()).copied(),
             result: cached.get(k).cloned(),
         })
         .collect();
-    db::batches::add_items(&mut *tx, batch, &items).await?;
+    let mut tx = state.pool.begin().await?;
+    let record = db::batches::create(&mut *tx, tenant, &input, webhook_url.as_deref(), request_id, &items).await?;
+    let batch = JobId(record.id);
+    for job in &mut miss_jobs {
+        job.parent_id = Some(batch);
+    }
+    let created = submit::count_quota(
+        tenant,
+        JobClass::Bulk,
+        db::jobs::create_or_join_many(&mut tx, &miss_jobs, &child_ids).await,
+    )?;
+    // A miss that joined a job already in flight is served by that job, not by the one planned.
+    let (from, to): (Vec<Uuid>, Vec<Uuid>) = child_ids
+        .iter()
+        .zip(&created)
+        .filter(|(planned, c)| c.id() != **planned)
+        .map(|(planned, c)| (planned.0, c.id().0))
+        .unzip();
+    if !from.is_empty() {
+        db::batches::repoint_items(&mut *tx, batch, &from, &to).await?;
+        let moved: HashMap<Uuid, Uuid> = from.iter().copied().zip(to.iter().copied()).collect();
+        for item in &mut items {
+            if let Some(to) = item.job_id.and_then(|j| moved.get(&j.0)) {
+                item.job_id = Some(JobId(*to));
+            }
+        }
+    }
     tx.commit().await?;
 
     let plans: Vec<_> = miss_jobs.iter().map(|j| (j.kind, j.dispatch_as)).collect();

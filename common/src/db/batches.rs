@@ -23,27 +23,49 @@ pub struct NewItem {
     pub result: Option<Value>,
 }
 
-/// Creates a batch job (never dispatched itself: its children are) in state `queued`, and answers
-/// its record as written: the columns PostgreSQL fills in come back from the insert, the rest are
-/// what this call wrote, so the caller can answer without reading the row again.
+/// Creates a batch job (never dispatched itself: its children are) in state `queued` together with
+/// its items, in one statement, and answers its record as written: the columns PostgreSQL fills in
+/// come back from the insert, the rest are what this call wrote, so the caller can answer without
+/// reading the row again.
+///
+/// The items may name child jobs that the same transaction creates afterwards
+/// (`batch_items.job_id` is checked at commit): the children's creation then comes last, so the
+/// tenant's scheduling row it updates stays locked only until the commit.
 pub async fn create(
     exec: impl PgExecutor<'_>,
     tenant: TenantId,
     input: &Value,
     webhook_url: Option<&str>,
     request_id: Option<&str>,
+    items: &[NewItem],
 ) -> Result<JobRecord, sqlx::Error> {
     let id = JobId::generate();
+    let positions: Vec<i32> = items.iter().map(|i| i.position).collect();
+    let products: Vec<Value> = items.iter().map(|i| i.product.clone()).collect();
+    let keys: Vec<String> = items.iter().map(|i| i.cache_key.clone()).collect();
+    let jobs: Vec<Option<Uuid>> = items.iter().map(|i| i.job_id.map(|j| j.0)).collect();
+    let results: Vec<Option<Value>> = items.iter().map(|i| i.result.clone()).collect();
     let row = sqlx::query!(
-        "insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id)
-         values ($1, $2, $3, 'queued', $4, $5, $6)
-         returning attempts, state_version, next_run_at, created_at, updated_at",
+        "with batch as (
+             insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id)
+             values ($1, $2, $3, 'queued', $4, $5, $6)
+             returning attempts, state_version, next_run_at, created_at, updated_at
+         ), listed as (
+             insert into batch_items (batch_id, position, product, cache_key, job_id, result)
+             select $1, * from unnest($7::int[], $8::jsonb[], $9::text[], $10::uuid[], $11::json[])
+         )
+         select attempts, state_version, next_run_at, created_at, updated_at from batch",
         id.0,
         tenant.0,
         JobKind::Batch.as_str(),
         input,
         webhook_url,
         request_id,
+        &positions,
+        &products,
+        &keys,
+        &jobs as &[Option<Uuid>],
+        &results as &[Option<Value>],
     )
     .fetch_one(exec)
     .await?;
@@ -67,6 +89,27 @@ pub async fn create(
     })
 }
 
+/// Points the items of `batch` that name `from[i]` at `to[i]` instead: the batch's miss joined a
+/// job already in flight, whose id replaces the one the item was written with.
+pub async fn repoint_items(
+    exec: impl PgExecutor<'_>,
+    batch: JobId,
+    from: &[Uuid],
+    to: &[Uuid],
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!(
+        "update batch_items bi set job_id = m.to_id
+         from unnest($2::uuid[], $3::uuid[]) as m(from_id, to_id)
+         where bi.batch_id = $1 and bi.job_id = m.from_id",
+        batch.0,
+        from,
+        to,
+    )
+    .execute(exec)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 impl NewItem {
     /// The item as a client sees it right after its batch was stored, when its job (if any) was
     /// created by the same submission: `queued`, or `succeeded` with its cached result.
@@ -85,28 +128,6 @@ impl NewItem {
             error: None,
         }
     }
-}
-
-/// Stores the items of a batch in one statement.
-pub async fn add_items(exec: impl PgExecutor<'_>, batch: JobId, items: &[NewItem]) -> Result<(), sqlx::Error> {
-    let positions: Vec<i32> = items.iter().map(|i| i.position).collect();
-    let products: Vec<Value> = items.iter().map(|i| i.product.clone()).collect();
-    let keys: Vec<String> = items.iter().map(|i| i.cache_key.clone()).collect();
-    let jobs: Vec<Option<Uuid>> = items.iter().map(|i| i.job_id.map(|j| j.0)).collect();
-    let results: Vec<Option<Value>> = items.iter().map(|i| i.result.clone()).collect();
-    sqlx::query!(
-        "insert into batch_items (batch_id, position, product, cache_key, job_id, result)
-         select $1, * from unnest($2::int[], $3::jsonb[], $4::text[], $5::uuid[], $6::json[])",
-        batch.0,
-        &positions,
-        &products,
-        &keys,
-        &jobs as &[Option<Uuid>],
-        &results as &[Option<Value>],
-    )
-    .execute(exec)
-    .await?;
-    Ok(())
 }
 
 /// An item as clients see it.

@@ -198,9 +198,15 @@ pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, Crea
 
 /// [`create_group`] for a batch's misses, all or nothing: when any job would exceed the tenant's
 /// quota the answer is [`CreateError::BacklogFull`] and the caller rolls back the transaction that
-/// also writes the batch and its items, so nothing is kept.
-pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Result<Vec<Created>, CreateError> {
-    let answers = create_group(conn, jobs, true).await?;
+/// also writes the batch and its items, so nothing is kept. `ids[i]` is the id `jobs[i]` gets when
+/// it is created (the batch's items were written with them); a job that joins one in flight
+/// answers that job's id instead.
+pub async fn create_or_join_many(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+    ids: &[JobId],
+) -> Result<Vec<Created>, CreateError> {
+    let answers = create_group_with_ids(conn, jobs, ids, true).await?;
     let refused = answers.iter().filter(|a| a.is_err()).count();
     if let Some(Err(full)) = answers.iter().find(|a| a.is_err()) {
         let requested = i64::try_from(refused).unwrap_or(i64::MAX);
@@ -232,6 +238,13 @@ pub async fn create_or_join_many(conn: &mut PgConnection, jobs: &[NewJob]) -> Re
 ///   counter raised by the jobs left to the dispatcher. One update of the tenant's row per class
 ///   and call, so concurrent submissions of a tenant grouped into one call do not queue on that
 ///   row's lock.
+/// - Lock order: the tags are computed from the tenant's row as the statement's snapshot saw it,
+///   and the row update (the only lock on it) runs last, after the jobs are written. The row lock
+///   is then held from the end of the statement to the commit, not through the insert of every
+///   job: with the update first, 8 batches of one tenant submitted together waited on each other
+///   for 15-75 ms. The update itself still adds to the row's current value, so `last_vft` and the
+///   counter stay exact; only two submissions of one tenant that overlap in time may get
+///   overlapping tags (their jobs interleave, and the tenant's next tags start after both).
 /// - Quota: a new job that would take the tenant's queued jobs beyond its quota is refused
 ///   ([`BacklogFull`]) and not written; joins and promotions are never refused. With
 ///   `all_or_nothing`, every new job of a tenant, kind and class is refused when they do not all
@@ -241,6 +254,25 @@ pub async fn create_group(
     jobs: &[NewJob],
     all_or_nothing: bool,
 ) -> Result<Vec<Result<Created, BacklogFull>>, sqlx::Error> {
+    let ids: Vec<JobId> = jobs.iter().map(|_| JobId::generate()).collect();
+    create_group_with_ids(conn, jobs, &ids, all_or_nothing).await
+}
+
+/// [`create_group`] with the id each new job gets (`ids[i]` for `jobs[i]`, kept across the
+/// statement's retries).
+async fn create_group_with_ids(
+    conn: &mut PgConnection,
+    jobs: &[NewJob],
+    ids: &[JobId],
+    all_or_nothing: bool,
+) -> Result<Vec<Result<Created, BacklogFull>>, sqlx::Error> {
+    if ids.len() != jobs.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "{} ids for {} jobs",
+            ids.len(),
+            jobs.len()
+        )));
+    }
     let mut answers: Vec<Option<Result<Created, BacklogFull>>> = vec![None; jobs.len()];
     let mut groups: Vec<((TenantId, JobKind, JobClass), Vec<usize>)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
@@ -258,7 +290,7 @@ pub async fn create_group(
             if pending.is_empty() {
                 break;
             }
-            let ids: Vec<Uuid> = pending.iter().map(|_| JobId::generate().0).collect();
+            let fresh_ids: Vec<Uuid> = pending.iter().map(|&i| ids[i].0).collect();
             let col = |f: &dyn Fn(&NewJob) -> Option<String>| -> Vec<Option<String>> {
                 pending.iter().map(|&i| f(&jobs[i])).collect()
             };
@@ -320,6 +352,13 @@ pub async fn create_group(
                  ), counts as (
                      select class, count(*) as n, count(*) filter (where task is null) as pending
                      from members group by class
+                 ), tagged as (
+                     select m.ord, m.promote, m.class, m.task,
+                            greatest(coalesce(c.last_vft, 0),
+                                     coalesce((select vt from sched_clock k where k.kind = $9 and k.class = m.class), 0))
+                                + m.rn * (1000 / coalesce(c.weight, 1)) as vft
+                     from members m left join tenant_sched c
+                          on c.tenant_id = $8 and c.kind = $9 and c.class = m.class
                  ), tag as (
                      insert into tenant_sched as s (tenant_id, kind, class, last_vft, queued)
                      select $8, $9, c.class,
@@ -332,10 +371,6 @@ pub async fn create_group(
                                                   where k.kind = $9 and k.class = excluded.class), 0))
                                        + (select n from counts c where c.class = excluded.class) * (1000 / s.weight),
                             queued = s.queued + excluded.queued
-                     returning s.class, s.last_vft, 1000 / s.weight as stride
-                 ), tagged as (
-                     select m.ord, m.promote, m.class, m.task, t.last_vft - (m.n - m.rn) * t.stride as vft
-                     from members m join tag t on t.class = m.class
                  ), promote as (
                      update jobs j set class = 0, vft = t.vft, queue_task_id = t.task,
                             dispatched_at = case when t.task is null then null else now() end
@@ -361,7 +396,7 @@ pub async fn create_group(
                  from input i left join ins n on n.id = i.id left join existing e on e.dedupe_key = i.dedupe_key
                       left join decided d on d.ord = i.ord
                  order by i.ord"#,
-                &ids,
+                &fresh_ids,
                 &dedupe as &[Option<String>],
                 &inputs,
                 &hooks as &[Option<String>],

@@ -116,6 +116,7 @@ async fn a_new_batch_is_answered_as_stored() {
         "1005000000000003",
     ]);
     let joining = ids(&["1005000000000003", "1005000000000005"]);
+    let mut answers = Vec::new();
     for (label, products) in [("every job new", fresh), ("one job joined", joining)] {
         let (status, answer) = post_batch(&client, json!({"products": products})).await;
         assert_eq!(status, 202, "{label}: {answer}");
@@ -125,7 +126,16 @@ async fn a_new_batch_is_answered_as_stored() {
         assert_eq!(status, 200, "{label}: {read}");
         assert_eq!(answer, read, "{label}: the answer differs from a read of the batch");
         assert_eq!(answer["status"], "queued", "{label}");
+        answers.push(answer);
     }
+    // The second batch's item was written before its jobs, with the id its job would have had;
+    // the job it joined is the first batch's, and the item names that one.
+    let joined = &answers[1]["items"][0]["job_id"];
+    assert!(joined.is_string(), "{}", answers[1]);
+    assert_eq!(
+        joined, &answers[0]["items"][3]["job_id"],
+        "the joined item names the job in flight"
+    );
     env.cleanup().await;
 }
 

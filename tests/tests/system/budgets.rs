@@ -109,6 +109,66 @@ async fn two_workers_share_a_rate_budget() {
     );
 }
 
+/// The takes one worker asks for at one moment share a script call: the decisions in a call are
+/// taken one after another, so a quota is filled exactly, and a pause or a refusal of one ask does
+/// not change the others' answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_takes_of_one_worker_fill_a_quota_exactly() {
+    let cfg = BudgetConfig {
+        aliexpress_per_day: 7,
+        youtube_units_per_day: 250,
+        ..UNLIMITED
+    };
+    let prefix = prefix();
+    let budget = Budget::lazy(&crate::support::redis_url(), &prefix, &cfg)
+        .unwrap()
+        .with_credential(Upstream::AliExpress, "app-key-1");
+    budget.take(Upstream::Meta, 1).await.unwrap();
+
+    // 40 takes at once, AliExpress (quota 7 calls) and YouTube searches (100 of 250 units) mixed.
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                let (upstream, cost) = if i % 4 == 0 {
+                    (Upstream::YouTube, 100)
+                } else {
+                    (Upstream::AliExpress, 1)
+                };
+                (upstream, budget.take(upstream, cost).await)
+            })
+        })
+        .collect();
+    let (mut ae_ok, mut ae_quota, mut yt_ok, mut yt_quota) = (0, 0, 0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (Upstream::AliExpress, Ok(())) => ae_ok += 1,
+            (Upstream::AliExpress, Err(UpstreamError::QuotaExhausted { .. })) => ae_quota += 1,
+            (Upstream::YouTube, Ok(())) => yt_ok += 1,
+            (Upstream::YouTube, Err(UpstreamError::QuotaExhausted { .. })) => yt_quota += 1,
+            (u, other) => panic!("{u}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!((ae_ok, ae_quota), (7, 23), "AliExpress: 7 of 30 fit the quota");
+    assert_eq!((yt_ok, yt_quota), (2, 8), "YouTube: 2 searches of 10 fit 250 units");
+
+    // The counters hold what was taken, no more (refused asks took nothing).
+    let client = redis::Client::open(crate::support::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:budget:*:quota:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut used: Vec<i64> = Vec::new();
+    for key in &keys {
+        let n: i64 = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+        used.push(n);
+    }
+    used.sort_unstable();
+    assert_eq!(used, vec![7, 200], "quota counters {keys:?}");
+}
+
 #[tokio::test]
 async fn daily_quota_ends_at_the_window_boundary() {
     let cfg = BudgetConfig {
