@@ -137,6 +137,9 @@ fn share_permille() -> u64 {
 }
 
 static TAKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_take.lua")));
+static PAUSE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_pause.lua")));
+static OUTAGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_outage.lua")));
+
 /// Most decisions in one take call.
 const MAX_GROUP: usize = 64;
 /// Take calls of one worker in flight at once.
@@ -175,8 +178,6 @@ async fn take_group(asks: Vec<(ConnectionManager, Ask)>) -> Result<Vec<redis::Va
         ))),
     }
 }
-static PAUSE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_pause.lua")));
-static OUTAGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("budget_outage.lua")));
 
 /// The Redis-backed budget of every upstream; clones share the connection and state.
 #[derive(Clone)]
