@@ -71,6 +71,15 @@ impl CachedLookup {
     }
 }
 
+impl CachedLookup {
+    /// Whether `reading` is the read of this entry in progress.
+    fn read_by(&self, reading: &Arc<Notify>) -> bool {
+        self.reading
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, reading))
+    }
+}
+
 /// A request's turn to read an expired or never-read key: ended when dropped (after the answer is
 /// stored, after a failure, or with a request dropped mid-read), so waiters never wait for a read
 /// nobody makes.
@@ -204,10 +213,7 @@ impl KeyCache {
     /// Whether `reading` is still the read in progress of `id`.
     fn is_reading(&self, id: &str, reading: &Arc<Notify>) -> bool {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(id)
-            .and_then(|entry| entry.reading.as_ref())
-            .is_some_and(|current| Arc::ptr_eq(current, reading))
+        entries.get(id).is_some_and(|entry| entry.read_by(reading))
     }
 
     /// Ends the read `reading` of `id` (stored, failed or abandoned) and wakes its waiters, also
@@ -216,10 +222,7 @@ impl KeyCache {
         {
             let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(entry) = entries.get_mut(id)
-                && entry
-                    .reading
-                    .as_ref()
-                    .is_some_and(|current| Arc::ptr_eq(current, reading))
+                && entry.read_by(reading)
             {
                 entry.reading = None;
             }

@@ -161,18 +161,18 @@ pub async fn submit_batch(
         db::jobs::create_or_join_many(&mut tx, &miss_jobs, &child_ids).await,
     )?;
     // A miss that joined a job already in flight is served by that job, not by the one planned.
-    let (from, to): (Vec<Uuid>, Vec<Uuid>) = child_ids
+    let moved: HashMap<JobId, JobId> = child_ids
         .iter()
         .zip(&created)
         .filter(|(planned, c)| c.id() != **planned)
-        .map(|(planned, c)| (planned.0, c.id().0))
-        .unzip();
-    if !from.is_empty() {
+        .map(|(planned, c)| (*planned, c.id()))
+        .collect();
+    if !moved.is_empty() {
+        let (from, to): (Vec<Uuid>, Vec<Uuid>) = moved.iter().map(|(from, to)| (from.0, to.0)).unzip();
         db::batches::repoint_items(&mut *tx, batch, &from, &to).await?;
-        let moved: HashMap<Uuid, Uuid> = from.iter().copied().zip(to.iter().copied()).collect();
         for item in &mut items {
-            if let Some(to) = item.job_id.and_then(|j| moved.get(&j.0)) {
-                item.job_id = Some(JobId(*to));
+            if let Some(to) = item.job_id.and_then(|j| moved.get(&j)) {
+                item.job_id = Some(*to);
             }
         }
     }
