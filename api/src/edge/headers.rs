@@ -1,14 +1,9 @@
 //! Security headers on every response, errors included (OWASP REST Security Cheat Sheet;
-//! docs/design/webhooks-and-edge.md §2.9). Each is set only when absent, so a route (e.g. the `/docs` page with its
-//! own CSP) can send its own value. axum sends no `Server` banner and none is added here.
+//! docs/design/webhooks-and-edge.md §2.9), added by the outermost layer
+//! (`crate::layers::FrameLayer`). Each is set only when absent, so a route (e.g. the `/docs` page
+//! with its own CSP) can send its own value. axum sends no `Server` banner and none is added here.
 
-use std::sync::Arc;
-
-use axum::{
-    http::{HeaderName, HeaderValue, header},
-    response::Response,
-};
-use tower::util::MapResponseLayer;
+use axum::http::{HeaderName, HeaderValue, header};
 
 /// `Content-Security-Policy` of JSON answers.
 pub const CSP: &str = "default-src 'none'; frame-ancestors 'none'";
@@ -31,19 +26,4 @@ pub fn security_headers(hsts: bool) -> Vec<(HeaderName, HeaderValue)> {
         headers.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS)));
     }
     headers
-}
-
-/// Adds the security headers to every answer that does not set its own (one layer for all of
-/// them: a layer per header cost a future and a clone each, per request).
-pub fn layer(hsts: bool) -> MapResponseLayer<impl Fn(Response) -> Response + Clone + Send + Sync + 'static> {
-    let headers: Arc<[(HeaderName, HeaderValue)]> = security_headers(hsts).into();
-    MapResponseLayer::new(move |mut response: Response| {
-        let h = response.headers_mut();
-        for (name, value) in headers.iter() {
-            if !h.contains_key(name) {
-                h.insert(name.clone(), value.clone());
-            }
-        }
-        response
-    })
 }
