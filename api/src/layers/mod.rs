@@ -23,7 +23,7 @@ use tower::ServiceBuilder;
 use tower_http::{body::Limited, limit::RequestBodyLimitLayer};
 
 pub use frame::{Frame, FrameLayer, Parts};
-pub use toggle::{Toggle, Toggled};
+pub use toggle::{Toggle, Toggled, ToggledFuture};
 
 use crate::{
     BODY_LIMIT,

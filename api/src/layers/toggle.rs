@@ -5,14 +5,12 @@
 
 use std::{
     convert::Infallible,
+    future::Future,
+    pin::Pin,
     task::{Context, Poll},
 };
 
 use axum::response::{IntoResponse, Response};
-use futures::{
-    TryFutureExt,
-    future::{Either, MapOk},
-};
 use tower::{Layer, Service};
 
 /// `layer` when on, nothing when off.
@@ -46,8 +44,6 @@ pub enum Toggled<A, B> {
     Off(B),
 }
 
-type IntoResponseFn<R> = fn(R) -> Response;
-
 impl<A, B, Req> Service<Req> for Toggled<A, B>
 where
     A: Service<Req, Error = Infallible>,
@@ -57,7 +53,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<MapOk<A::Future, IntoResponseFn<A::Response>>, MapOk<B::Future, IntoResponseFn<B::Response>>>;
+    type Future = ToggledFuture<A::Future, B::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         match self {
@@ -68,16 +64,42 @@ where
 
     fn call(&mut self, req: Req) -> Self::Future {
         match self {
-            Self::On(service) => Either::Left(
-                service
-                    .call(req)
-                    .map_ok(IntoResponse::into_response as IntoResponseFn<_>),
-            ),
-            Self::Off(service) => Either::Right(
-                service
-                    .call(req)
-                    .map_ok(IntoResponse::into_response as IntoResponseFn<_>),
-            ),
+            Self::On(service) => ToggledFuture::On {
+                inner: service.call(req),
+            },
+            Self::Off(service) => ToggledFuture::Off {
+                inner: service.call(req),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of whichever service a [`Toggled`] called, as axum's `Response`. Converted in
+    /// place (for a `Response` the conversion is nothing): a mapping closure kept as a function
+    /// pointer would be an indirect call and one more move of the answer per layer.
+    #[project = ToggledProj]
+    pub enum ToggledFuture<FA, FB> {
+        /// The layer's answer.
+        On { #[pin] inner: FA },
+        /// The answer of the service below.
+        Off { #[pin] inner: FB },
+    }
+}
+
+impl<FA, FB, RA, RB> Future for ToggledFuture<FA, FB>
+where
+    FA: Future<Output = Result<RA, Infallible>>,
+    FB: Future<Output = Result<RB, Infallible>>,
+    RA: IntoResponse,
+    RB: IntoResponse,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ToggledProj::On { inner } => inner.poll(cx).map_ok(IntoResponse::into_response),
+            ToggledProj::Off { inner } => inner.poll(cx).map_ok(IntoResponse::into_response),
         }
     }
 }
