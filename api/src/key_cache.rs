@@ -69,9 +69,7 @@ impl CachedLookup {
             reading: None,
         }
     }
-}
 
-impl CachedLookup {
     /// Whether `reading` is the read of this entry in progress.
     fn read_by(&self, reading: &Arc<Notify>) -> bool {
         self.reading

@@ -162,10 +162,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let mut result = {
-            let _entered = this.span.enter();
-            ready!(this.inner.poll(cx))
-        };
+        // Entered once per poll: the answer is framed, and its debug line written, inside it.
+        let _entered = this.span.enter();
+        let mut result = ready!(this.inner.poll(cx));
         if let Ok(response) = &mut result {
             let status = response.status();
             let headers = response.headers_mut();
@@ -187,7 +186,6 @@ where
             {
                 headers.insert(REQUEST_ID, id);
             }
-            let _entered = this.span.enter();
             tracing::debug!(status = status.as_u16(), "finished processing request");
         }
         Poll::Ready(result)

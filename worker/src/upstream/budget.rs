@@ -401,7 +401,7 @@ impl Budget {
             ((period / n.max(1)).max(1), period)
         });
         let (quota_limit, end_ms) = match (limit.quota, window_end) {
-            (Some((n, _)), Some(end)) => (i64::try_from(n).unwrap_or(i64::MAX), end.timestamp_millis()),
+            (Some((n, _)), Some(end)) => (signed(n), end.timestamp_millis()),
             _ => (-1, 0),
         };
         let quota_key = self.key(upstream, &format!("quota:{}", end_ms / 1000));
