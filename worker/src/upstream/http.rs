@@ -29,6 +29,27 @@ pub fn build_client(cfg: &UpstreamsConfig, extra_headers: HeaderMap) -> Result<r
         .map_err(|e| UpstreamError::Config(e.without_url().to_string()))
 }
 
+/// An upstream URL parsed once. Given a string, reqwest parses the URL again for every request
+/// (with IDNA host processing): 2 % of the worker's CPU for the three AliExpress calls of a
+/// validation. A URL that does not parse is kept as given, so its requests fail as they did.
+#[derive(Debug, Clone)]
+pub struct Endpoint(Result<reqwest::Url, String>);
+
+impl Endpoint {
+    /// Parses `url`.
+    pub fn new(url: String) -> Self {
+        Self(reqwest::Url::parse(&url).map_err(|_| url))
+    }
+
+    /// A `POST` to this URL.
+    pub fn post(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
+        match &self.0 {
+            Ok(url) => http.post(url.clone()),
+            Err(raw) => http.post(raw.as_str()),
+        }
+    }
+}
+
 /// A fully read HTTP response.
 #[derive(Debug, Clone)]
 pub struct RawResponse {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::budget::{Budget, guarded};
 use super::error::{Upstream, UpstreamError};
-use super::http::{send, timed};
+use super::http::{Endpoint, send, timed};
 use super::retry::RetryPolicy;
 pub use wire::{AffiliateDetail, DeliveryOption, ProductDetail, Sku, Store};
 pub use wire::{AffiliatePage, AffiliateProduct};
@@ -26,7 +26,7 @@ const PRODUCT_QUERY: &str = "aliexpress.affiliate.product.query";
 #[derive(Debug, Clone)]
 pub struct AliExpressClient {
     http: reqwest::Client,
-    url: String,
+    url: Endpoint,
     app_key: String,
     app_secret: Secret,
     access_token: Secret,
@@ -42,7 +42,7 @@ impl AliExpressClient {
         let ae = &cfg.aliexpress;
         Self {
             http,
-            url: format!("{}/sync", ae.base_url.trim_end_matches('/')),
+            url: Endpoint::new(format!("{}/sync", ae.base_url.trim_end_matches('/'))),
             app_key: ae.app_key.clone(),
             app_secret: ae.app_secret.clone(),
             access_token: ae.access_token.clone(),
@@ -184,7 +184,7 @@ impl AliExpressClient {
             .run(|| {
                 let call = timed(AE, method, async {
                     let params = self.signed_params(method, business);
-                    let resp = send(AE, self.http.post(&self.url).form(&params)).await?;
+                    let resp = send(AE, self.url.post(&self.http).form(&params)).await?;
                     let body = match resp.json(AE) {
                         Ok(body) => body,
                         Err(_) if !resp.status.is_success() => return Err(resp.status_error(AE)),
