@@ -14,6 +14,7 @@
 #   DF_PROFILE=release|debug   build profile (release)
 #   DF_SKIP_BUILD=1            use the binaries already in target/<profile>
 #   DF_API_BIN                 run this API binary instead (bench/profile.sh's profiling build)
+#   DF_WORKER_BIN              run this worker binary instead (a profiling build, an A/B)
 #   DF_DATA_DIR                state directory (<repo>/.data); logs + PID files in $DF_DATA_DIR/run
 #   DF_DEV_TENANT              tenant of the printed key (dev)
 set -euo pipefail
@@ -66,6 +67,7 @@ start_app() {
   local name="$1" exe pid url rc
   exe="$BIN/$(bin_of "$name")"
   if [[ "$name" == api && -n "${DF_API_BIN:-}" ]]; then exe="$DF_API_BIN"; fi
+  if [[ "$name" == worker && -n "${DF_WORKER_BIN:-}" ]]; then exe="$DF_WORKER_BIN"; fi
   [[ -x "$exe" ]] || die "$exe not found (build failed or DF_SKIP_BUILD with nothing built)"
   url="$(health_of "$name")"
   local hp; hp="$(hp_of "$url")"
