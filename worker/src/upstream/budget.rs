@@ -6,7 +6,7 @@
 //! (the credential is SHA-256-hashed, never stored): `pause` (a recorded upstream throttle), `rate`
 //! (GCRA: `N` per period with a burst of `N`, clocked by Redis `TIME` so worker clocks do not
 //! matter) and `quota:{window-end}` (a counter that expires at the end of its day window).
-//! The decisions the calls of one worker ask for at one moment go to Redis together: one script
+//! The decisions the calls of one worker ask for within [`LINGER`] go to Redis together: one script
 //! call takes them in order, each exactly as if it were alone (a group of one when idle). Three
 //! AliExpress calls per validation each made a script call of their own: a round trip and six
 //! commands each, two thirds of Redis's command time.
@@ -156,7 +156,7 @@ struct Ask {
     args: [i64; 7],
 }
 
-/// The lane that groups the decisions asked at one moment into one take call. Each ask carries
+/// The lane that groups the decisions asked within [`LINGER`] into one take call. Each ask carries
 /// the connection to use (the budget connects lazily), so the lane holds no budget.
 type TakeLane = Batcher<(ConnectionManager, Ask), redis::Value>;
 
