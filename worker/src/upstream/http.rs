@@ -69,6 +69,17 @@ impl RawResponse {
         })
     }
 
+    /// [`RawResponse::json`] without the members named in `skip` ([`super::json::from_slice_without`]).
+    pub fn json_without(
+        &self,
+        upstream: Upstream,
+        skip: &'static [&'static str],
+    ) -> Result<serde_json::Value, UpstreamError> {
+        super::json::from_slice_without(&self.body, skip).map_err(|e| {
+            UpstreamError::malformed(upstream, format!("HTTP {}: invalid JSON: {e}", self.status.as_u16()))
+        })
+    }
+
     /// `Retry-After` in seconds, if present and numeric.
     pub fn retry_after(&self) -> Option<Duration> {
         let v = self.headers.get(RETRY_AFTER)?.to_str().ok()?;

@@ -1,8 +1,132 @@
 //! Tolerant accessors for upstream JSON: numbers sent as strings, `"97.5%"`, booleans as strings,
-//! lists wrapped in one-key objects, and single objects where an array was expected.
+//! lists wrapped in one-key objects, and single objects where an array was expected; and a parser
+//! that leaves out the members a caller never reads ([`from_slice_without`]).
+
+use std::{borrow::Cow, fmt};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use serde_json::Value;
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Parses `bytes` into a [`Value`] as `serde_json::from_slice` does, except that object members
+/// named in `skip`, at any depth, are read past without being built. An upstream answer carries
+/// many fields the worker never reads (an AliExpress product's HTML description, its property
+/// lists, a page of image and promotion URLs); every string and object of them cost an
+/// allocation, and parsing the answers was a tenth of the worker's CPU. Members not named are
+/// kept, so unknown fields still reach the tolerant accessors.
+pub fn from_slice_without(bytes: &[u8], skip: &'static [&'static str]) -> serde_json::Result<Value> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = Without(skip).deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Builds a [`Value`] without the members it names.
+#[derive(Clone, Copy)]
+struct Without(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Without {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Without {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        self.deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = Map::new();
+        while let Some(MemberName(key)) = map.next_key()? {
+            if self.0.contains(&key.as_ref()) {
+                map.next_value::<IgnoredAny>()?;
+            } else {
+                let value = map.next_value_seed(self)?;
+                members.insert(key.into_owned(), value);
+            }
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+/// An object member's name, borrowed from the input when it has no escapes (a skipped member's
+/// name then costs no allocation).
+struct MemberName<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for MemberName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = MemberName<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MemberName(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Name)
+    }
+}
 
 /// Follows `path` through nested objects.
 pub fn get<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
@@ -167,6 +291,26 @@ mod tests {
         assert_eq!(list(&plain_item).len(), 1);
         assert!(list(&json!(null)).is_empty());
         assert!(list(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn parsing_without_members_keeps_everything_else_as_parsed() {
+        let text = r#"{"a": {"skip": {"deep": [1, 2, {"x": "y"}]}, "b": [1, -2, 2.5, 18446744073709551615, "s\u00e9", null, true]},
+                       "skip": "top", "c": {"d": {"skip": 1, "e": {}}}, "f": [], "esc\"aped": 1e3}"#;
+        let full: Value = serde_json::from_str(text).expect("full");
+        let pruned = from_slice_without(text.as_bytes(), &["skip"]).expect("pruned");
+        let mut want = full.clone();
+        let obj = want.as_object_mut().expect("object");
+        obj.remove("skip");
+        obj["a"].as_object_mut().expect("a").remove("skip");
+        obj["c"]["d"].as_object_mut().expect("d").remove("skip");
+        assert_eq!(pruned, want);
+        assert_eq!(from_slice_without(text.as_bytes(), &[]).expect("nothing skipped"), full);
+        assert!(from_slice_without(b"{\"a\": 1} trailing", &[]).is_err());
+        assert!(
+            from_slice_without(b"{\"skip\": [1, }", &["skip"]).is_err(),
+            "skipped members are still checked"
+        );
     }
 
     #[test]

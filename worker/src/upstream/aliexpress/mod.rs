@@ -72,8 +72,10 @@ impl AliExpressClient {
             ("target_currency", currency.to_owned()),
             ("target_language", "en".to_owned()),
         ];
-        self.call(PRODUCT_GET, &params, |env| wire::parse_product(env, product_id))
-            .await
+        self.call(PRODUCT_GET, &params, wire::PRODUCT_UNREAD, |env| {
+            wire::parse_product(env, product_id)
+        })
+        .await
     }
 
     /// `aliexpress.ds.freight.query` for one unit of `sku_id`, shipped to `ship_to`.
@@ -89,7 +91,8 @@ impl AliExpressClient {
             "language": "en_US", "locale": "en_US", "currency": currency,
         });
         let params = [("queryDeliveryReq", req.to_string())];
-        self.call(FREIGHT_QUERY, &params, wire::parse_freight).await
+        self.call(FREIGHT_QUERY, &params, wire::FREIGHT_UNREAD, wire::parse_freight)
+            .await
     }
 
     /// `aliexpress.ds.text.search` (camelCase params); returns `data.totalCount`.
@@ -102,7 +105,7 @@ impl AliExpressClient {
             ("countryCode", country.to_owned()),
             ("currency", currency.to_owned()),
         ];
-        self.call(TEXT_SEARCH, &params, wire::parse_text_search).await
+        self.call(TEXT_SEARCH, &params, &[], wire::parse_text_search).await
     }
 
     /// `aliexpress.affiliate.productdetail.get` for one product (30-day volume, shop).
@@ -118,8 +121,10 @@ impl AliExpressClient {
             ("target_language", "EN".to_owned()),
             ("country", country.to_owned()),
         ];
-        self.call(AFFILIATE_DETAIL, &params, |env| wire::parse_affiliate(env, product_id))
-            .await
+        self.call(AFFILIATE_DETAIL, &params, wire::AFFILIATE_UNREAD, |env| {
+            wire::parse_affiliate(env, product_id)
+        })
+        .await
     }
 
     /// `aliexpress.affiliate.product.query`: one page (1-based, at most 50) of products matching
@@ -142,7 +147,7 @@ impl AliExpressClient {
             ("target_language", "EN".to_owned()),
             ("ship_to_country", country.to_owned()),
         ];
-        self.call(PRODUCT_QUERY, &params, wire::parse_product_query).await
+        self.call(PRODUCT_QUERY, &params, &[], wire::parse_product_query).await
     }
 
     /// All parameters of one call, signed. Empty values are dropped (never sent, never signed).
@@ -173,11 +178,13 @@ impl AliExpressClient {
         params
     }
 
-    /// One signed call with retries; `parse` reads the method's envelope.
+    /// One signed call with retries; `parse` reads the method's envelope, parsed without the
+    /// members named in `unread`.
     async fn call<T>(
         &self,
         method: &'static str,
         business: &[(&'static str, String)],
+        unread: &'static [&'static str],
         parse: impl Fn(&Value) -> Result<T, UpstreamError>,
     ) -> Result<T, UpstreamError> {
         self.retry
@@ -185,7 +192,7 @@ impl AliExpressClient {
                 let call = timed(AE, method, async {
                     let params = self.signed_params(method, business);
                     let resp = send(AE, self.url.post(&self.http).form(&params)).await?;
-                    let body = match resp.json(AE) {
+                    let body = match resp.json_without(AE, unread) {
                         Ok(body) => body,
                         Err(_) if !resp.status.is_success() => return Err(resp.status_error(AE)),
                         Err(e) => return Err(e),

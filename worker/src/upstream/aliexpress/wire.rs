@@ -92,6 +92,56 @@ pub struct AffiliateDetail {
     pub shop_url: Option<String>,
 }
 
+/// Members of a `ds.product.get` answer that [`parse_product`] never reads: parsing leaves them out
+/// ([`super::super::json::from_slice_without`]), at any depth. Only names no parser of the method
+/// reads belong here (`wire_tests.rs` parses every captured answer both ways).
+pub const PRODUCT_UNREAD: &[&str] = &[
+    "detail",
+    "mobile_detail",
+    "ae_item_properties",
+    "ae_sku_property_dtos",
+    "ae_video_dtos",
+    "package_info_dto",
+    "gmt_modified",
+    "owner_member_seq_long",
+    "offer_bulk_sale_price",
+    "sku_attr",
+    "request_id",
+];
+/// Members of a `ds.freight.query` answer that [`parse_freight`] never reads.
+pub const FREIGHT_UNREAD: &[&str] = &[
+    "delivery_date_desc",
+    "estimated_delivery_time",
+    "mayHavePFS",
+    "ship_from_country",
+    "request_id",
+];
+/// Members of an `affiliate.productdetail.get` answer that [`parse_affiliate`] never reads.
+pub const AFFILIATE_UNREAD: &[&str] = &[
+    "app_sale_price",
+    "app_sale_price_currency",
+    "commission_rate",
+    "discount",
+    "hot_product_commission_rate",
+    "original_price",
+    "original_price_currency",
+    "product_detail_url",
+    "product_main_image_url",
+    "product_small_image_urls",
+    "product_title",
+    "product_video_url",
+    "promotion_link",
+    "sale_price",
+    "sale_price_currency",
+    "target_app_sale_price",
+    "target_app_sale_price_currency",
+    "target_original_price",
+    "target_original_price_currency",
+    "target_sale_price",
+    "target_sale_price_currency",
+    "request_id",
+];
+
 /// Returns the method's `…_response` envelope, or the classified `error_response`.
 pub fn envelope<'a>(body: &'a Value, method: &str) -> Result<&'a Value, UpstreamError> {
     if let Some(err) = get(body, &["error_response"]) {

@@ -164,3 +164,125 @@ fn money_display_strings() {
     assert_eq!(money_from_display("1,49 €"), Some(1.49));
     assert_eq!(money_from_display("Free"), None);
 }
+
+/// Parses `body` as the client does (without the method's unread members) and in full; both must
+/// give the same answer, error or not.
+fn same_either_way<T: std::fmt::Debug>(
+    body: &Value,
+    method: &str,
+    unread: &'static [&'static str],
+    parse: impl Fn(&Value) -> Result<T, UpstreamError>,
+) -> String {
+    let bytes = serde_json::to_vec(body).expect("body");
+    let full: Value = serde_json::from_slice(&bytes).expect("full");
+    let pruned = crate::upstream::json::from_slice_without(&bytes, unread).expect("pruned");
+    assert!(
+        serde_json::to_vec(&pruned).expect("pruned bytes").len() <= bytes.len(),
+        "pruning never adds"
+    );
+    let answer = |v: &Value| format!("{:?}", envelope(v, method).and_then(&parse));
+    let (want, got) = (answer(&full), answer(&pruned));
+    assert_eq!(got, want, "{method}: the unread members changed the answer");
+    want
+}
+
+#[test]
+fn leaving_out_unread_members_changes_no_answer() {
+    // The shape the sandbox (and the gateway) sends, with every member the parsers skip.
+    let sku = |id: &str, price: &str, stock: Value| {
+        json!({"ae_sku_property_dtos": {"ae_sku_property_d_t_o": [{"property_value_definition_name": "Black",
+                "property_value_id": 193, "sku_image": "https://a/s.jpg", "sku_property_id": 14,
+                "sku_property_name": "Color", "sku_property_value": "Black"}]},
+            "currency_code": "USD", "id": "14:193#Black", "offer_bulk_sale_price": "7.07",
+            "offer_sale_price": price, "price_include_tax": false, "sku_attr": "14:193#Black",
+            "sku_available_stock": stock, "sku_id": id, "sku_price": "13.91", "sku_stock": true})
+    };
+    let product = json!({"aliexpress_ds_product_get_response": {"request_id": "2166", "result": {
+        "ae_item_base_info_dto": {"avg_evaluation_rating": "4.7", "category_id": 200003655, "currency_code": "CNY",
+            "detail": "<p>Holder</p>", "evaluation_count": "1955", "gmt_create": "2025-11-21 12:55:49",
+            "gmt_modified": "2026-12-02 19:23:08", "mobile_detail": "{\"moduleList\":[]}",
+            "owner_member_seq_long": 1160975289u64, "product_id": 1005866711000047u64,
+            "product_status_type": "onSelling", "sales_count": "9481", "subject": "Cordless Blender Holder"},
+        "ae_item_properties": {"ae_item_property": [{"attr_name": "Brand Name", "attr_name_id": 2,
+            "attr_value": "NONE", "attr_value_id": 201512802u64}]},
+        "ae_item_sku_info_dtos": {"ae_item_sku_info_d_t_o": [sku("12000000047178631", "7.29", json!(3239)),
+            sku("12000000047178632", "6.10", json!("0"))]},
+        "ae_multimedia_info_dto": {"ae_video_dtos": {"ae_video_d_t_o": [{"media_id": 866711000047u64,
+            "media_status": "approved", "media_type": "video", "poster_url": "https://a/p.jpg"}]},
+            "image_urls": "https://a/1.jpg;https://a/2.jpg"},
+        "ae_store_info": {"communication_rating": "4.8", "item_as_described_rating": "4.9",
+            "shipping_speed_rating": "4.8", "store_country_code": "CN", "store_id": 1160975282u64,
+            "store_name": "Nova Finds Store"},
+        "logistics_info_dto": {"delivery_time": 7, "ship_to_country": "US"},
+        "package_info_dto": {"base_unit": 1, "gross_weight": "1.276", "package_height": 6}},
+        "rsp_code": 200, "rsp_msg": "Call succeeds"}});
+    let got = same_either_way(&product, "aliexpress.ds.product.get", PRODUCT_UNREAD, |env| {
+        parse_product(env, "1005866711000047")
+    });
+    assert!(got.contains("Cordless Blender Holder") && got.contains("7.29"), "{got}");
+    // One SKU as a bare object instead of a list, and a product that does not exist.
+    let mut single = product.clone();
+    single["aliexpress_ds_product_get_response"]["result"]["ae_item_sku_info_dtos"]["ae_item_sku_info_d_t_o"] =
+        sku("1", "3.50", json!("12"));
+    same_either_way(&single, "aliexpress.ds.product.get", PRODUCT_UNREAD, |env| {
+        parse_product(env, "1005866711000047")
+    });
+    let missing = json!({"aliexpress_ds_product_get_response": {"rsp_code": "405", "rsp_msg": "product not exist",
+        "request_id": "x"}});
+    same_either_way(&missing, "aliexpress.ds.product.get", PRODUCT_UNREAD, |env| {
+        parse_product(env, "1")
+    });
+
+    let option = |code: &str, fee: &str, tracking: bool| {
+        json!({"code": code, "company": "Carrier", "delivery_date_desc": "Dec 09 - Dec 12",
+            "estimated_delivery_time": "4-7", "free_shipping": false, "max_delivery_days": 7, "mayHavePFS": false,
+            "min_delivery_days": 4, "ship_from_country": "CN", "shipping_fee_cent": fee,
+            "shipping_fee_currency": "USD", "shipping_fee_format": "$1.68", "tracking": tracking})
+    };
+    let freight = json!({"aliexpress_ds_freight_query_response": {"request_id": "2118", "result": {"code": 200,
+        "delivery_options": {"delivery_option_d_t_o": [option("CAINIAO_STANDARD", "168", true),
+            option("CAINIAO_SUPER_ECONOMY", "84", false)]}, "success": true}}});
+    let got = same_either_way(&freight, "aliexpress.ds.freight.query", FREIGHT_UNREAD, parse_freight);
+    assert!(got.contains("CAINIAO_STANDARD"), "{got}");
+    let lone = json!({"aliexpress_ds_freight_query_response": {"result": {"aeop_delivery_options":
+        {"aeop_delivery_option_d_t_o": option("EMS", "1250", true)}}}});
+    same_either_way(&lone, "aliexpress.ds.freight.query", FREIGHT_UNREAD, parse_freight);
+    let failed = json!({"aliexpress_ds_freight_query_response": {"result": {"success": false, "code": "NO_ROUTE",
+        "msg": "no route"}, "request_id": "x"}});
+    same_either_way(&failed, "aliexpress.ds.freight.query", FREIGHT_UNREAD, parse_freight);
+
+    let item = json!({"app_sale_price": "7.29", "app_sale_price_currency": "USD",
+        "commission_rate": "8.7%", "discount": "48%", "evaluate_rate": "98.2%", "first_level_category_id": 1501,
+        "hot_product_commission_rate": "0.0%", "lastest_volume": 1629, "original_price": "13.91",
+        "original_price_currency": "USD", "product_detail_url": "https://a/item.html",
+        "product_id": 1005866711000047u64, "product_main_image_url": "https://a/1.jpg",
+        "product_small_image_urls": {"string": ["https://a/1.jpg", "https://a/2.jpg"]},
+        "product_title": "Cordless Blender Holder", "product_video_url": "https://v/1.mp4",
+        "promotion_link": "https://s/e", "sale_price": "7.29", "sale_price_currency": "USD",
+        "second_level_category_id": 200003655, "ship_to_days": "7", "shop_id": 1160975282u64,
+        "shop_url": "https://a/store/1160975282", "target_app_sale_price": "7.29",
+        "target_app_sale_price_currency": "USD", "target_original_price": "13.91",
+        "target_original_price_currency": "USD", "target_sale_price": "7.29",
+        "target_sale_price_currency": "USD"});
+    let affiliate = json!({"aliexpress_affiliate_productdetail_get_response": {"request_id": "21cb", "resp_result": {
+        "resp_code": 200, "resp_msg": "Call succeeds", "result": {"current_page_no": 1, "current_record_count": 1,
+        "products": {"product": [item]}, "total_page_no": 1, "total_record_count": 1}}}});
+    let got = same_either_way(
+        &affiliate,
+        "aliexpress.affiliate.productdetail.get",
+        AFFILIATE_UNREAD,
+        |env| parse_affiliate(env, "1005866711000047"),
+    );
+    assert!(got.contains("1629") && got.contains("1160975282"), "{got}");
+
+    // Error answers are classified the same way whatever a method leaves out.
+    let limit = json!({"error_response": {"type": "ISV", "code": "ApiCallLimit", "request_id": "1",
+        "msg": "Api access frequency exceeds the limit. this ban will last 1 seconds", "sub_msg": "ban"}});
+    for (method, unread) in [
+        ("aliexpress.ds.product.get", PRODUCT_UNREAD),
+        ("aliexpress.ds.freight.query", FREIGHT_UNREAD),
+        ("aliexpress.affiliate.productdetail.get", AFFILIATE_UNREAD),
+    ] {
+        same_either_way(&limit, method, unread, |env| Ok(env.clone()));
+    }
+}
