@@ -99,8 +99,8 @@ impl KeywordCache {
 
     /// The cached answers of several `(upstream, scope)` pairs for one keyword: from this
     /// process's recent answers when it has every one of them, otherwise in one round trip
-    /// (`MGET`; three `GET`s were three round trips) whose answers replace the local copies. Each answer is still JSON;
-    /// [`KeywordCache::decode`] reads it.
+    /// (`MGET`; three `GET`s were three round trips) whose answers replace the local copies.
+    /// Each answer is still JSON; [`KeywordCache::decode`] reads it.
     pub async fn get_all<const N: usize>(&self, wanted: [(&str, &str); N], keyword: &str) -> [Option<Bytes>; N] {
         let keys: Vec<String> = wanted
             .iter()
