@@ -207,13 +207,12 @@ fn checks(inner: &EdgeInner, req: &Request) -> (Vec<Check>, Vec<Bucket>) {
         };
         match route.as_ref().and_then(|r| limits.routes.get(r).map(|p| (r, *p))) {
             Some((route, policy)) => add(PER_ROUTE, policy, format!("{}:rl:route:{route}:{key_id}", inner.prefix)),
-            None => {
-                let mut key = String::with_capacity(inner.prefix.len() + 8 + key_id.len());
-                key.push_str(&inner.prefix);
-                key.push_str(":rl:key:");
-                key.push_str(key_id);
-                add(PER_KEY, limits.key, key);
-            }
+            // `concat` sizes the key once (a `format!` grew it on every request).
+            None => add(
+                PER_KEY,
+                limits.key,
+                [inner.prefix.as_str(), ":rl:key:", key_id].concat(),
+            ),
         }
     }
     (checks, buckets)

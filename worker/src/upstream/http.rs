@@ -64,9 +64,7 @@ pub struct RawResponse {
 impl RawResponse {
     /// The body as JSON, or a `Malformed` transient error.
     pub fn json(&self, upstream: Upstream) -> Result<serde_json::Value, UpstreamError> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            UpstreamError::malformed(upstream, format!("HTTP {}: invalid JSON: {e}", self.status.as_u16()))
-        })
+        self.json_without(upstream, &[])
     }
 
     /// [`RawResponse::json`] without the members named in `skip` ([`super::json::from_slice_without`]).
