@@ -13,8 +13,10 @@ uncached  submits N distinct products (16-digit ids: 1005 + 6-digit run nonce + 
           the connection count no longer caps throughput (Little's law: with waiting requests,
           completed/s <= C / mean latency).
 batches   submits N distinct products as batches of B (POST /v1/validations/batch) from C clients;
-          each client sends a batch, then waits for it to end (GET /v1/jobs/{id} with
-          `Prefer: wait=5`) before its next one (--open: never waits, everything at once).
+          each client keeps --window W batches in flight (default 1: it sends a batch, waits for
+          it to end with GET /v1/jobs/{id} and `Prefer: wait=5`, then sends its next one; with W
+          > 1 it sends a new batch as soon as one of its W ends, so C x W x B validations are in
+          flight; --open: never waits, everything at once).
           Reports the accept latency of a batch (p50/p95/p99), submit->batch complete
           p50/p99, and validations completed per second.
 pickup    submits M jobs one at a time, one every 200-400 ms (random), without waiting, so the
@@ -380,7 +382,7 @@ async def run_batches(args):
     host, port, base = parse_target(args.url)
     ids, nonce = product_ids(args.n)
     groups = [ids[i:i + args.batch] for i in range(0, len(ids), args.batch)]
-    pool = Pool(host, port, args.concurrency * 2, io_timeout=60)
+    pool = Pool(host, port, args.concurrency * args.window * 2, io_timeout=60)
     auth = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json",
             "Accept": "application/json"}
     accept, done_lat, errors = [], [], {}
@@ -419,6 +421,13 @@ async def run_batches(args):
         err("timeout")
 
     async def client():
+        if args.window > 1 and not args.open:
+            # one client, W batches in flight: each lane sends its next batch when its last ended
+            await asyncio.gather(*(lane() for _ in range(args.window)))
+        else:
+            await lane()
+
+    async def lane():
         while not queue.empty() and time.monotonic() < deadline:
             g = queue.get_nowait()
             body = json.dumps({"products": [{"source": "aliexpress", "id": pid} for pid in g]}).encode()
@@ -459,12 +468,13 @@ async def run_batches(args):
         "redis_commands_per_validation": redis_per,
         "cpu_ms_per_validation": {k: round(v, 4) for k, v in cpu.items()},
         "scenario": "batches", "n": args.n, "batch": args.batch, "clients": args.concurrency,
-        "open": args.open, "nonce": f"{nonce:06d}", "batches_done": len(done_lat), "errors": errors,
+        "open": args.open, "window": args.window, "nonce": f"{nonce:06d}", "batches_done": len(done_lat), "errors": errors,
         "wall_s": round(wall, 3), "validations_per_s": round(completed / wall, 1) if wall else None,
         "accept_ms": {"p50": r1(pct(accept, 50)), "p95": r1(pct(accept, 95)), "p99": r1(pct(accept, 99))},
         "batch_done_ms": {"p50": r1(pct(done_lat, 50)), "p99": r1(pct(done_lat, 99))},
     })
-    print(f"batches: {len(done_lat)}/{len(groups)} batches of {args.batch} done in {rec['wall_s']} s = "
+    print(f"batches: {args.concurrency} clients x {'all' if args.open else args.window} in flight | "
+          f"{len(done_lat)}/{len(groups)} batches of {args.batch} done in {rec['wall_s']} s = "
           f"{rec['validations_per_s']} validations/s | accept p50 {rec['accept_ms']['p50']} "
           f"p95 {rec['accept_ms']['p95']} p99 {rec['accept_ms']['p99']} ms | submit->batch done "
           f"p50 {rec['batch_done_ms']['p50']} p99 {rec['batch_done_ms']['p99']} ms | errors {errors or 0}")
@@ -581,6 +591,7 @@ def main():
     b.add_argument("-n", type=int, default=10000, help="distinct products (10000)")
     b.add_argument("--batch", type=int, default=50, help="products per batch (50)")
     b.add_argument("-c", "--concurrency", type=int, default=8, help="clients (8)")
+    b.add_argument("--window", type=int, default=1, help="batches each client keeps in flight (1)")
     b.add_argument("--open", action="store_true", help="do not wait for a batch before the next")
     p = sub.add_parser("pickup", parents=[common])
     p.add_argument("-m", type=int, default=200, help="jobs, one at a time (200)")
@@ -595,8 +606,8 @@ def main():
             ap.error("need n >= 1, concurrency >= 1, 0 <= wait <= 30")
         return asyncio.run(run_uncached(args))
     if args.cmd == "batches":
-        if args.n < 1 or not 1 <= args.batch <= 50 or args.concurrency < 1:
-            ap.error("need n >= 1, 1 <= batch <= 50, concurrency >= 1")
+        if args.n < 1 or not 1 <= args.batch <= 50 or args.concurrency < 1 or args.window < 1:
+            ap.error("need n >= 1, 1 <= batch <= 50, concurrency >= 1, window >= 1")
         return asyncio.run(run_batches(args))
     if not args.database_url:
         ap.error("pickup needs --database-url (or DATABASE_URL)")

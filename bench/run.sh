@@ -11,7 +11,9 @@
 #            server's CPU µs per request and peak RSS (bench/cached_lib.sh, bench/cached_mix.py)
 # cached15   the same for 15 s per run (-z 15s)
 # uncached   bench/loadgen.py uncached: N distinct products, submit -> result latency, validations/s;
-#            then bench/loadgen.py batches: N more as batches of 50 from 8 clients (accept latency);
+#            then bench/loadgen.py batches: N more as batches of 50 from 8 clients (accept latency),
+#            each client waiting for its batch (400 in flight), and N more with 3 batches in flight
+#            per client (1,200 in flight, about the singles' 1,000: the worker saturated);
 #            both print CPU ms per validation of every component (/proc: api, worker, postgres,
 #            redis, sandbox)
 # pipeline   bench/pipeline.py: DF_BENCH_JOBS (100,000) canary jobs through the durable path,
@@ -231,6 +233,11 @@ job_round() {
     # shellcheck disable=SC2086
     python3 bench/loadgen.py batches --url "$DF_API_URL" --key "$KEY" -n "${DF_BENCH_N:-10000}" -c 8 \
       --out "$JSONL" --label "$STAMP${1:+ $1}" --redis-url "$REDIS_URL" --cpu $cpu || warn "batches: not every batch completed"
+    quiet
+    log "batches, worker saturated: ${DF_BENCH_N:-10000} products in batches of 50 from 8 clients, 3 in flight each"
+    # shellcheck disable=SC2086
+    python3 bench/loadgen.py batches --url "$DF_API_URL" --key "$KEY" -n "${DF_BENCH_N:-10000}" -c 8 --window 3 \
+      --out "$JSONL" --label "$STAMP${1:+ $1}" --redis-url "$REDIS_URL" --cpu $cpu || warn "batches (window 3): not every batch completed"
   fi
 }
 

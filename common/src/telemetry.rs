@@ -3,24 +3,62 @@
 use std::io::IsTerminal;
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry, filter::Targets, fmt, layer::SubscriberExt, util::SubscriberInitExt,
+};
 
 use crate::metric_names as m;
+
+/// The log filter when `RUST_LOG` is unset or unusable.
+const DEFAULT_DIRECTIVES: &str = "info,sqlx=warn,apalis=warn,apalis_core=warn";
 
 /// Installs the tracing subscriber: JSON lines in production, readable text otherwise, coloured
 /// only on a terminal (escape codes in a log file are noise, and colouring every span's fields
 /// cost about 1 % of the API's CPU on the cached path).
+///
+/// The filter is `RUST_LOG` (else [`DEFAULT_DIRECTIVES`]). Directives of targets and levels only,
+/// the usual case, become a static [`Targets`] filter, decided once per call site; `EnvFilter`
+/// is kept for directives that name spans or fields (`[...]`). `EnvFilter` tracks every span it
+/// sees in a locked map, read again each time a span is entered, left or closed: on the cached
+/// path, one request span entered at every poll.
 pub fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,apalis=warn,apalis_core=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal());
+    let directives = std::env::var(EnvFilter::DEFAULT_ENV)
+        .ok()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_DIRECTIVES.to_owned());
+    match static_filter(&directives) {
+        Some(targets) => install(targets, json),
+        None => install(
+            EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new(DEFAULT_DIRECTIVES)),
+            json,
+        ),
+    }
+}
+
+/// `directives` as a static filter, when they name only targets and levels.
+fn static_filter(directives: &str) -> Option<Targets> {
+    if directives.contains('[') {
+        return None;
+    }
+    directives.parse().ok()
+}
+
+/// The subscriber: `filter`, then the formatter.
+fn install<F>(filter: F, json: bool)
+where
+    F: Layer<Registry> + Send + Sync + 'static,
+{
+    let ansi = std::io::stdout().is_terminal();
+    let registry = tracing_subscriber::registry().with(filter);
     // A second initialisation (tests that start several services in one process) is harmless.
     let _ = if json {
-        builder.json().flatten_event(true).try_init()
+        registry
+            .with(fmt::layer().json().flatten_event(true).with_target(false).with_ansi(ansi))
+            .try_init()
     } else {
-        builder.compact().try_init()
+        registry
+            .with(fmt::layer().compact().with_target(false).with_ansi(ansi))
+            .try_init()
     };
 }
 
@@ -167,5 +205,22 @@ mod tests {
             .and_then(|v| v.parse().ok())
             .expect("rss line");
         assert!(rss > 1_000_000.0, "a test process uses more than 1 MB: {rss}");
+    }
+
+    #[test]
+    fn target_and_level_directives_get_the_static_filter() {
+        use tracing::Level;
+        let targets = super::static_filter(super::DEFAULT_DIRECTIVES).expect("the default is static");
+        assert!(targets.would_enable("dropforge_api::lookup", &Level::INFO));
+        assert!(!targets.would_enable("dropforge_api::lookup", &Level::DEBUG));
+        assert!(!targets.would_enable("sqlx::query", &Level::INFO));
+        assert!(targets.would_enable("sqlx::query", &Level::WARN));
+        assert!(!targets.would_enable("apalis_core::worker", &Level::INFO));
+        let debug = super::static_filter("warn,dropforge_worker=debug").expect("static");
+        assert!(debug.would_enable("dropforge_worker::jobs", &Level::DEBUG));
+        assert!(!debug.would_enable("hyper::proto", &Level::INFO));
+        // Span and field directives need the dynamic filter.
+        assert!(super::static_filter("info,dropforge_api[request{route=/v1/jobs}]=debug").is_none());
+        assert!(super::static_filter("info,not a directive=verbose").is_none());
     }
 }
