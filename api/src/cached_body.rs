@@ -4,8 +4,9 @@
 use std::io::Write;
 
 use axum::{
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    body::Body,
+    http::{HeaderMap, HeaderValue, header},
+    response::Response,
 };
 use bytes::Bytes;
 
@@ -58,12 +59,17 @@ impl CachedBody {
             Some("gzip") if self.gzip.is_some() => (self.gzip.clone(), Some("gzip")),
             _ => (None, None),
         };
-        let mut response = (StatusCode::OK, body.unwrap_or_else(|| self.plain.clone())).into_response();
-        // Room for every header the edge adds on the way out, so the map never grows (rehashes).
+        // `Response::new` starts with an empty map (no allocation; `Bytes::into_response` would
+        // allocate one for its own `Content-Type`), replaced by one with room for every header the
+        // edge adds on the way out, so the map never grows (rehashes). The status is 200.
+        let mut response = Response::new(Body::from(body.unwrap_or_else(|| self.plain.clone())));
         *response.headers_mut() = HeaderMap::with_capacity(ANSWER_HEADERS);
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert("cache-status", HeaderValue::from_static(cache_status));
+        headers.insert(
+            crate::header_names::CACHE_STATUS,
+            HeaderValue::from_static(cache_status),
+        );
         if self.br.is_some() {
             headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         }

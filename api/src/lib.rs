@@ -7,6 +7,7 @@ pub mod documents;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod header_names;
 pub mod http_metrics;
 pub mod http_threads;
 pub mod key_cache;

@@ -53,7 +53,13 @@ where
     // A second initialisation (tests that start several services in one process) is harmless.
     let _ = if json {
         registry
-            .with(fmt::layer().json().flatten_event(true).with_target(false).with_ansi(ansi))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_target(false)
+                    .with_ansi(ansi),
+            )
             .try_init()
     } else {
         registry

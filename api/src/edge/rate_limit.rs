@@ -368,7 +368,7 @@ impl Limits {
 /// `RateLimit-Policy` for every applied policy and `RateLimit` for the most restrictive one.
 fn set_headers(limits: &Limits, headers: &mut HeaderMap, outcomes: &[Outcome], tightest: Option<&Outcome>) {
     if let Some(v) = limits.policy_header(outcomes) {
-        headers.insert("ratelimit-policy", v);
+        headers.insert(crate::header_names::RATELIMIT_POLICY, v);
     }
     if let Some(o) = tightest {
         let t = if o.decision.allowed {
@@ -379,7 +379,7 @@ fn set_headers(limits: &Limits, headers: &mut HeaderMap, outcomes: &[Outcome], t
         // The string's buffer becomes the header's: one allocation, no copy.
         let value = format!("\"{}\";r={};t={}", o.name, o.decision.remaining, t);
         if let Ok(v) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) {
-            headers.insert("ratelimit", v);
+            headers.insert(crate::header_names::RATELIMIT, v);
         }
     }
 }

@@ -92,9 +92,12 @@ pub async fn job_answer(
             location,
         );
     }
-    headers.insert("cache-status", HeaderValue::from_static("dropforge; fwd=miss"));
+    headers.insert(
+        crate::header_names::CACHE_STATUS,
+        HeaderValue::from_static("dropforge; fwd=miss"),
+    );
     if let Some(v) = applied(wait) {
-        headers.insert("preference-applied", v);
+        headers.insert(crate::header_names::PREFERENCE_APPLIED, v);
     }
     Ok(response)
 }

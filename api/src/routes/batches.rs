@@ -67,9 +67,10 @@ pub async fn create_batch(
     let (batch, document) = match submit_batch(&state, tenant, &request, webhook_url, request_id.as_deref()).await? {
         Outcome::Cached(body) => {
             let mut response = (StatusCode::OK, Json(body)).into_response();
-            response
-                .headers_mut()
-                .insert("cache-status", HeaderValue::from_static("dropforge; hit"));
+            response.headers_mut().insert(
+                crate::header_names::CACHE_STATUS,
+                HeaderValue::from_static("dropforge; hit"),
+            );
             return Ok(response);
         }
         Outcome::Created { batch, document } => (batch, document),

@@ -99,7 +99,7 @@ pub async fn get_job(
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     if let Some(v) = wait::applied(wait) {
-        h.insert("preference-applied", v);
+        h.insert(crate::header_names::PREFERENCE_APPLIED, v);
     }
     Ok(response)
 }
