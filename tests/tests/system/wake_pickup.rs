@@ -64,7 +64,9 @@ async fn a_push_wakes_an_idle_worker_before_its_tick() {
     for i in 1..=TRIES {
         tokio::time::sleep(GAP).await;
         let (status, _, body) = client.validate(&product_id(1, i as u32), None).await;
-        assert_eq!(status, 202, "{body}");
+        // 202 as a rule; 200 when the worker finished the job before the API read it back for
+        // the answer (a fast pickup on a busy machine): the job document either way.
+        assert!(status == 202 || status == 200, "{status}: {body}");
         let id: Uuid = body["id"].as_str().and_then(|s| s.parse().ok()).expect("job id");
         pickups.push(pickup(&env, id).await);
     }
