@@ -73,7 +73,10 @@ async fn take(pool: &PgPool, class: JobClass, n: usize) -> Vec<Uuid> {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let ids: Vec<Uuid> = taken.iter().map(|(id, _)| id.0).collect();
+    transitions::record_drain(pool, JobKind::Validation, class, &taken.per_tenant)
+        .await
+        .unwrap();
+    let ids: Vec<Uuid> = taken.jobs.iter().map(|(id, _)| id.0).collect();
     let owners: HashMap<Uuid, Uuid> = sqlx::query_as("select id, tenant_id from jobs where id = any($1)")
         .bind(&ids)
         .fetch_all(pool)
@@ -321,6 +324,38 @@ async fn a_batch_over_the_quota_is_refused_whole_and_leaves_nothing(pool: PgPool
     sched::repair_queued(&pool).await.unwrap();
     assert_eq!(queued_counter(&pool, t).await, 90);
     assert!(jobs::create_or_join(&pool, &single(t, "one-more")).await.is_ok());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_dispatch_round_in_progress_does_not_hold_the_tenants_row(pool: PgPool) {
+    let t = tenant(&pool, "d").await;
+    batch(&pool, t, &keys("a", 5)).await.unwrap();
+    // A dispatcher took the jobs and is pushing them to Redis: its transaction is open.
+    let mut round = pool.begin().await.unwrap();
+    let taken = transitions::take_due(&mut round, JobKind::Validation, JobClass::Bulk, 10)
+        .await
+        .unwrap();
+    assert_eq!(taken.jobs.len(), 5);
+    assert_eq!(taken.per_tenant, vec![(t, 5)]);
+    // Meanwhile the tenant submits again: creating jobs updates the same scheduling row, and must
+    // not wait for the round (it did while the round counted the drain in its own transaction).
+    let submitted = tokio::time::timeout(Duration::from_secs(5), batch(&pool, t, &keys("b", 5))).await;
+    assert!(
+        matches!(submitted, Ok(Ok(_))),
+        "the submission waited for the dispatch round: {submitted:?}"
+    );
+    round.commit().await.unwrap();
+    assert_eq!(
+        queued_counter(&pool, t).await,
+        10,
+        "the drain is counted after the commit"
+    );
+    transitions::record_drain(&pool, JobKind::Validation, JobClass::Bulk, &taken.per_tenant)
+        .await
+        .unwrap();
+    assert_eq!(queued_counter(&pool, t).await, 5);
+    sched::repair_queued(&pool).await.unwrap();
+    assert_eq!(queued_counter(&pool, t).await, 5, "the counter matches the jobs table");
 }
 
 #[sqlx::test(migrations = "../migrations")]

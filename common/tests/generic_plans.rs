@@ -259,9 +259,13 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
     let taken = call!(jobs::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 10));
     tx.commit().await.expect("commit");
     let mut tx = pool.begin().await.expect("begin");
-    let _bulk = call!(jobs::take_due(&mut tx, JobKind::Validation, JobClass::Bulk, 10));
+    let bulk = call!(jobs::take_due(&mut tx, JobKind::Validation, JobClass::Bulk, 10));
     tx.commit().await.expect("commit");
-    let dispatched: Vec<(Uuid, String)> = taken.iter().map(|(id, t)| (id.0, t.to_string())).collect();
+    count! {
+        jobs::record_drain(pool, JobKind::Validation, JobClass::Interactive, &taken.per_tenant);
+        jobs::record_drain(pool, JobKind::Validation, JobClass::Bulk, &bulk.per_tenant);
+    }
+    let dispatched: Vec<(Uuid, String)> = taken.jobs.iter().map(|(id, t)| (id.0, t.to_string())).collect();
     let owner = "plans-worker";
     let lease = Duration::from_secs(15);
     count! {

@@ -343,7 +343,8 @@ async fn pending_work_names_the_queues_and_kinds_a_round_must_serve(pool: PgPool
     let mut tx = pool.begin().await.unwrap();
     let taken = transitions::take_due(&mut tx, JobKind::Validation, Interactive, 10)
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     tx.commit().await.unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].0, a);
@@ -400,7 +401,8 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
     let mut tx = pool.begin().await.unwrap();
     let taken = transitions::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 10)
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     let mut ids: Vec<JobId> = taken.iter().map(|(id, _)| *id).collect();
     ids.sort();
     let mut want = vec![a, b];
@@ -411,6 +413,7 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
         transitions::take_due(&mut other, JobKind::Validation, JobClass::Interactive, 10)
             .await
             .unwrap()
+            .jobs
             .is_empty()
     );
     other.rollback().await.unwrap();
@@ -428,6 +431,7 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
         transitions::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 10)
             .await
             .unwrap()
+            .jobs
             .is_empty()
     );
     tx.rollback().await.unwrap();
@@ -439,7 +443,8 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
     let mut tx = pool.begin().await.unwrap();
     let s = transitions::take_due(&mut tx, JobKind::Search, JobClass::Interactive, 10)
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     assert_eq!(s.len(), 1);
     tx.rollback().await.unwrap();
     assert!(row(&pool, search).await.dispatched_at.is_none());
@@ -456,7 +461,8 @@ async fn take_due_dispatches_each_due_job_once(pool: PgPool) {
     let mut tx = pool.begin().await.unwrap();
     let again = transitions::take_due(&mut tx, JobKind::Validation, JobClass::Interactive, 1)
         .await
-        .unwrap();
+        .unwrap()
+        .jobs;
     tx.commit().await.unwrap();
     assert_eq!(again.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![first]);
 

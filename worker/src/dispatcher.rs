@@ -104,17 +104,23 @@ async fn dispatch_queue(
     room: usize,
 ) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let jobs = db::jobs::take_due(&mut tx, kind, class, room).await?;
-    if jobs.is_empty() {
+    let taken = db::jobs::take_due(&mut tx, kind, class, room).await?;
+    if taken.jobs.is_empty() {
         tx.rollback().await?;
         return Ok(0);
     }
-    match queue.push_to(kind, class, &jobs).await {
+    match queue.push_to(kind, class, &taken.jobs).await {
         Ok(()) => {
             tx.commit().await?;
             metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "dispatched")
-                .increment(jobs.len() as u64);
-            Ok(jobs.len())
+                .increment(taken.jobs.len() as u64);
+            // After the commit, in a statement of its own: the tenants' rows are locked for that
+            // statement only, not through the push (every submission of a tenant updates its row).
+            if let Err(e) = db::jobs::record_drain(pool, kind, class, &taken.per_tenant).await {
+                tracing::warn!(kind = kind.as_str(), class = class.as_str(), error = %e,
+                    "counting the dispatched jobs failed; the reconciler repairs the counters");
+            }
+            Ok(taken.jobs.len())
         }
         Err(e) => {
             tx.rollback().await?;

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::sched::{self, BacklogFull};
 pub use super::transitions::{
-    PendingWork, cancel, claim, claim_many, mark_failed, mark_succeeded, pending_work, promote_due, renew_leases,
-    requeue_expired, reschedule, settle_dispatches, succeed_many, take_due, undo_dispatch,
+    PendingWork, Taken, cancel, claim, claim_many, mark_failed, mark_succeeded, pending_work, promote_due,
+    record_drain, renew_leases, requeue_expired, reschedule, settle_dispatches, succeed_many, take_due, undo_dispatch,
 };
 use crate::domain::{JobClass, JobId, JobKind, JobStatus, TenantId};
 

@@ -268,19 +268,33 @@ pub struct PendingWork {
     pub due: Vec<JobKind>,
 }
 
+/// What [`take_due`] took: the jobs to push, and how many of them each tenant had queued.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taken {
+    /// The jobs marked dispatched, with their fresh task ids, in tag order.
+    pub jobs: Vec<(JobId, Ulid)>,
+    /// Jobs taken per tenant, in tenant order: what [`record_drain`] counts once `tx` committed.
+    pub per_tenant: Vec<(TenantId, i32)>,
+}
+
 /// Selects up to `limit` due, undispatched `queued` jobs of `kind` and `class` in tag order
 /// (`vft`, then id), skipping rows another dispatcher holds, marks them dispatched under fresh
 /// task ids and returns them; the caller pushes them, then commits `tx` (or rolls back on
-/// failure, leaving them undispatched). In the same statement the tenants' queued counters go
-/// down by what was taken from each (once per round, rows locked in tenant order), and the
-/// queue's virtual time moves up to the highest tag taken. A transaction-scoped advisory lock
-/// per queue lets one dispatcher at a time fill it: another one takes nothing this round.
+/// failure, leaving them undispatched), then counts the drain ([`record_drain`]). In the same
+/// statement the queue's virtual time moves up to the highest tag taken. A transaction-scoped
+/// advisory lock per queue lets one dispatcher at a time fill it: another one takes nothing this
+/// round.
+///
+/// The tenants' scheduling rows are not touched here: every submission of a tenant updates its
+/// row, and a row locked by this transaction stayed locked through the push to Redis, so each of
+/// the tenant's submissions waited for the dispatcher's round trip (batch accept p95 of 121-141
+/// ms with the worker saturated, most of it queueing on that row).
 pub async fn take_due(
     tx: &mut Transaction<'_, Postgres>,
     kind: JobKind,
     class: JobClass,
     limit: usize,
-) -> Result<Vec<(JobId, Ulid)>, sqlx::Error> {
+) -> Result<Taken, sqlx::Error> {
     // Fresh task ids without sending one per row: a new ULID's first 22 characters (its time and
     // 62 random bits) followed by the row number in 4 hex digits (all valid ULID characters).
     let base: String = Ulid::generate().to_string().chars().take(22).collect();
@@ -298,31 +312,13 @@ pub async fn take_due(
              update jobs j set dispatched_at = now(), queue_task_id = $4 || lpad(upper(to_hex(n.rn)), 4, '0')
              from numbered n where j.id = n.id
              returning j.id, j.queue_task_id
-         ), per_tenant as (
-             select tenant_id, count(*)::int4 as n from picked group by tenant_id
-         ), locked as (
-             select s.tenant_id from tenant_sched s
-             where s.kind = $1 and s.class = $2 and s.tenant_id in (select tenant_id from per_tenant)
-             order by s.tenant_id for update
-         ), drained as (
-             update tenant_sched s set
-                 queued = greatest(s.queued - p.n, 0),
-                 drained = s.drained + p.n,
-                 drain_rate = case when now() - s.drain_mark_at >= interval '10 seconds'
-                     then (s.drained + p.n - s.drain_mark) / extract(epoch from now() - s.drain_mark_at)::float8
-                     else s.drain_rate end,
-                 drain_mark = case when now() - s.drain_mark_at >= interval '10 seconds'
-                     then s.drained + p.n else s.drain_mark end,
-                 drain_mark_at = case when now() - s.drain_mark_at >= interval '10 seconds'
-                     then now() else s.drain_mark_at end
-             from per_tenant p join locked l on l.tenant_id = p.tenant_id
-             where s.tenant_id = p.tenant_id and s.kind = $1 and s.class = $2
          ), clock as (
              insert into sched_clock (kind, class, vt)
              select $1, $2, max(vft) from picked having count(*) > 0
              on conflict (kind, class) do update set vt = greatest(sched_clock.vt, excluded.vt)
          )
-         select id as "id!", queue_task_id as "task!" from marked"#,
+         select m.id as "id!", m.queue_task_id as "task!", p.tenant_id as "tenant!"
+         from marked m join picked p on p.id = m.id"#,
         kind.as_str(),
         class.as_i16(),
         i64::try_from(limit.min(0xFFFF)).unwrap_or(0xFFFF),
@@ -330,10 +326,67 @@ pub async fn take_due(
     )
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| Some((JobId(r.id), Ulid::from_string(&r.task).ok()?)))
-        .collect())
+    let mut taken = Taken::default();
+    let mut counts: HashMap<Uuid, i32> = HashMap::new();
+    for row in rows {
+        let Ok(task) = Ulid::from_string(&row.task) else {
+            continue;
+        };
+        taken.jobs.push((JobId(row.id), task));
+        *counts.entry(row.tenant).or_default() += 1;
+    }
+    // Tag order, as the queue is filled.
+    taken.jobs.sort_by_key(|(_, task)| *task);
+    let mut per_tenant: Vec<(TenantId, i32)> = counts.into_iter().map(|(t, n)| (TenantId(t), n)).collect();
+    per_tenant.sort_by_key(|(t, _)| t.0);
+    taken.per_tenant = per_tenant;
+    Ok(taken)
+}
+
+/// Counts a committed dispatch round of `kind` and `class` in its tenants' scheduling rows: each
+/// tenant's queued counter goes down by what was taken from it, and the recent drain rate (the
+/// `Retry-After` of a refused submission) is updated every 10 seconds. One short statement of its
+/// own, rows locked in tenant order, so the rows are held for the statement and its commit only.
+/// A worker that stops between the round's commit and this leaves the counters high until the
+/// reconciler repairs them ([`super::sched::repair_queued`]).
+pub async fn record_drain(
+    db: impl PgExecutor<'_>,
+    kind: JobKind,
+    class: JobClass,
+    per_tenant: &[(TenantId, i32)],
+) -> Result<(), sqlx::Error> {
+    if per_tenant.is_empty() {
+        return Ok(());
+    }
+    let (tenants, counts): (Vec<Uuid>, Vec<i32>) = per_tenant.iter().map(|(t, n)| (t.0, *n)).unzip();
+    sqlx::query!(
+        r#"with per_tenant as (
+             select * from unnest($3::uuid[], $4::int4[]) as p(tenant_id, n)
+         ), locked as (
+             select s.tenant_id from tenant_sched s
+             where s.kind = $1 and s.class = $2 and s.tenant_id in (select tenant_id from per_tenant)
+             order by s.tenant_id for update
+         )
+         update tenant_sched s set
+             queued = greatest(s.queued - p.n, 0),
+             drained = s.drained + p.n,
+             drain_rate = case when now() - s.drain_mark_at >= interval '10 seconds'
+                 then (s.drained + p.n - s.drain_mark) / extract(epoch from now() - s.drain_mark_at)::float8
+                 else s.drain_rate end,
+             drain_mark = case when now() - s.drain_mark_at >= interval '10 seconds'
+                 then s.drained + p.n else s.drain_mark end,
+             drain_mark_at = case when now() - s.drain_mark_at >= interval '10 seconds'
+                 then now() else s.drain_mark_at end
+         from per_tenant p join locked l on l.tenant_id = p.tenant_id
+         where s.tenant_id = p.tenant_id and s.kind = $1 and s.class = $2"#,
+        kind.as_str(),
+        class.as_i16(),
+        &tenants,
+        &counts,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Queues the `scheduled` jobs of `kind` that are due (at most `limit`, oldest first, skipping
