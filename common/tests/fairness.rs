@@ -72,10 +72,10 @@ async fn take(pool: &PgPool, class: JobClass, n: usize) -> Vec<Uuid> {
     let taken = transitions::take_due(&mut tx, JobKind::Validation, class, n)
         .await
         .unwrap();
-    tx.commit().await.unwrap();
-    transitions::record_drain(pool, JobKind::Validation, class, &taken.per_tenant)
+    transitions::record_drain(&mut *tx, JobKind::Validation, class, &taken.per_tenant)
         .await
         .unwrap();
+    tx.commit().await.unwrap();
     let ids: Vec<Uuid> = taken.jobs.iter().map(|(id, _)| id.0).collect();
     let owners: HashMap<Uuid, Uuid> = sqlx::query_as("select id, tenant_id from jobs where id = any($1)")
         .bind(&ids)
@@ -338,21 +338,18 @@ async fn a_dispatch_round_in_progress_does_not_hold_the_tenants_row(pool: PgPool
     assert_eq!(taken.jobs.len(), 5);
     assert_eq!(taken.per_tenant, vec![(t, 5)]);
     // Meanwhile the tenant submits again: creating jobs updates the same scheduling row, and must
-    // not wait for the round (it did while the round counted the drain in its own transaction).
+    // not wait for the push (it did while the taking statement counted the drain).
     let submitted = tokio::time::timeout(Duration::from_secs(5), batch(&pool, t, &keys("b", 5))).await;
     assert!(
         matches!(submitted, Ok(Ok(_))),
         "the submission waited for the dispatch round: {submitted:?}"
     );
-    round.commit().await.unwrap();
-    assert_eq!(
-        queued_counter(&pool, t).await,
-        10,
-        "the drain is counted after the commit"
-    );
-    transitions::record_drain(&pool, JobKind::Validation, JobClass::Bulk, &taken.per_tenant)
+    assert_eq!(queued_counter(&pool, t).await, 10);
+    // Pushed: the round counts its drain and commits.
+    transitions::record_drain(&mut *round, JobKind::Validation, JobClass::Bulk, &taken.per_tenant)
         .await
         .unwrap();
+    round.commit().await.unwrap();
     assert_eq!(queued_counter(&pool, t).await, 5);
     sched::repair_queued(&pool).await.unwrap();
     assert_eq!(queued_counter(&pool, t).await, 5, "the counter matches the jobs table");

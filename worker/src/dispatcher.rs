@@ -111,15 +111,12 @@ async fn dispatch_queue(
     }
     match queue.push_to(kind, class, &taken.jobs).await {
         Ok(()) => {
+            // After the push, just before the commit: the tenants' rows are locked from here to
+            // the commit, not through the push (every submission of a tenant updates its row).
+            db::jobs::record_drain(&mut *tx, kind, class, &taken.per_tenant).await?;
             tx.commit().await?;
             metrics::counter!(m::JOBS_ENQUEUED_TOTAL, "kind" => kind.as_str(), "outcome" => "dispatched")
                 .increment(taken.jobs.len() as u64);
-            // After the commit, in a statement of its own: the tenants' rows are locked for that
-            // statement only, not through the push (every submission of a tenant updates its row).
-            if let Err(e) = db::jobs::record_drain(pool, kind, class, &taken.per_tenant).await {
-                tracing::warn!(kind = kind.as_str(), class = class.as_str(), error = %e,
-                    "counting the dispatched jobs failed; the reconciler repairs the counters");
-            }
             Ok(taken.jobs.len())
         }
         Err(e) => {

@@ -273,22 +273,21 @@ pub struct PendingWork {
 pub struct Taken {
     /// The jobs marked dispatched, with their fresh task ids, in tag order.
     pub jobs: Vec<(JobId, Ulid)>,
-    /// Jobs taken per tenant, in tenant order: what [`record_drain`] counts once `tx` committed.
+    /// Jobs taken per tenant, in tenant order: what [`record_drain`] counts once they are pushed.
     pub per_tenant: Vec<(TenantId, i32)>,
 }
 
 /// Selects up to `limit` due, undispatched `queued` jobs of `kind` and `class` in tag order
 /// (`vft`, then id), skipping rows another dispatcher holds, marks them dispatched under fresh
-/// task ids and returns them; the caller pushes them, then commits `tx` (or rolls back on
-/// failure, leaving them undispatched), then counts the drain ([`record_drain`]). In the same
+/// task ids and returns them; the caller pushes them, counts the drain ([`record_drain`]) and
+/// commits `tx` (or rolls back on failure, leaving them undispatched). In the same
 /// statement the queue's virtual time moves up to the highest tag taken. A transaction-scoped
 /// advisory lock per queue lets one dispatcher at a time fill it: another one takes nothing this
 /// round.
 ///
 /// The tenants' scheduling rows are not touched here: every submission of a tenant updates its
-/// row, and a row locked by this transaction stayed locked through the push to Redis, so each of
-/// the tenant's submissions waited for the dispatcher's round trip (batch accept p95 of 121-141
-/// ms with the worker saturated, most of it queueing on that row).
+/// row, and a row this statement locked stayed locked through the push to Redis, so each of the
+/// tenant's submissions waited for the push (for as long as Redis took to answer it).
 pub async fn take_due(
     tx: &mut Transaction<'_, Postgres>,
     kind: JobKind,
@@ -343,12 +342,12 @@ pub async fn take_due(
     Ok(taken)
 }
 
-/// Counts a committed dispatch round of `kind` and `class` in its tenants' scheduling rows: each
-/// tenant's queued counter goes down by what was taken from it, and the recent drain rate (the
-/// `Retry-After` of a refused submission) is updated every 10 seconds. One short statement of its
-/// own, rows locked in tenant order, so the rows are held for the statement and its commit only.
-/// A worker that stops between the round's commit and this leaves the counters high until the
-/// reconciler repairs them ([`super::sched::repair_queued`]).
+/// Counts a dispatch round of `kind` and `class` in its tenants' scheduling rows: each tenant's
+/// queued counter goes down by what was taken from it, and the recent drain rate (the
+/// `Retry-After` of a refused submission) is updated every 10 seconds; rows locked in tenant
+/// order. The dispatcher runs it in the round's transaction after the push to Redis, right before
+/// the commit, so the rows are locked for that last round trip only, and a round still commits
+/// once.
 pub async fn record_drain(
     db: impl PgExecutor<'_>,
     kind: JobKind,
