@@ -8,9 +8,17 @@ use axum::{Router, routing::get};
 use dropforge_common::{config::Config, shutdown, shutdown::Shutdown, telemetry};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker.threads)
+        .enable_all()
+        .build()?
+        .block_on(serve(config))
+}
+
+/// The worker, its metrics listener and its shutdown signal, on the runtime `main` built.
+async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init_tracing(config.log_json);
     let handle = telemetry::install_metrics()?;
     let stop = Shutdown::new();

@@ -148,6 +148,7 @@ impl Config {
             },
             worker: WorkerConfig {
                 metrics_listen: r.addr("DF_WORKER_METRICS_LISTEN", "127.0.0.1:9465"),
+                threads: r.parse("DF_WORKER_THREADS", cores()).max(1),
                 concurrency,
                 bulk_concurrency: r.parse("DF_WORKER_BULK_CONCURRENCY", concurrency),
                 poll_interval: r.millis("DF_WORKER_POLL_MS", 250),
