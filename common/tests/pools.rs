@@ -7,14 +7,9 @@
 use dropforge_common::db::{self, Planning};
 use sqlx::PgPool;
 
-async fn setting(pool: &PgPool, name: &str) -> String {
-    let sql = match name {
-        "jit" => "show jit",
-        "plan_cache_mode" => "show plan_cache_mode",
-        "enable_seqscan" => "show enable_seqscan",
-        other => panic!("no query for {other}"),
-    };
-    sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await.expect(name)
+/// The answer of a `show` statement.
+async fn show(pool: &PgPool, sql: &'static str) -> String {
+    sqlx::query_scalar::<_, String>(sql).fetch_one(pool).await.expect(sql)
 }
 
 #[tokio::test]
@@ -22,10 +17,10 @@ async fn every_pool_runs_without_jit_and_only_the_fixed_one_with_generic_plans()
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
     let adaptive = db::connect(&url, 2).await.expect("connect");
     let fixed = db::connect_planned(&url, 2, Planning::Fixed).await.expect("connect");
-    assert_eq!(setting(&adaptive, "jit").await, "off");
-    assert_eq!(setting(&adaptive, "plan_cache_mode").await, "auto");
-    assert_eq!(setting(&adaptive, "enable_seqscan").await, "on");
-    assert_eq!(setting(&fixed, "jit").await, "off");
-    assert_eq!(setting(&fixed, "plan_cache_mode").await, "force_generic_plan");
-    assert_eq!(setting(&fixed, "enable_seqscan").await, "off");
+    assert_eq!(show(&adaptive, "show jit").await, "off");
+    assert_eq!(show(&adaptive, "show plan_cache_mode").await, "auto");
+    assert_eq!(show(&adaptive, "show enable_seqscan").await, "on");
+    assert_eq!(show(&fixed, "show jit").await, "off");
+    assert_eq!(show(&fixed, "show plan_cache_mode").await, "force_generic_plan");
+    assert_eq!(show(&fixed, "show enable_seqscan").await, "off");
 }

@@ -26,7 +26,10 @@
 //! [`finish_ready`] and [`mark_running`]) run the statement of their group form with one id:
 //! one statement per transition, checked at compile time, with the same guards.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 
 use serde_json::Value;
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
@@ -325,21 +328,21 @@ pub async fn take_due(
     )
     .fetch_all(&mut **tx)
     .await?;
-    let mut taken = Taken::default();
-    let mut counts: HashMap<Uuid, i32> = HashMap::new();
+    let mut jobs = Vec::with_capacity(rows.len());
+    let mut counts: BTreeMap<Uuid, i32> = BTreeMap::new();
     for row in rows {
         let Ok(task) = Ulid::from_string(&row.task) else {
             continue;
         };
-        taken.jobs.push((JobId(row.id), task));
+        jobs.push((JobId(row.id), task));
         *counts.entry(row.tenant).or_default() += 1;
     }
     // Tag order, as the queue is filled.
-    taken.jobs.sort_by_key(|(_, task)| *task);
-    let mut per_tenant: Vec<(TenantId, i32)> = counts.into_iter().map(|(t, n)| (TenantId(t), n)).collect();
-    per_tenant.sort_by_key(|(t, _)| t.0);
-    taken.per_tenant = per_tenant;
-    Ok(taken)
+    jobs.sort_by_key(|(_, task)| *task);
+    Ok(Taken {
+        jobs,
+        per_tenant: counts.into_iter().map(|(t, n)| (TenantId(t), n)).collect(),
+    })
 }
 
 /// Counts a dispatch round of `kind` and `class` in its tenants' scheduling rows: each tenant's
