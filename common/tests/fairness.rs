@@ -43,12 +43,7 @@ fn single(tenant: TenantId, key: &str) -> NewJob {
 
 /// Submits `keys` as one batch of `tenant` (the batch row, its children, its items), as the API does.
 async fn batch(pool: &PgPool, tenant: TenantId, keys: &[String]) -> Result<(JobId, Vec<Created>), CreateError> {
-    let mut tx = pool.begin().await?;
-    let batch = JobId(
-        batches::create(&mut *tx, tenant, &json!({"products": []}), None, None, &[])
-            .await?
-            .id,
-    );
+    let batch = JobId::generate();
     let children: Vec<NewJob> = keys
         .iter()
         .map(|k| NewJob {
@@ -57,8 +52,17 @@ async fn batch(pool: &PgPool, tenant: TenantId, keys: &[String]) -> Result<(JobI
         })
         .collect();
     let ids: Vec<JobId> = children.iter().map(|_| JobId::generate()).collect();
-    let created = jobs::create_or_join_many(&mut tx, &children, &ids).await?;
-    tx.commit().await?;
+    let input = json!({"products": []});
+    let new_batch = batches::NewBatch {
+        id: batch,
+        tenant,
+        input: &input,
+        webhook_url: None,
+        request_id: None,
+        items: &[],
+    };
+    let mut conn = pool.acquire().await?;
+    let (_, created) = jobs::create_batch(&mut conn, &new_batch, &children, &ids).await?;
     Ok((batch, created))
 }
 

@@ -247,12 +247,37 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
     let b = call!(jobs::create_or_join(pool, &new_job("plans:b", Some(task)))).id();
     let c = call!(jobs::create_or_join(pool, &new_job("plans:c", None))).id();
     let d = call!(jobs::create_or_join(pool, &new_job("plans:d", None))).id();
+    // A batch of two: "plans:a" joins the job in flight, "plans:e" is new.
+    let batch = JobId::generate();
+    let children = ["plans:a", "plans:e"].map(|key| NewJob {
+        parent_id: Some(batch),
+        ..new_job(key, None)
+    });
+    let child_ids = [JobId::generate(), JobId::generate()];
+    let items: Vec<batches::NewItem> = children
+        .iter()
+        .zip(child_ids)
+        .enumerate()
+        .map(|(i, (child, id))| batches::NewItem {
+            position: i32::try_from(i).expect("position"),
+            product: json!(product),
+            cache_key: child.dedupe_key.clone().unwrap_or_default(),
+            job_id: Some(id),
+            result: None,
+        })
+        .collect();
+    let batch_input = json!({"products": []});
+    let new_batch = batches::NewBatch {
+        id: batch,
+        tenant,
+        input: &batch_input,
+        webhook_url: None,
+        request_id: Some("req-plans"),
+        items: &items,
+    };
     let mut conn = pool.acquire().await.expect("acquire");
-    let _many = call!(jobs::create_or_join_many(
-        &mut conn,
-        &[new_job("plans:a", None), new_job("plans:e", None)],
-        &[JobId::generate(), JobId::generate()]
-    ));
+    let (_, in_batch) = call!(jobs::create_batch(&mut conn, &new_batch, &children, &child_ids));
+    assert_eq!(in_batch[0].id(), a, "the batch joined the job in flight");
     drop(conn);
     n += 6;
     let mut tx = pool.begin().await.expect("begin");
@@ -325,27 +350,9 @@ async fn prepare_statements(pool: &PgPool, setup: &PgPool) -> usize {
         job_results::fresh_for_key(pool, &job_key, 3_600.0);
     }
 
-    // Batches: create, items, progress, completion (per child and the reconciler's sweep).
-    let item = batches::NewItem {
-        position: 0,
-        product: json!(product),
-        cache_key: "plans:a".into(),
-        job_id: Some(a),
-        result: None,
-    };
-    let batch = JobId(
-        call!(batches::create(
-            pool,
-            tenant,
-            &json!({"products": []}),
-            None,
-            None,
-            std::slice::from_ref(&item)
-        ))
-        .id,
-    );
+    // Batches (created above, with the jobs): items, progress, completion (per child and the
+    // reconciler's sweep).
     count! {
-        batches::repoint_items(pool, batch, &[a.0], &[a.0]);
         batches::items(pool, batch);
         batches::items(pool, old_batch);
         batches::mark_running(pool, old_child);

@@ -515,7 +515,7 @@ async fn cancel_only_while_queued(pool: PgPool) {
 }
 
 /// A batch with one item per key, each served by a new child job, written as the API writes them:
-/// the batch with its items first, then the children with the ids the items name.
+/// the batch, its items and the children with the ids the items name, in one statement.
 async fn batch_of(pool: &PgPool, t: TenantId, keys: &[&str]) -> (JobId, Vec<JobId>) {
     let ids: Vec<JobId> = keys.iter().map(|_| JobId::generate()).collect();
     let items: Vec<batches::NewItem> = keys
@@ -530,13 +530,7 @@ async fn batch_of(pool: &PgPool, t: TenantId, keys: &[&str]) -> (JobId, Vec<JobI
             result: None,
         })
         .collect();
-    let mut tx = pool.begin().await.unwrap();
-    let batch = JobId(
-        batches::create(&mut *tx, t, &json!({"products": []}), None, None, &items)
-            .await
-            .unwrap()
-            .id,
-    );
+    let batch = JobId::generate();
     let children: Vec<NewJob> = keys
         .iter()
         .map(|key| {
@@ -545,9 +539,61 @@ async fn batch_of(pool: &PgPool, t: TenantId, keys: &[&str]) -> (JobId, Vec<JobI
             job
         })
         .collect();
-    let created = jobs::create_or_join_many(&mut tx, &children, &ids).await.unwrap();
-    tx.commit().await.unwrap();
+    let input = json!({"products": []});
+    let new_batch = batches::NewBatch {
+        id: batch,
+        tenant: t,
+        input: &input,
+        webhook_url: None,
+        request_id: None,
+        items: &items,
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    let (record, created) = jobs::create_batch(&mut conn, &new_batch, &children, &ids)
+        .await
+        .unwrap();
+    assert_eq!(record.id, batch.0);
     (batch, created.iter().map(|c| c.id()).collect())
+}
+
+/// A batch's miss that another submission creates after the batch's statement took its snapshot:
+/// the statement waits for that submission on the key, finds its own job not written, is refused
+/// by the items' check and runs again, joining the job. Nothing is written twice.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_batch_joins_a_job_created_while_it_was_written(pool: PgPool) {
+    let t = tenant(&pool, "t").await;
+    let mut other = pool.begin().await.unwrap();
+    let theirs = jobs::create_group(&mut other, &[new_job(t, JobKind::Validation, "k")], false)
+        .await
+        .unwrap()
+        .remove(0)
+        .expect("created")
+        .id();
+    let writing = tokio::spawn({
+        let pool = pool.clone();
+        async move { batch_of(&pool, t, &["k", "l"]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!writing.is_finished(), "the batch waits for the other submission's key");
+    other.commit().await.unwrap();
+    let (batch, children) = tokio::time::timeout(Duration::from_secs(10), writing)
+        .await
+        .expect("the batch is written once the other commits")
+        .unwrap();
+    assert_eq!(children[0], theirs, "the batch joined the job written meanwhile");
+    assert_ne!(children[1], theirs);
+    let items = batches::items(&pool, batch).await.unwrap();
+    assert_eq!(
+        items.iter().map(|i| i.job_id).collect::<Vec<_>>(),
+        vec![Some(theirs.0), Some(children[1].0)],
+        "each item names the job that serves it"
+    );
+    let jobs_of_k: i64 = sqlx::query_scalar("select count(*) from jobs where dedupe_key = 'validation:k'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(jobs_of_k, 1, "one job for the key");
+    assert_eq!(row(&pool, children[1]).await.status, JobStatus::Queued);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -1,17 +1,19 @@
 //! The batch read-through: every item looked up in the cache at once; when all are cached the
 //! batch is answered whole, otherwise the batch, one job per distinct miss (joined when already in
-//! flight) and its items commit in one transaction. The new jobs are bulk work: the dispatcher
+//! flight) and its items are written by one statement. The new jobs are bulk work: the dispatcher
 //! feeds them in tag order (never a direct push). A batch that would take the tenant over its
-//! quota of queued jobs is refused whole (`429`): the transaction is rolled back.
+//! quota of queued jobs is refused whole (`429`): nothing is written.
 
 use std::collections::HashMap;
-
-use uuid::Uuid;
 
 use dropforge_common::{
     JobStatus, cache,
     contract::{BatchInput, BatchOptions, ValidationInput},
-    db::{self, batches::NewItem, jobs::NewJob},
+    db::{
+        self,
+        batches::{NewBatch, NewItem},
+        jobs::NewJob,
+    },
     domain::{JobClass, JobId, JobKind, TenantId},
     scoring::MODEL,
 };
@@ -130,11 +132,13 @@ pub async fn submit_batch(
         });
     }
 
-    // The batch, its jobs and its items commit together: a batch is never seen without its items
-    // (the reconciler would finish an empty batch at once), and no job runs before it is listed.
-    // The batch and its items are written first, naming the ids the new jobs will get; the jobs
-    // come last, so the tenant's scheduling row their creation updates is locked only until the
-    // commit (see `db::jobs::create_group`).
+    // The batch, its items and its jobs are written by one statement, all or nothing: a batch is
+    // never seen without its items (the reconciler would finish an empty batch at once), and no job
+    // runs before it is listed (see `db::jobs::create_batch`).
+    let batch = JobId::generate();
+    for job in &mut miss_jobs {
+        job.parent_id = Some(batch);
+    }
     let child_ids: Vec<JobId> = miss_jobs.iter().map(|_| JobId::generate()).collect();
     let planned: HashMap<&str, JobId> = miss_keys.iter().copied().zip(child_ids.iter().copied()).collect();
     let mut items: Vec<NewItem> = product_docs
@@ -149,34 +153,34 @@ pub async fn submit_batch(
             result: cached.get(k).cloned(),
         })
         .collect();
-    let mut tx = state.pool.begin().await?;
-    let record = db::batches::create(&mut *tx, tenant, &input, webhook_url.as_deref(), request_id, &items).await?;
-    let batch = JobId(record.id);
-    for job in &mut miss_jobs {
-        job.parent_id = Some(batch);
-    }
-    let created = submit::count_quota(
+    let new_batch = NewBatch {
+        id: batch,
+        tenant,
+        input: &input,
+        webhook_url: webhook_url.as_deref(),
+        request_id,
+        items: &items,
+    };
+    let mut conn = state.pool.acquire().await?;
+    let (record, created) = submit::count_quota(
         tenant,
         JobClass::Bulk,
-        db::jobs::create_or_join_many(&mut tx, &miss_jobs, &child_ids).await,
+        db::jobs::create_batch(&mut conn, &new_batch, &miss_jobs, &child_ids).await,
     )?;
-    // A miss that joined a job already in flight is served by that job, not by the one planned.
+    drop(conn);
+    // A miss that joined a job already in flight is served by that job, not by the one planned
+    // (the statement wrote its items so).
     let moved: HashMap<JobId, JobId> = child_ids
         .iter()
         .zip(&created)
         .filter(|(planned, c)| c.id() != **planned)
         .map(|(planned, c)| (*planned, c.id()))
         .collect();
-    if !moved.is_empty() {
-        let (from, to): (Vec<Uuid>, Vec<Uuid>) = moved.iter().map(|(from, to)| (from.0, to.0)).unzip();
-        db::batches::repoint_items(&mut *tx, batch, &from, &to).await?;
-        for item in &mut items {
-            if let Some(to) = item.job_id.and_then(|j| moved.get(&j)) {
-                item.job_id = Some(*to);
-            }
+    for item in &mut items {
+        if let Some(to) = item.job_id.and_then(|j| moved.get(&j)) {
+            item.job_id = Some(*to);
         }
     }
-    tx.commit().await?;
 
     let plans: Vec<_> = miss_jobs.iter().map(|j| (j.kind, j.dispatch_as)).collect();
     submit::push_new(state, &plans, &created).await;

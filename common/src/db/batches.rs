@@ -1,7 +1,8 @@
 //! Batches: their items, progress, and completion once every item ended.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::jobs::JobRecord;
@@ -23,91 +24,54 @@ pub struct NewItem {
     pub result: Option<Value>,
 }
 
-/// Creates a batch job (never dispatched itself: its children are) in state `queued` together with
-/// its items, in one statement, and answers its record as written: the columns PostgreSQL fills in
-/// come back from the insert, the rest are what this call wrote, so the caller can answer without
-/// reading the row again.
-///
-/// The items may name child jobs that the same transaction creates afterwards
-/// (`batch_items.job_id` is checked at commit): the children's creation then comes last, so the
-/// tenant's scheduling row it updates stays locked only until the commit.
-pub async fn create(
-    exec: impl PgExecutor<'_>,
-    tenant: TenantId,
-    input: &Value,
-    webhook_url: Option<&str>,
-    request_id: Option<&str>,
-    items: &[NewItem],
-) -> Result<JobRecord, sqlx::Error> {
-    let id = JobId::generate();
-    let positions: Vec<i32> = items.iter().map(|i| i.position).collect();
-    let products: Vec<Value> = items.iter().map(|i| i.product.clone()).collect();
-    let keys: Vec<String> = items.iter().map(|i| i.cache_key.clone()).collect();
-    let jobs: Vec<Option<Uuid>> = items.iter().map(|i| i.job_id.map(|j| j.0)).collect();
-    let results: Vec<Option<Value>> = items.iter().map(|i| i.result.clone()).collect();
-    let row = sqlx::query!(
-        "with batch as (
-             insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id)
-             values ($1, $2, $3, 'queued', $4, $5, $6)
-             returning attempts, state_version, next_run_at, created_at, updated_at
-         ), listed as (
-             insert into batch_items (batch_id, position, product, cache_key, job_id, result)
-             select $1, * from unnest($7::int[], $8::jsonb[], $9::text[], $10::uuid[], $11::json[])
-         )
-         select attempts, state_version, next_run_at, created_at, updated_at from batch",
-        id.0,
-        tenant.0,
-        JobKind::Batch.as_str(),
-        input,
-        webhook_url,
-        request_id,
-        &positions,
-        &products,
-        &keys,
-        &jobs as &[Option<Uuid>],
-        &results as &[Option<Value>],
-    )
-    .fetch_one(exec)
-    .await?;
-    Ok(JobRecord {
-        id: id.0,
-        tenant_id: tenant.0,
-        kind: JobKind::Batch,
-        status: JobStatus::Queued,
-        input: input.clone(),
-        error: None,
-        attempts: row.attempts,
-        state_version: row.state_version,
-        parent_id: None,
-        webhook_url: webhook_url.map(str::to_owned),
-        next_run_at: row.next_run_at,
-        created_at: row.created_at,
-        started_at: None,
-        finished_at: None,
-        updated_at: row.updated_at,
-        result: None,
-    })
+/// A batch to write with the jobs serving its misses ([`super::jobs::create_batch`]): the batch
+/// job (never dispatched itself: its children are), in state `queued`, and its items.
+#[derive(Debug, Clone, Copy)]
+pub struct NewBatch<'a> {
+    /// The batch's id (its children's `parent_id`).
+    pub id: JobId,
+    /// Owner.
+    pub tenant: TenantId,
+    /// The batch's input as submitted (normalised).
+    pub input: &'a Value,
+    /// Its webhook target.
+    pub webhook_url: Option<&'a str>,
+    /// Request id for log correlation.
+    pub request_id: Option<&'a str>,
+    /// Its items; a miss names the id its job gets.
+    pub items: &'a [NewItem],
 }
 
-/// Points the items of `batch` that name `from[i]` at `to[i]` instead: the batch's miss joined a
-/// job already in flight, whose id replaces the one the item was written with.
-pub async fn repoint_items(
-    exec: impl PgExecutor<'_>,
-    batch: JobId,
-    from: &[Uuid],
-    to: &[Uuid],
-) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query!(
-        "update batch_items bi set job_id = m.to_id
-         from unnest($2::uuid[], $3::uuid[]) as m(from_id, to_id)
-         where bi.batch_id = $1 and bi.job_id = m.from_id",
-        batch.0,
-        from,
-        to,
-    )
-    .execute(exec)
-    .await?;
-    Ok(done.rows_affected())
+impl NewBatch<'_> {
+    /// The batch's record as written: the columns PostgreSQL fills in came back from the insert,
+    /// the rest are what was written, so the caller can answer without reading the row again.
+    pub(super) fn record(
+        &self,
+        attempts: i32,
+        state_version: i32,
+        next_run_at: DateTime<Utc>,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> JobRecord {
+        JobRecord {
+            id: self.id.0,
+            tenant_id: self.tenant.0,
+            kind: JobKind::Batch,
+            status: JobStatus::Queued,
+            input: self.input.clone(),
+            error: None,
+            attempts,
+            state_version,
+            parent_id: None,
+            webhook_url: self.webhook_url.map(str::to_owned),
+            next_run_at,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            updated_at,
+            result: None,
+        }
+    }
 }
 
 impl NewItem {

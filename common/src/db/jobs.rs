@@ -11,10 +11,13 @@ use sqlx::{PgConnection, PgPool};
 use ulid::Ulid;
 use uuid::Uuid;
 
-use super::sched::{self, BacklogFull};
 pub use super::transitions::{
     PendingWork, Taken, cancel, claim, claim_many, mark_failed, mark_succeeded, pending_work, promote_due,
     record_drain, renew_leases, requeue_expired, reschedule, settle_dispatches, succeed_many, take_due, undo_dispatch,
+};
+use super::{
+    batches::NewBatch,
+    sched::{self, BacklogFull},
 };
 use crate::domain::{JobClass, JobId, JobKind, JobStatus, TenantId};
 
@@ -196,17 +199,33 @@ pub async fn create_or_join(pool: &PgPool, job: &NewJob) -> Result<Created, Crea
     }
 }
 
-/// [`create_group`] for a batch's misses, all or nothing: when any job would exceed the tenant's
-/// quota the answer is [`CreateError::BacklogFull`] and the caller rolls back the transaction that
-/// also writes the batch and its items, so nothing is kept. `ids[i]` is the id `jobs[i]` gets when
-/// it is created (the batch's items were written with them); a job that joins one in flight
-/// answers that job's id instead.
-pub async fn create_or_join_many(
+/// Writes a batch, its items and the jobs serving its misses in one statement, which is its own
+/// transaction: all or nothing. When any job would exceed the tenant's quota nothing is written
+/// and the answer is [`CreateError::BacklogFull`]. `ids[i]` is the id `jobs[i]` gets when it is
+/// created (the items name them; every job's `parent_id` is the batch); a job that joins one in
+/// flight answers that job's id instead, and the items that named it name the joined job.
+///
+/// One statement instead of a transaction of three: with the worker saturating the machine, every
+/// round trip of a submission waits for a core, and the tenant's scheduling row that the jobs'
+/// creation updates stayed locked through the round trip of the `COMMIT`, so the tenant's other
+/// submissions queued on it. Now the row is locked from the end of the statement to its commit,
+/// inside PostgreSQL. A job of the same tenant and key created concurrently, after the statement's
+/// snapshot, leaves an item naming a job that was not written: the deferred check of
+/// `batch_items.job_id` then refuses the whole statement, and it runs again, joining that job.
+pub async fn create_batch(
     conn: &mut PgConnection,
+    batch: &NewBatch<'_>,
     jobs: &[NewJob],
     ids: &[JobId],
-) -> Result<Vec<Created>, CreateError> {
-    let answers = create_group_with_ids(conn, jobs, ids, true).await?;
+) -> Result<(JobRecord, Vec<Created>), CreateError> {
+    if jobs.is_empty()
+        || jobs
+            .iter()
+            .any(|j| j.parent_id != Some(batch.id) || j.tenant_id != batch.tenant)
+    {
+        return Err(sqlx::Error::Protocol("a batch is written with its jobs, each its child".into()).into());
+    }
+    let (answers, written) = create_group_with_ids(conn, jobs, ids, true, Some(batch)).await?;
     let refused = answers.iter().filter(|a| a.is_err()).count();
     if let Some(Err(full)) = answers.iter().find(|a| a.is_err()) {
         let requested = i64::try_from(refused).unwrap_or(i64::MAX);
@@ -215,7 +234,8 @@ pub async fn create_or_join_many(
             ..full.clone()
         }));
     }
-    Ok(answers.into_iter().filter_map(Result::ok).collect())
+    let written = written.ok_or_else(|| sqlx::Error::Protocol("the batch was not written".into()))?;
+    Ok((written, answers.into_iter().filter_map(Result::ok).collect()))
 }
 
 /// Creates or joins many jobs with one statement per tenant, kind and requested class, which also
@@ -255,17 +275,20 @@ pub async fn create_group(
     all_or_nothing: bool,
 ) -> Result<Vec<Result<Created, BacklogFull>>, sqlx::Error> {
     let ids: Vec<JobId> = jobs.iter().map(|_| JobId::generate()).collect();
-    create_group_with_ids(conn, jobs, &ids, all_or_nothing).await
+    let (answers, _) = create_group_with_ids(conn, jobs, &ids, all_or_nothing, None).await?;
+    Ok(answers)
 }
 
 /// [`create_group`] with the id each new job gets (`ids[i]` for `jobs[i]`, kept across the
-/// statement's retries).
+/// statement's retries), and, with `batch`, the batch and its items written by the same statement
+/// (its record answered when it was written; its jobs must make one group).
 async fn create_group_with_ids(
     conn: &mut PgConnection,
     jobs: &[NewJob],
     ids: &[JobId],
     all_or_nothing: bool,
-) -> Result<Vec<Result<Created, BacklogFull>>, sqlx::Error> {
+    mut batch: Option<&NewBatch<'_>>,
+) -> Result<(Vec<Result<Created, BacklogFull>>, Option<JobRecord>), sqlx::Error> {
     if ids.len() != jobs.len() {
         return Err(sqlx::Error::Protocol(format!(
             "{} ids for {} jobs",
@@ -282,10 +305,16 @@ async fn create_group_with_ids(
             None => groups.push((key, vec![i])),
         }
     }
+    if batch.is_some() && groups.len() != 1 {
+        return Err(sqlx::Error::Protocol(
+            "a batch's jobs are one tenant's, of one kind and class".into(),
+        ));
+    }
+    let mut written = None;
     for ((tenant, kind, class), members) in groups {
         let allowance = (class == JobClass::Interactive && kind.classes().contains(&JobClass::Bulk))
             .then_some(sched::INTERACTIVE_ALLOWANCE);
-        for _ in 0..5 {
+        for attempt in 1..=5 {
             let pending: Vec<usize> = members.iter().copied().filter(|&i| answers[i].is_none()).collect();
             if pending.is_empty() {
                 break;
@@ -300,6 +329,7 @@ async fn create_group_with_ids(
             let requests = col(&|j| j.request_id.clone());
             let tasks = col(&|j| j.dispatch_as.map(|t| t.to_string()));
             let parents: Vec<Option<Uuid>> = pending.iter().map(|&i| jobs[i].parent_id.map(|p| p.0)).collect();
+            let listed = batch.map(BatchColumns::of).unwrap_or_default();
             let rows = sqlx::query!(
                 r#"with input as (
                      select * from unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::uuid[],
@@ -388,13 +418,31 @@ async fn create_group_with_ids(
                          and dedupe_key is not null
                      do nothing
                      returning id
+                 ), batch as (
+                     insert into jobs (id, tenant_id, kind, status, input, webhook_url, request_id)
+                     select $14, $8, 'batch', 'queued', $15, $16, $17
+                     where $14::uuid is not null
+                       and not exists (select 1 from decided d where not d.promote and not d.accepted)
+                     returning attempts, state_version, next_run_at, created_at, updated_at
+                 ), listed as (
+                     insert into batch_items (batch_id, position, product, cache_key, job_id, result)
+                     select $14, it.position, it.product, it.cache_key, coalesce(e.id, it.job_id), it.result
+                     from unnest($18::int[], $19::jsonb[], $20::text[], $21::uuid[], $22::json[])
+                              as it(position, product, cache_key, job_id, result)
+                          left join input i on i.id = it.job_id
+                          left join existing e on e.dedupe_key = i.dedupe_key
+                     where exists (select 1 from batch)
                  )
                  select i.ord as "ord!", n.id as "created?", e.id as "existing?",
                         exists(select 1 from promote pr where pr.id = e.id) as "promoted!",
                         coalesce(d.class, $10::int2) as "class!",
-                        coalesce(not d.promote and not d.accepted, false) as "refused!"
+                        coalesce(not d.promote and not d.accepted, false) as "refused!",
+                        b.attempts as "batch_attempts?", b.state_version as "batch_state_version?",
+                        b.next_run_at as "batch_next_run_at?", b.created_at as "batch_created_at?",
+                        b.updated_at as "batch_updated_at?"
                  from input i left join ins n on n.id = i.id left join existing e on e.dedupe_key = i.dedupe_key
                       left join decided d on d.ord = i.ord
+                      left join batch b on true
                  order by i.ord"#,
                 &fresh_ids,
                 &dedupe as &[Option<String>],
@@ -409,9 +457,40 @@ async fn create_group_with_ids(
                 allowance,
                 sched::DEFAULT_MAX_QUEUED,
                 all_or_nothing,
+                batch.map(|b| b.id.0),
+                batch.map(|b| b.input),
+                batch.and_then(|b| b.webhook_url),
+                batch.and_then(|b| b.request_id),
+                &listed.positions,
+                &listed.products,
+                &listed.keys,
+                &listed.jobs as &[Option<Uuid>],
+                &listed.results as &[Option<Value>],
             )
             .fetch_all(&mut *conn)
-            .await?;
+            .await;
+            let rows = match rows {
+                // A job of the same key written after the statement's snapshot: an item named
+                // a job that was not written, and the whole statement was undone. Again, to join it.
+                Err(e) if batch.is_some() && attempt < 5 && is_foreign_key_violation(&e) => {
+                    tracing::debug!(error = %e, "a batch met a job created concurrently; writing it again");
+                    continue;
+                }
+                rows => rows?,
+            };
+            if let (Some(b), Some(row)) = (batch, rows.first()) {
+                if let (Some(attempts), Some(state_version), Some(next_run_at), Some(created_at), Some(updated_at)) = (
+                    row.batch_attempts,
+                    row.batch_state_version,
+                    row.batch_next_run_at,
+                    row.batch_created_at,
+                    row.batch_updated_at,
+                ) {
+                    written = Some(b.record(attempts, state_version, next_run_at, created_at, updated_at));
+                }
+                // Written or refused, the batch is settled: a later round creates jobs alone.
+                batch = None;
+            }
             let mut refused = Vec::new();
             for row in rows {
                 let Some(&i) = usize::try_from(row.ord - 1).ok().and_then(|slot| pending.get(slot)) else {
@@ -441,10 +520,41 @@ async fn create_group_with_ids(
             }
         }
     }
-    answers
+    let answers = answers
         .into_iter()
         .map(|a| a.ok_or_else(|| sqlx::Error::Protocol("job dedupe did not settle after 5 tries".into())))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    Ok((answers, written))
+}
+
+/// A foreign key refused the statement (`23503`).
+fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23503")
+}
+
+/// A batch's items as the creating statement's arrays (empty without a batch).
+#[derive(Default)]
+struct BatchColumns {
+    positions: Vec<i32>,
+    products: Vec<Value>,
+    keys: Vec<String>,
+    jobs: Vec<Option<Uuid>>,
+    results: Vec<Option<Value>>,
+}
+
+impl BatchColumns {
+    fn of(batch: &NewBatch<'_>) -> Self {
+        let items = batch.items;
+        Self {
+            positions: items.iter().map(|i| i.position).collect(),
+            products: items.iter().map(|i| i.product.clone()).collect(),
+            keys: items.iter().map(|i| i.cache_key.clone()).collect(),
+            jobs: items.iter().map(|i| i.job_id.map(|j| j.0)).collect(),
+            results: items.iter().map(|i| i.result.clone()).collect(),
+        }
+    }
 }
 
 /// A job claimed by a worker.
