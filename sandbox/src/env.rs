@@ -10,6 +10,9 @@ use crate::config::{FaultRates, SandboxConfig};
 #[derive(Clone, Debug)]
 pub struct BinaryConfig {
     pub listen: SocketAddr,
+    /// Threads serving requests (`DF_SANDBOX_THREADS`, default 1: one thread runs every answer in
+    /// turn and wakes no other thread; a load that needs more than a core can ask for more).
+    pub threads: usize,
     pub sandbox: SandboxConfig,
 }
 
@@ -70,7 +73,15 @@ impl BinaryConfig {
                     .map_err(|_| format!("DF_SANDBOX_YT_QUOTA_WINDOW_SECS: cannot parse {v:?}"))?,
             ),
         };
-        Ok(Self { listen, sandbox: cfg })
+        let threads = parse(&get, "DF_SANDBOX_THREADS", 1usize)?;
+        if threads == 0 {
+            return Err("DF_SANDBOX_THREADS must be at least 1".into());
+        }
+        Ok(Self {
+            listen,
+            threads,
+            sandbox: cfg,
+        })
     }
 }
 
@@ -85,7 +96,9 @@ mod tests {
         assert_eq!(c.sandbox.public_base_url.as_deref(), Some("http://127.0.0.1:8089"));
         assert_eq!(c.sandbox.runtime.limits.ae_per_app_per_sec, 100_000);
         assert_eq!(c.sandbox.cache_bytes, 32 << 20);
+        assert_eq!(c.threads, 1);
         let c = BinaryConfig::from_lookup(|k| match k {
+            "DF_SANDBOX_THREADS" => Some("2".into()),
             "DF_SANDBOX_FAULT_RATE" => Some("0.1".into()),
             "DF_SANDBOX_LATENCY_SCALE" => Some("0".into()),
             "DF_SANDBOX_FROZEN_NOW" => Some("2025-06-01T00:00:00Z".into()),
@@ -99,6 +112,8 @@ mod tests {
         assert!(c.sandbox.frozen_now.is_some());
         assert_eq!(c.sandbox.runtime.limits.yt_quota_window_secs, Some(60));
         assert_eq!(c.sandbox.cache_bytes, 0);
+        assert_eq!(c.threads, 2);
         assert!(BinaryConfig::from_lookup(|k| (k == "DF_SANDBOX_SEED").then(|| "x".into())).is_err());
+        assert!(BinaryConfig::from_lookup(|k| (k == "DF_SANDBOX_THREADS").then(|| "0".into())).is_err());
     }
 }
