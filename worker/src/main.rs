@@ -10,11 +10,17 @@ use tokio::net::TcpListener;
 
 fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.worker.threads)
-        .enable_all()
-        .build()?
-        .block_on(serve(config))
+    // One thread: a single-threaded runtime, on which no job, lane or connection task ever waits
+    // for another thread's wake-up. More: a work-stealing runtime of that many threads.
+    let runtime = if config.worker.threads == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.worker.threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(serve(config))
 }
 
 /// The worker, its metrics listener and its shutdown signal, on the runtime `main` built.

@@ -44,7 +44,8 @@ pub struct ApiConfig {
 pub struct WorkerConfig {
     /// `DF_WORKER_METRICS_LISTEN` (default `127.0.0.1:9465`).
     pub metrics_listen: SocketAddr,
-    /// `DF_WORKER_THREADS`: threads of the worker's runtime (default: one per core, at least 1).
+    /// `DF_WORKER_THREADS`: threads of the worker's runtime (default: one per core, at least 1; 1 is a
+    /// single-threaded runtime).
     /// One thread wakes no other thread for a job's next step: on two cores shared with
     /// PostgreSQL, Redis and the sandbox the worker spent 10-20 % less CPU per batch validation,
     /// and single submissions ran 7-16 % slower (README, Performance, twelfth pass).
