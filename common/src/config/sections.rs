@@ -48,7 +48,7 @@ pub struct WorkerConfig {
     /// single-threaded runtime).
     /// One thread wakes no other thread for a job's next step: on two cores shared with
     /// PostgreSQL, Redis and the sandbox the worker spent 10-20 % less CPU per batch validation,
-    /// and single submissions ran 7-16 % slower (README, Performance, twelfth pass).
+    /// and single submissions ran 7-16 % slower (README, Performance, twelfth and thirteenth passes).
     pub threads: usize,
     /// `DF_WORKER_CONCURRENCY`: interactive jobs in flight per kind and worker process (default 1024).
     pub concurrency: usize,

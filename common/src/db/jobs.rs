@@ -311,6 +311,9 @@ async fn create_group_with_ids(
         ));
     }
     let mut written = None;
+    // The items' arrays once, not per attempt (with no batch, or once it is settled, the
+    // statement writes none of them).
+    let listed = batch.map(BatchColumns::of).unwrap_or_default();
     for ((tenant, kind, class), members) in groups {
         let allowance = (class == JobClass::Interactive && kind.classes().contains(&JobClass::Bulk))
             .then_some(sched::INTERACTIVE_ALLOWANCE);
@@ -329,7 +332,6 @@ async fn create_group_with_ids(
             let requests = col(&|j| j.request_id.clone());
             let tasks = col(&|j| j.dispatch_as.map(|t| t.to_string()));
             let parents: Vec<Option<Uuid>> = pending.iter().map(|&i| jobs[i].parent_id.map(|p| p.0)).collect();
-            let listed = batch.map(BatchColumns::of).unwrap_or_default();
             let rows = sqlx::query!(
                 r#"with input as (
                      select * from unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::uuid[],
