@@ -17,6 +17,10 @@ batches   submits N distinct products as batches of B (POST /v1/validations/batc
           it to end with GET /v1/jobs/{id} and `Prefer: wait=5`, then sends its next one; with W
           > 1 it sends a new batch as soon as one of its W ends, so C x W x B validations are in
           flight; --open: never waits, everything at once).
+          --probe K (with --open): the last K batches are held back and sent by one more client,
+          one every --probe-ms (100) once the others have sent theirs, while the worker works
+          through their backlog; their accept latency is reported on its own, with how many were
+          sent before the backlog's last batch ended (the worker still saturated).
           Reports the accept latency of a batch (p50/p95/p99), submit->batch complete
           p50/p99, and validations completed per second.
 pickup    submits M jobs one at a time, one every 200-400 ms (random), without waiting, so the
@@ -382,7 +386,15 @@ async def run_batches(args):
     host, port, base = parse_target(args.url)
     ids, nonce = product_ids(args.n)
     groups = [ids[i:i + args.batch] for i in range(0, len(ids), args.batch)]
-    pool = Pool(host, port, args.concurrency * args.window * 2, io_timeout=60)
+    probes = args.probe if args.open else 0
+    if probes >= len(groups):
+        sys.exit("loadgen: --probe must leave batches for the clients")
+    probe_groups = groups[len(groups) - probes:] if probes else []
+    # Submissions and polls have connections of their own: with --open every batch is polled at
+    # once, and a submission waiting for a poll's connection would count that wait as accept time.
+    pool = Pool(host, port, args.concurrency * args.window, io_timeout=60)
+    submit_pool = Pool(host, port, args.concurrency * args.window, io_timeout=60)
+    probe_pool = Pool(host, port, 1, io_timeout=60)
     auth = {"Authorization": f"Bearer {args.key}", "Content-Type": "application/json",
             "Accept": "application/json"}
     accept, done_lat, errors = [], [], {}
@@ -394,14 +406,16 @@ async def run_batches(args):
     deadline = time.monotonic() + args.deadline
     first, last = [None], [None]
     queue = asyncio.Queue()
-    for g in groups:
+    for g in groups[:len(groups) - probes]:
         queue.put_nowait(g)
+    # probe accept latencies with their send times; the backlog's batches' end times
+    probe_accept, probe_sent, backlog_done = [], [], []
     waits = []
 
     def err(kind):
         errors[kind] = errors.get(kind, 0) + 1
 
-    async def wait_done(jid, t0):
+    async def wait_done(jid, t0, probe=False):
         while time.monotonic() < deadline:
             try:
                 st, _, b = await pool.request("GET", f"{base}/v1/jobs/{jid}",
@@ -417,6 +431,8 @@ async def run_batches(args):
             if status in ("succeeded", "failed", "canceled"):
                 t1 = time.monotonic()
                 done_lat.append((t1 - t0) * 1000.0)
+                if not probe:
+                    backlog_done.append(t1)
                 if last[0] is None or t1 > last[0]:
                     last[0] = t1
                 if status != "succeeded":
@@ -442,7 +458,7 @@ async def run_batches(args):
             seq = sent[0]
             sent[0] += 1
             try:
-                st, h, b = await pool.request("POST", base + "/v1/validations/batch", auth, body)
+                st, h, b = await submit_pool.request("POST", base + "/v1/validations/batch", auth, body)
             except (HttpError, OSError, asyncio.TimeoutError) as e:
                 err(f"submit: {type(e).__name__}")
                 continue
@@ -461,15 +477,41 @@ async def run_batches(args):
             else:
                 await wait_done(jid, t0)
 
+    async def probe():
+        for g in probe_groups:
+            if time.monotonic() >= deadline:
+                break
+            body = json.dumps({"products": [{"source": "aliexpress", "id": pid} for pid in g]}).encode()
+            t0 = time.monotonic()
+            try:
+                st, h, b = await probe_pool.request("POST", base + "/v1/validations/batch", auth, body)
+            except (HttpError, OSError, asyncio.TimeoutError) as e:
+                err(f"probe: {type(e).__name__}")
+                continue
+            probe_accept.append((time.monotonic() - t0) * 1000.0)
+            probe_sent.append(t0)
+            jid = job_id_of(h, b) if st in (200, 202) else None
+            if not jid:
+                err(f"probe HTTP {st}")
+                continue
+            waits.append(asyncio.create_task(wait_done(jid, t0, probe=True)))
+            await asyncio.sleep(args.probe_ms / 1000.0)
+
     cpu_before = proc_cpu.snapshot(args.cpu)
     redis_before = proc_cpu.redis_commands(args.redis_url)
     await asyncio.gather(*(client() for _ in range(args.concurrency)))
+    if probe_groups:
+        await probe()
     if waits:
         await asyncio.gather(*waits)
-    pool.close()
+    for p in (pool, submit_pool, probe_pool):
+        p.close()
     accept.sort()
     accept_later.sort()
     done_lat.sort()
+    backlog_end = max(backlog_done) if backlog_done else None
+    in_backlog = sum(1 for t in probe_sent if backlog_end is not None and t < backlog_end)
+    probe_sorted = sorted(probe_accept)
     wall = (last[0] - first[0]) if last[0] and first[0] else 0.0
     completed = len(done_lat) * args.batch
     cpu = proc_cpu.diff(cpu_before, proc_cpu.snapshot(args.cpu), max(completed, 1))
@@ -484,6 +526,9 @@ async def run_batches(args):
         "accept_after_first_round_ms": {"n": len(accept_later), "p50": r1(pct(accept_later, 50)),
                                         "p95": r1(pct(accept_later, 95)), "p99": r1(pct(accept_later, 99))},
         "batch_done_ms": {"p50": r1(pct(done_lat, 50)), "p99": r1(pct(done_lat, 99))},
+        "probe": {"n": len(probe_sorted), "every_ms": args.probe_ms, "sent_in_backlog": in_backlog,
+                  "accept_p50_ms": r1(pct(probe_sorted, 50)), "accept_p95_ms": r1(pct(probe_sorted, 95)),
+                  "accept_max_ms": r1(probe_sorted[-1]) if probe_sorted else None} if probes else None,
     })
     print(f"batches: {args.concurrency} clients x {'all' if args.open else args.window} in flight | "
           f"{len(done_lat)}/{len(groups)} batches of {args.batch} done in {rec['wall_s']} s = "
@@ -492,6 +537,11 @@ async def run_batches(args):
           f"p50 {rec['accept_after_first_round_ms']['p50']} p95 {rec['accept_after_first_round_ms']['p95']} "
           f"p99 {rec['accept_after_first_round_ms']['p99']} ms) | submit->batch done "
           f"p50 {rec['batch_done_ms']['p50']} p99 {rec['batch_done_ms']['p99']} ms | errors {errors or 0}")
+    if probes:
+        pr = rec["probe"]
+        print(f"probe: {pr['n']} batches of {args.batch}, one every {args.probe_ms:g} ms after the clients' "
+              f"{len(groups) - probes}, {in_backlog} of them sent before the backlog's last batch ended | "
+              f"accept p50 {pr['accept_p50_ms']} p95 {pr['accept_p95_ms']} max {pr['accept_max_ms']} ms")
     print_cpu(cpu, "validation")
     print_redis(redis_per)
     return 0 if len(done_lat) == len(groups) and not errors else 1
@@ -607,6 +657,9 @@ def main():
     b.add_argument("-c", "--concurrency", type=int, default=8, help="clients (8)")
     b.add_argument("--window", type=int, default=1, help="batches each client keeps in flight (1)")
     b.add_argument("--open", action="store_true", help="do not wait for a batch before the next")
+    b.add_argument("--probe", type=int, default=0,
+                   help="with --open: hold back the last K batches and send them one at a time while the worker is busy")
+    b.add_argument("--probe-ms", type=float, default=100.0, help="gap between probe batches (100 ms)")
     p = sub.add_parser("pickup", parents=[common])
     p.add_argument("-m", type=int, default=200, help="jobs, one at a time (200)")
     p.add_argument("--gap-ms", default="200-400", help="random gap between submissions (200-400)")

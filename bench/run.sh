@@ -13,8 +13,12 @@
 # uncached   bench/loadgen.py uncached: N distinct products, submit -> result latency, validations/s;
 #            then bench/loadgen.py batches: N more as batches of 50 from 8 clients (accept latency),
 #            each client waiting for its batch (400 in flight), and N more with 3 batches in flight
-#            per client (1,200 in flight, about the singles' 1,000: the worker saturated);
-#            both print CPU ms per validation of every component (/proc: api, worker, postgres,
+#            per client (1,200 in flight, about the singles' 1,000: the worker saturated), and N
+#            more sent at once (8 clients submit every batch without waiting for any to end: the
+#            shape of the issue's first measurement, the whole run queued within seconds; the last
+#            20 batches go one every 100 ms from one more client while the worker works through
+#            that backlog: the accept latency of a batch while the worker is saturated);
+#            all print CPU ms per validation of every component (/proc: api, worker, postgres,
 #            redis, sandbox)
 # pipeline   bench/pipeline.py: DF_BENCH_JOBS (100,000) canary jobs through the durable path,
 #            jobs/s end to end and CPU ms per job per component
@@ -238,6 +242,11 @@ job_round() {
     # shellcheck disable=SC2086
     python3 bench/loadgen.py batches --url "$DF_API_URL" --key "$KEY" -n "${DF_BENCH_N:-10000}" -c 8 --window 3 \
       --out "$JSONL" --label "$STAMP${1:+ $1}" --redis-url "$REDIS_URL" --cpu $cpu || warn "batches (window 3): not every batch completed"
+    quiet
+    log "batches, all at once: ${DF_BENCH_N:-10000} products in batches of 50, 8 clients sending every batch without waiting, the last 20 sent one every 100 ms while the worker works through the backlog"
+    # shellcheck disable=SC2086
+    python3 bench/loadgen.py batches --url "$DF_API_URL" --key "$KEY" -n "${DF_BENCH_N:-10000}" -c 8 --open --probe 20 \
+      --out "$JSONL" --label "$STAMP${1:+ $1}" --redis-url "$REDIS_URL" --cpu $cpu || warn "batches (open): not every batch completed"
   fi
 }
 

@@ -10,7 +10,7 @@ use dropforge_common::{
         jobs::Claimed,
         results::{NewResult, OwnedResult},
     },
-    domain::{JobId, JobKind},
+    domain::{JobClass, JobId, JobKind},
     scoring::{self, MODEL},
 };
 use serde::Deserialize;
@@ -76,17 +76,19 @@ pub async fn run(deps: &Deps, id: JobId, claimed: &Claimed) -> Result<Outcome, S
         // The common case goes through the group-commit lane: one statement for every
         // validation finishing at the same moment.
         None => {
-            deps.lanes
-                .validations
-                .call(OwnedResult {
-                    job_id: id,
-                    cache_key: cache_key.clone(),
-                    product: input.product.clone(),
-                    model: MODEL.to_owned(),
-                    partial,
-                    result: text.clone(),
-                })
-                .await?
+            let lane = match claimed.class {
+                JobClass::Interactive => &deps.lanes.validations,
+                JobClass::Bulk => &deps.lanes.bulk_validations,
+            };
+            lane.call(OwnedResult {
+                job_id: id,
+                cache_key: cache_key.clone(),
+                product: input.product.clone(),
+                model: MODEL.to_owned(),
+                partial,
+                result: text.clone(),
+            })
+            .await?
         }
         Some(url) => {
             // Result, state and the webhook event commit together (the outbox).
