@@ -32,9 +32,10 @@ const PARALLEL: usize = 2;
 /// PostgreSQL's CPU per batch validation fell from 0.66-0.71 to 0.51-0.58 ms (singles: 15 and 27
 /// per statement, no change in CPU or p99). A validation's answer comes at most this much later.
 const RESULT_LINGER: Duration = Duration::from_millis(10);
-/// How long the result lane of batch children gathers. Nobody waits on a child's answer (its
-/// batch ends after all fifty), and at one batch per client (about 450 validations/s) the 10 ms of
-/// the interactive lane stored six results per statement at 0.76 ms each.
+/// How long the result lane of bulk jobs (batch children) gathers. Their clients wait for the
+/// batch, which ends after all of its children, not for one child; at one batch per client
+/// (about 450 validations/s) the 10 ms of the interactive lane stored six results per statement
+/// at 0.76 ms each, and 30 ms stores about 27 (README, "Job cost, fourteenth pass").
 const BULK_RESULT_LINGER: Duration = Duration::from_millis(30);
 /// How long the batch lane gathers ended children before it asks whether their batches are done.
 /// Every ended child otherwise made its own transaction, and its check reads the batch's open
