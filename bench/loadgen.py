@@ -448,27 +448,36 @@ async def run_batches(args):
         else:
             await lane()
 
+    async def submit(via, g, what):
+        """POSTs batch g over pool `via`: (t0, accept ms, HTTP status, batch id), or None when
+        the request failed (counted as a `what` error)."""
+        body = json.dumps({"products": [{"source": "aliexpress", "id": pid} for pid in g]}).encode()
+        t0 = time.monotonic()
+        try:
+            st, h, b = await via.request("POST", base + "/v1/validations/batch", auth, body)
+        except (HttpError, OSError, asyncio.TimeoutError) as e:
+            err(f"{what}: {type(e).__name__}")
+            return None
+        ms = (time.monotonic() - t0) * 1000.0
+        return t0, ms, st, (job_id_of(h, b) if st in (200, 202) else None)
+
     async def lane():
         while not queue.empty() and time.monotonic() < deadline:
             g = queue.get_nowait()
-            body = json.dumps({"products": [{"source": "aliexpress", "id": pid} for pid in g]}).encode()
-            t0 = time.monotonic()
             if first[0] is None:
-                first[0] = t0
+                first[0] = time.monotonic()
             seq = sent[0]
             sent[0] += 1
-            try:
-                st, h, b = await submit_pool.request("POST", base + "/v1/validations/batch", auth, body)
-            except (HttpError, OSError, asyncio.TimeoutError) as e:
-                err(f"submit: {type(e).__name__}")
+            done = await submit(submit_pool, g, "submit")
+            if done is None:
                 continue
-            accept.append((time.monotonic() - t0) * 1000.0)
+            t0, ms, st, jid = done
+            accept.append(ms)
             if seq >= first_round:
-                accept_later.append(accept[-1])
+                accept_later.append(ms)
             if st not in (200, 202):
                 err(f"submit HTTP {st}")
                 continue
-            jid = job_id_of(h, b)
             if not jid:
                 err("no batch id")
                 continue
@@ -481,16 +490,12 @@ async def run_batches(args):
         for g in probe_groups:
             if time.monotonic() >= deadline:
                 break
-            body = json.dumps({"products": [{"source": "aliexpress", "id": pid} for pid in g]}).encode()
-            t0 = time.monotonic()
-            try:
-                st, h, b = await probe_pool.request("POST", base + "/v1/validations/batch", auth, body)
-            except (HttpError, OSError, asyncio.TimeoutError) as e:
-                err(f"probe: {type(e).__name__}")
+            done = await submit(probe_pool, g, "probe")
+            if done is None:
                 continue
-            probe_accept.append((time.monotonic() - t0) * 1000.0)
+            t0, ms, st, jid = done
+            probe_accept.append(ms)
             probe_sent.append(t0)
-            jid = job_id_of(h, b) if st in (200, 202) else None
             if not jid:
                 err(f"probe HTTP {st}")
                 continue
