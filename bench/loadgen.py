@@ -408,8 +408,8 @@ async def run_batches(args):
     queue = asyncio.Queue()
     for g in groups[:len(groups) - probes]:
         queue.put_nowait(g)
-    # probe accept latencies with their send times; the backlog's batches' end times
-    probe_accept, probe_sent, backlog_done = [], [], []
+    # probe accept latencies with their send times; when the backlog's last batch ended
+    probe_accept, probe_sent, backlog_end = [], [], [None]
     waits = []
 
     def err(kind):
@@ -431,8 +431,8 @@ async def run_batches(args):
             if status in ("succeeded", "failed", "canceled"):
                 t1 = time.monotonic()
                 done_lat.append((t1 - t0) * 1000.0)
-                if not probe:
-                    backlog_done.append(t1)
+                if not probe and (backlog_end[0] is None or t1 > backlog_end[0]):
+                    backlog_end[0] = t1
                 if last[0] is None or t1 > last[0]:
                     last[0] = t1
                 if status != "succeeded":
@@ -514,8 +514,7 @@ async def run_batches(args):
     accept.sort()
     accept_later.sort()
     done_lat.sort()
-    backlog_end = max(backlog_done) if backlog_done else None
-    in_backlog = sum(1 for t in probe_sent if backlog_end is not None and t < backlog_end)
+    in_backlog = sum(1 for t in probe_sent if backlog_end[0] is not None and t < backlog_end[0])
     probe_sorted = sorted(probe_accept)
     wall = (last[0] - first[0]) if last[0] and first[0] else 0.0
     completed = len(done_lat) * args.batch
